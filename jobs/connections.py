@@ -1,0 +1,20 @@
+"""Connections of a worker process to MongoDB and Redis, made once per process."""
+from functools import lru_cache
+
+import pymongo
+from redis import Redis
+
+import settings
+
+
+@lru_cache(maxsize=None)
+def mongo_db():
+    client = pymongo.MongoClient(settings.MONGO_URI, **settings.MONGO_OPTIONS)
+    return client.get_default_database()
+
+
+def redis_from_url(url=None, socket_timeout=settings.REDIS_TIMEOUT_SECONDS):
+    """A Redis client with bounded timeouts. A worker passes socket_timeout=None: it
+    blocks on BLPOP far longer than any request should."""
+    return Redis.from_url(url or settings.REDIS_URL, socket_timeout=socket_timeout,
+                          socket_connect_timeout=settings.REDIS_TIMEOUT_SECONDS)

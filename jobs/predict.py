@@ -1,0 +1,72 @@
+"""The prediction job: one model call for a chunk of rows, then one write-back."""
+import logging
+
+import numpy as np
+
+from service.registry import load_model
+
+from . import writeback
+from .connections import mongo_db
+
+log = logging.getLogger(__name__)
+
+
+def classification_results(classes, probabilities):
+    """Label and probabilities from predict_proba alone: the label is the class of the
+    highest probability, which is what predict() returns for these models, without
+    running the model twice."""
+    results = []
+    for row in probabilities:
+        values = [float(p) for p in row]
+        results.append({"label": classes[int(np.argmax(row))],
+                        "probabilities": dict(zip(classes, values))})
+    return results
+
+
+def compute(entry, estimator, rows):
+    X = np.asarray(rows, dtype=np.float64)
+    if entry["task"] == "classification":
+        return classification_results(entry["classes"], estimator.predict_proba(X))
+    return [{"value": float(v)} for v in estimator.predict(X)]
+
+
+def error_of(exc):
+    return {"type": type(exc).__name__, "message": str(exc)[:500]}
+
+
+def compute_each(entry, estimator, rows):
+    """Row by row, after a whole-chunk call raised: the rows that work still succeed,
+    and each failing row gets its own error."""
+    outcomes = []
+    for row in rows:
+        try:
+            outcomes.append(("done", compute(entry, estimator, [row])[0]))
+        except Exception as exc:  # a poison row: recorded on its prediction, not raised
+            outcomes.append(("failed", error_of(exc)))
+    return outcomes
+
+
+def predict_chunk(model, version, prediction_ids, rows):
+    """RQ job: predict `rows` with (model, version) and write each result into its
+    prediction document. Infrastructure errors propagate, so RQ retries the job."""
+    db = mongo_db()
+    writeback.mark_running(db, prediction_ids)
+    entry, estimator = load_model(model, version)
+    try:
+        outcomes = [("done", result) for result in compute(entry, estimator, rows)]
+    except Exception:
+        log.exception("chunk of %s v%s failed as a whole; retrying row by row", model, version)
+        outcomes = compute_each(entry, estimator, rows)
+    writeback.write_outcomes(db, prediction_ids, outcomes)
+    done = sum(1 for status, _ in outcomes if status == "done")
+    return {"done": done, "failed": len(outcomes) - done}
+
+
+def mark_chunk_failed(job, connection, exc_type, exc_value, traceback):
+    """RQ on_failure callback: once the job has no retries left, its predictions are
+    marked failed with the error instead of staying `running`."""
+    if job.retries_left:
+        return
+    _, _, prediction_ids, _ = job.args
+    writeback.mark_failed(mongo_db(), prediction_ids,
+                          {"type": exc_type.__name__, "message": str(exc_value)[:500]})

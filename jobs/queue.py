@@ -1,0 +1,44 @@
+"""Turning stored inputs into RQ jobs: one job per chunk of rows of one model version."""
+import uuid
+from itertools import groupby
+
+from rq import Callback, Queue, Retry
+
+import settings
+
+
+def prediction_queue(connection):
+    return Queue(settings.QUEUE_NAME, connection=connection)
+
+
+def plan_chunks(inputs, chunk_size=None):
+    """Group inputs by (model, version) and cut each group into chunks of at most
+    chunk_size rows. Returns [(job_id, model, version, [input, ...]), ...]."""
+    chunk_size = chunk_size or settings.CHUNK_SIZE
+    key = lambda item: (item["model"], item["version"])  # noqa: E731
+    chunks = []
+    for (model, version), group in groupby(sorted(inputs, key=key), key=key):
+        rows = list(group)
+        for start in range(0, len(rows), chunk_size):
+            chunks.append((uuid.uuid4().hex, model, version, rows[start:start + chunk_size]))
+    return chunks
+
+
+def job_data(job_id, model, version, inputs):
+    prediction_ids = [str(item["prediction"]) for item in inputs]
+    rows = [item["features"] for item in inputs]
+    return Queue.prepare_data(
+        "jobs.predict.predict_chunk",
+        args=(model, version, prediction_ids, rows),
+        job_id=job_id,
+        timeout=settings.JOB_TIMEOUT_SECONDS,
+        retry=Retry(max=len(settings.JOB_RETRY_INTERVALS),
+                    interval=settings.JOB_RETRY_INTERVALS),
+        on_failure=Callback("jobs.predict.mark_chunk_failed"),
+        description=f"predict {model} v{version}: {len(rows)} rows",
+    )
+
+
+def enqueue_chunks(queue, chunks):
+    """Enqueue every chunk in one Redis pipeline."""
+    return queue.enqueue_many([job_data(*chunk) for chunk in chunks])

@@ -1,0 +1,56 @@
+"""The application factory: the Eve app with its hooks, auth, validator and extra routes."""
+import logging
+import os
+import warnings
+from pathlib import Path
+
+with warnings.catch_warnings():  # Eve 2.3 imports a Cerberus API that warns on import
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from eve import Eve
+
+from eve.io.mongo import Mongo
+from redis import Redis
+
+import settings
+
+from . import dashboard, errors, hooks
+from .auth import BearerAuth
+from .health import blueprint as health_blueprint
+from .registry import sync_manifest
+from .validation import Validator
+
+SETTINGS_FILE = str(Path(settings.__file__).resolve())
+log = logging.getLogger(__name__)
+
+
+def create_app(overrides=None, data=Mongo, redis=None):
+    """Build the API. `overrides` replace settings (tests pass MONGO_URI and the like);
+    `data` is Eve's data layer class; `redis` a ready Redis client."""
+    config = {key: getattr(settings, key) for key in dir(settings) if key.isupper()}
+    config.update(overrides or {})
+    redis = redis or Redis.from_url(config["REDIS_URL"],
+                                    socket_timeout=config["REDIS_TIMEOUT_SECONDS"],
+                                    socket_connect_timeout=config["REDIS_TIMEOUT_SECONDS"])
+    app = Eve(settings=config, auth=BearerAuth, validator=Validator, data=data, redis=redis)
+    hooks.attach(app)
+    errors.attach(app)
+    prefix = f"/{config['URL_PREFIX']}/{config['API_VERSION']}"
+    app.register_blueprint(health_blueprint, url_prefix=prefix)
+    dashboard.attach(app, config["REDIS_URL"])
+    register_models(app)
+    return app
+
+
+def register_models(app):
+    """Sync the artifact manifest into `models`; a database that is down now is not
+    fatal: the API answers 503 until it is back, and the next start syncs again."""
+    try:
+        with app.app_context():
+            sync_manifest(app.data.driver.db)
+    except errors.UNAVAILABLE as exc:
+        log.warning("models not synced at start-up, database unavailable: %s", exc)
+
+
+def configure_logging():
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
+                        format="%(asctime)s api %(levelname)s %(name)s: %(message)s")

@@ -1,0 +1,38 @@
+"""JSON error responses: an unreachable store is a 503, anything unexpected a 500, and
+no response carries a stack trace."""
+import logging
+
+import pymongo.errors
+import redis.exceptions
+from flask import jsonify
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+UNAVAILABLE = (pymongo.errors.ConnectionFailure, pymongo.errors.ServerSelectionTimeoutError,
+               redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+
+def error_body(code, message):
+    return jsonify({"_status": "ERR", "_error": {"code": code, "message": message}}), code
+
+
+def store_unavailable(exc):
+    store = "redis" if isinstance(exc, redis.exceptions.RedisError) else "mongo"
+    log.warning("%s unavailable: %s", store, type(exc).__name__)
+    return error_body(503, f"{store} is unavailable, try again shortly")
+
+
+def unexpected(exc):
+    if isinstance(exc, HTTPException):
+        return exc
+    if isinstance(exc, UNAVAILABLE):
+        return store_unavailable(exc)
+    log.exception("unhandled error")
+    return error_body(500, "internal error")
+
+
+def attach(app):
+    for exc_class in UNAVAILABLE:
+        app.register_error_handler(exc_class, store_unavailable)
+    app.register_error_handler(Exception, unexpected)

@@ -1,0 +1,26 @@
+"""GET /api/v1/health: open to all, 200 when MongoDB and Redis both answer, else 503."""
+from flask import Blueprint, current_app, jsonify
+from rq import Worker
+
+from jobs.queue import prediction_queue
+
+blueprint = Blueprint("health", __name__)
+
+
+def check(part, probe):
+    try:
+        return probe(), None
+    except Exception as exc:  # any failure of a store is reported, not raised
+        return None, f"{part}: {type(exc).__name__}"
+
+
+@blueprint.get("/health")
+def health():
+    db = current_app.data.driver.db
+    _, mongo_error = check("mongo", lambda: db.command("ping"))
+    redis = current_app.redis
+    workers, redis_error = check("redis", lambda: Worker.count(connection=redis))
+    queued, _ = check("redis", lambda: prediction_queue(redis).count)
+    body = {"mongo": mongo_error or "ok", "redis": redis_error or "ok",
+            "workers": workers, "queued": queued}
+    return jsonify(body), 503 if (mongo_error or redis_error) else 200

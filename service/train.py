@@ -1,0 +1,83 @@
+"""Trains the shipped models reproducibly from scikit-learn's bundled datasets.
+
+`python -m service train` writes artifacts/<name>/<version>/model.joblib and
+artifacts/manifest.json (sha256, held-out metrics, feature names, classes, versions)."""
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import joblib
+import sklearn
+from sklearn import datasets
+from sklearn.ensemble import GradientBoostingRegressor, RandomForestClassifier
+from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, r2_score
+from sklearn.model_selection import train_test_split
+
+from .registry import ARTIFACTS_DIR, MANIFEST, sha256_of
+
+SEED = 0
+VERSION = 1
+
+
+def classifier():
+    return RandomForestClassifier(n_estimators=100, random_state=SEED)
+
+
+def regressor():
+    return GradientBoostingRegressor(random_state=SEED)
+
+
+# name -> (dataset loader, task, estimator factory)
+SPECS = {
+    "iris": (datasets.load_iris, "classification", classifier),
+    "breast_cancer": (datasets.load_breast_cancer, "classification", classifier),
+    "diabetes": (datasets.load_diabetes, "regression", regressor),
+}
+
+
+def feature_names(dataset):
+    """sklearn's names with units dropped and spaces as underscores:
+    'sepal length (cm)' -> 'sepal_length', 'mean radius' -> 'mean_radius'."""
+    return [str(n).replace(" (cm)", "").replace(" ", "_") for n in dataset.feature_names]
+
+
+def held_out_metrics(task, estimator, X_test, y_test):
+    predicted = estimator.predict(X_test)
+    if task == "classification":
+        return {"accuracy": round(float(accuracy_score(y_test, predicted)), 6),
+                "f1_macro": round(float(f1_score(y_test, predicted, average="macro")), 6)}
+    return {"r2": round(float(r2_score(y_test, predicted)), 6),
+            "mae": round(float(mean_absolute_error(y_test, predicted)), 6)}
+
+
+def train_one(name, artifacts_dir):
+    load, task, make_estimator = SPECS[name]
+    dataset = load()
+    X_train, X_test, y_train, y_test = train_test_split(
+        dataset.data, dataset.target, test_size=0.25, random_state=SEED,
+        stratify=dataset.target if task == "classification" else None)
+    estimator = make_estimator().fit(X_train, y_train)
+    relative = f"{name}/{VERSION}/model.joblib"
+    path = Path(artifacts_dir) / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    joblib.dump(estimator, path, compress=3)
+    entry = {
+        "name": name, "version": VERSION, "task": task,
+        "features": feature_names(dataset),
+        "metrics": held_out_metrics(task, estimator, X_test, y_test),
+        "artifact": {"path": relative, "sha256": sha256_of(path.read_bytes())},
+        "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "sklearn_version": sklearn.__version__,
+        "seed": SEED,
+    }
+    if task == "classification":
+        entry["classes"] = [str(c) for c in dataset.target_names[estimator.classes_]]
+    return entry
+
+
+def train_all(artifacts_dir=ARTIFACTS_DIR):
+    entries = [train_one(name, artifacts_dir) for name in SPECS]
+    with open(Path(artifacts_dir) / MANIFEST, "w") as f:
+        json.dump({"models": entries}, f, indent=2)
+        f.write("\n")
+    return entries

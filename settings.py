@@ -1,0 +1,123 @@
+"""Eve settings and the DOMAIN: everything the service does over HTTP is declared here.
+
+Values that differ between machines come from the environment (see README, Configuration).
+"""
+import os
+
+MONGO_URI = os.environ.get("MONGO_URI", "mongodb://127.0.0.1:27017/predictions")
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+# Bounded timeouts: with a store down, requests answer 503 in about 2 s instead of hanging.
+MONGO_OPTIONS = {
+    "serverSelectionTimeoutMS": 2000,
+    "connectTimeoutMS": 2000,
+    "socketTimeoutMS": 30000,
+    "tz_aware": True,
+}
+REDIS_TIMEOUT_SECONDS = 2
+
+URL_PREFIX = "api"
+API_VERSION = "v1"
+
+# Rows per RQ job: a bulk POST of N inputs makes ceil(N / CHUNK_SIZE) jobs per model.
+CHUNK_SIZE = int(os.environ.get("CHUNK_SIZE", "500"))
+MAX_BULK_ITEMS = 1000
+MAX_CONTENT_LENGTH = 8 * 1024 * 1024  # Flask answers 413 past this
+QUEUE_NAME = "predictions"
+JOB_TIMEOUT_SECONDS = 300
+JOB_RETRY_INTERVALS = [1, 5, 15, 30]  # seconds between RQ retries of a job that raised
+
+# Per-token request budget (Redis-backed, fixed window); 429 with Retry-After past it.
+RATE_LIMIT_REQUESTS = int(os.environ.get("RATE_LIMIT_REQUESTS", "6000"))
+RATE_LIMIT_WINDOW_SECONDS = 60
+
+PAGINATION_DEFAULT = 25
+PAGINATION_LIMIT = 1000  # page-size cap for max_results
+MONGO_QUERY_BLACKLIST = [
+    "$where", "$regex", "$function", "$accumulator", "$expr", "$jsonSchema", "$text",
+]
+ALLOW_UNKNOWN = False
+X_DOMAINS = None
+EXTRA_RESPONSE_FIELDS = ["prediction", "status"]
+
+CLIENT_OR_ADMIN = ["client", "admin"]
+ADMIN = ["admin"]
+
+features_schema = {"type": ["list", "dict"], "required": True, "model_features": True}
+
+models = {
+    "item_title": "model",
+    "resource_methods": ["GET", "POST"],
+    "item_methods": ["GET", "PATCH", "DELETE"],
+    "allowed_read_roles": CLIENT_OR_ADMIN,
+    "allowed_write_roles": ADMIN,
+    "allowed_item_read_roles": CLIENT_OR_ADMIN,
+    "allowed_item_write_roles": ADMIN,
+    "mongo_indexes": {"name_version": ([("name", 1), ("version", 1)], {"unique": True})},
+    "schema": {
+        "name": {"type": "string", "required": True, "regex": "^[a-z][a-z0-9_]{0,63}$"},
+        "version": {"type": "integer", "required": True, "min": 1},
+        "task": {"type": "string", "required": True,
+                 "allowed": ["classification", "regression"]},
+        "features": {"type": "list", "required": True, "schema": {"type": "string"}},
+        "classes": {"type": "list", "schema": {"type": "string"}},
+        "metrics": {"type": "dict", "allow_unknown": True},
+        "artifact": {"type": "dict", "required": True, "schema": {
+            "path": {"type": "string", "required": True},
+            "sha256": {"type": "string", "required": True, "regex": "^[0-9a-f]{64}$"},
+        }},
+        "trained_at": {"type": "datetime"},
+        "sklearn_version": {"type": "string"},
+    },
+}
+
+inputs = {
+    "item_title": "input",
+    "resource_methods": ["GET", "POST"],
+    "item_methods": ["GET"],
+    "allowed_roles": CLIENT_OR_ADMIN,
+    "allowed_item_roles": CLIENT_OR_ADMIN,
+    "auth_field": "owner",
+    "mongo_indexes": {"owner": [("owner", 1)]},
+    "schema": {
+        "model": {"type": "string", "required": True, "registered_model": True},
+        "version": {"type": "integer", "min": 1},
+        "features": features_schema,
+        "ref": {"type": "string", "maxlength": 128},
+        "prediction": {"type": "objectid", "readonly": True},
+        "status": {"type": "string", "readonly": True},
+    },
+}
+
+STATUSES = ["queued", "running", "done", "failed"]
+
+predictions = {
+    "item_title": "prediction",
+    "resource_methods": ["GET", "DELETE"],
+    "item_methods": ["GET", "DELETE"],
+    "allowed_read_roles": CLIENT_OR_ADMIN,
+    "allowed_item_read_roles": CLIENT_OR_ADMIN,
+    "allowed_write_roles": ADMIN,
+    "allowed_item_write_roles": ADMIN,
+    "auth_field": "owner",
+    "mongo_indexes": {
+        "owner": [("owner", 1)],
+        "status_queued_at": [("status", 1), ("queued_at", 1)],
+        "input": [("input", 1)],
+    },
+    "schema": {
+        "input": {"type": "objectid", "readonly": True},
+        "model": {"type": "string", "readonly": True},
+        "version": {"type": "integer", "readonly": True},
+        "status": {"type": "string", "allowed": STATUSES, "readonly": True},
+        "result": {"type": "dict", "readonly": True},
+        "error": {"type": "dict", "readonly": True},
+        "attempts": {"type": "integer", "readonly": True},
+        "job": {"type": "string", "readonly": True},
+        "queued_at": {"type": "datetime", "readonly": True},
+        "started_at": {"type": "datetime", "readonly": True},
+        "finished_at": {"type": "datetime", "readonly": True},
+    },
+}
+
+DOMAIN = {"models": models, "inputs": inputs, "predictions": predictions}
