@@ -8,11 +8,19 @@ prediction ids and the reconciler completes the work."""
 from datetime import datetime, timezone
 
 from bson import ObjectId
-from flask import current_app, g
+from flask import abort, current_app, g
 
 from jobs.queue import enqueue_chunks, plan_chunks, prediction_queue
 
 from .validation import lookup_model, ordered_features
+
+
+def on_pre_post_inputs(request):
+    """Refuse an oversized bulk POST before Eve validates any of it."""
+    body = request.get_json(silent=True)
+    limit = current_app.config["MAX_BULK_ITEMS"]
+    if isinstance(body, list) and len(body) > limit:
+        abort(413, description=f"at most {limit} inputs per request, got {len(body)}")
 
 
 def on_insert_inputs(items):
@@ -48,5 +56,6 @@ def on_inserted_inputs(items):
 
 
 def attach(app):
+    app.on_pre_POST_inputs += on_pre_post_inputs
     app.on_insert_inputs += on_insert_inputs
     app.on_inserted_inputs += on_inserted_inputs

@@ -1,0 +1,48 @@
+# The two commands of the README: `make run` and `make test`. Each installs what is
+# missing first: the virtualenv, redis-server (Debian package) and, unless MONGO_URI is
+# given or a mongod is on PATH, FerretDB built with the Go toolchain.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+FERRETDB := .tools/bin/ferretdb
+
+.PHONY: run test deps venv redis-server ferretdb mongo-server train clean
+
+run: deps
+	$(PY) -m devstack run
+
+test: venv redis-server mongo-server
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+deps: venv $(if $(REDIS_URL),,redis-server) $(if $(MONGO_URI),,mongo-server)
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.lock
+	touch $@
+
+redis-server:
+	@command -v redis-server >/dev/null || { \
+	  echo "installing redis-server (Debian package)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
+	@# Debian's package starts a system-wide redis on :6379; the project runs its own.
+	@command -v systemctl >/dev/null && systemctl disable --now redis-server >/dev/null 2>&1 || true
+
+mongo-server:
+	@command -v mongod >/dev/null || $(MAKE) --no-print-directory ferretdb
+
+ferretdb: $(FERRETDB)
+
+$(FERRETDB): tools/build-ferretdb.sh
+	@command -v go >/dev/null || { echo "Go is needed to build FerretDB (or set MONGO_URI)"; exit 1; }
+	tools/build-ferretdb.sh $@
+
+train: venv
+	$(PY) -m service train
+
+clean:
+	rm -rf $(VENV) .tools .pytest_cache

@@ -1,0 +1,83 @@
+"""The whole stack: what to start given the environment, and a supervisor loop."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from . import services
+
+
+class Stack:
+    def __init__(self, data_dir, port=5000, workers=1, mongo_uri=None, redis_url=None,
+                 extra_env=None):
+        self.data_dir = Path(data_dir).resolve()
+        self.log_dir = self.data_dir / "logs"
+        self.port = port
+        self.services = []
+        if not redis_url:
+            redis_port = services.free_port()
+            self.services.append(services.redis_server(redis_port, self.data_dir, self.log_dir))
+            redis_url = f"redis://127.0.0.1:{redis_port}/0"
+        if not mongo_uri:
+            mongo_port = services.free_port()
+            self.services.append(services.mongo_server(mongo_port, self.data_dir, self.log_dir))
+            mongo_uri = f"mongodb://127.0.0.1:{mongo_port}/predictions"
+        self.mongo_uri, self.redis_url = mongo_uri, redis_url
+        self.env = {"MONGO_URI": mongo_uri, "REDIS_URL": redis_url, **(extra_env or {})}
+        self.api = services.api_server(port, self.env, self.log_dir)
+        self.workers = [services.worker(i + 1, self.env, self.log_dir) for i in range(workers)]
+        self.services += [self.api, *self.workers]
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self):
+        try:
+            for service in self.services:
+                service.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self):
+        for service in reversed(self.services):
+            service.stop()
+
+    def restart_dead(self):
+        """Start again any service that exited; returns the names restarted."""
+        restarted = []
+        for service in self.services:
+            if not service.alive():
+                service.restarts += 1
+                service.start(wait=False)
+                restarted.append(service.name)
+        return restarted
+
+    def cli(self, *args):
+        """Run `python -m service ...` against this stack; returns its stdout."""
+        return subprocess.run([sys.executable, "-m", "service", *args], check=True,
+                              capture_output=True, text=True, cwd=services.ROOT,
+                              env={**os.environ, **self.env}).stdout
+
+    def create_token(self, role, name):
+        return self.cli("create-token", "--role", role, "--name", name).strip().splitlines()[-1]
+
+
+def supervise(stack, interval=1.0):
+    """Restart what dies until SIGINT or SIGTERM, then stop everything."""
+    stopping = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.append(True))
+    try:
+        while not stopping:
+            for name in stack.restart_dead():
+                print(f"[devstack] {name} exited; restarted", flush=True)
+            time.sleep(interval)
+    finally:
+        print("[devstack] stopping…", flush=True)
+        stack.stop()
+        print("[devstack] stopped", flush=True)

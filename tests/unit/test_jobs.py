@@ -1,0 +1,122 @@
+import numpy as np
+import pytest
+from bson import ObjectId
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
+
+from jobs import predict, writeback
+from jobs.queue import plan_chunks
+from service.registry import load_model
+
+
+def inputs(n, model="iris", version=1):
+    return [{"model": model, "version": version, "prediction": ObjectId(),
+             "features": [1.0, 2.0, 3.0, 4.0]} for _ in range(n)]
+
+
+def test_bulk_is_cut_into_chunks_per_model_version():
+    chunks = plan_chunks(inputs(1001) + inputs(3, "diabetes"), chunk_size=500)
+    sizes = sorted((model, len(rows)) for _, model, _, rows in chunks)
+    assert sizes == [("diabetes", 3), ("iris", 1), ("iris", 500), ("iris", 500)]
+    assert len({job_id for job_id, *_ in chunks}) == 4
+
+
+@pytest.mark.parametrize("name,dataset", [("iris", load_iris), ("breast_cancer",
+                                                                 load_breast_cancer)])
+def test_classification_results_equal_sklearn(name, dataset):
+    entry, estimator = load_model(name, 1)
+    rows = dataset().data[:50]
+    results = predict.compute(entry, estimator, rows.tolist())
+    probabilities = estimator.predict_proba(rows)
+    labels = estimator.predict(rows)
+    for result, expected, label in zip(results, probabilities, labels):
+        assert [result["probabilities"][c] for c in entry["classes"]] == expected.tolist()
+        assert result["label"] == entry["classes"][list(estimator.classes_).index(label)]
+
+
+def test_regression_results_equal_sklearn():
+    entry, estimator = load_model("diabetes", 1)
+    rows = load_diabetes().data[:50]
+    results = predict.compute(entry, estimator, rows.tolist())
+    assert [r["value"] for r in results] == estimator.predict(rows).tolist()
+
+
+class PoisonOnNegative:
+    """A model that raises for any row with a negative value."""
+
+    classes_ = np.array([0, 1])
+
+    def predict_proba(self, X):
+        if (np.asarray(X) < 0).any():
+            raise ValueError("negative input")
+        return np.tile([0.25, 0.75], (len(X), 1))
+
+
+@pytest.fixture
+def job_db(db, monkeypatch):
+    monkeypatch.setattr(predict, "mongo_db", lambda: db)
+    return db
+
+
+def queued(db, n):
+    ids = [ObjectId() for _ in range(n)]
+    db.predictions.insert_many([{"_id": i, "status": "queued", "attempts": 0} for i in ids])
+    return [str(i) for i in ids]
+
+
+def test_poison_row_fails_alone_and_the_rest_of_its_chunk_succeeds(job_db, monkeypatch):
+    entry = {"task": "classification", "classes": ["no", "yes"]}
+    monkeypatch.setattr(predict, "load_model", lambda *_: (entry, PoisonOnNegative()))
+    ids = queued(job_db, 3)
+    summary = predict.predict_chunk("poison", 1, ids, [[1.0], [-1.0], [2.0]])
+    assert summary == {"done": 2, "failed": 1}
+    docs = {str(d["_id"]): d for d in job_db.predictions.find()}
+    assert docs[ids[1]]["status"] == "failed"
+    assert docs[ids[1]]["error"] == {"type": "ValueError", "message": "negative input"}
+    for pid in (ids[0], ids[2]):
+        assert docs[pid]["status"] == "done"
+        assert docs[pid]["result"] == {"label": "yes", "probabilities": {"no": 0.25, "yes": 0.75}}
+        assert docs[pid]["attempts"] == 1 and docs[pid]["finished_at"] >= docs[pid]["started_at"]
+
+
+def test_write_back_goes_out_in_bounded_batches(job_db, monkeypatch):
+    sizes = []
+    original = job_db.predictions.bulk_write
+
+    class Recorder:
+        def __getattr__(self, name):
+            return getattr(job_db.predictions, name)
+
+        def bulk_write(self, updates, **kwargs):
+            sizes.append(len(updates))
+            return original(updates, **kwargs)
+
+    class Db:
+        predictions = Recorder()
+
+    ids = queued(job_db, 120)
+    writeback.write_outcomes(Db(), ids, [("done", {"value": 1.0})] * 120)
+    assert sizes == [50, 50, 20]
+    assert job_db.predictions.count_documents({"status": "done"}) == 120
+
+
+def test_each_status_change_gets_a_new_etag(job_db):
+    [pid] = queued(job_db, 1)
+    writeback.mark_running(job_db, [pid])
+    running = job_db.predictions.find_one()["_etag"]
+    writeback.write_outcomes(job_db, [pid], [("done", {"value": 2.0})])
+    assert job_db.predictions.find_one()["_etag"] != running
+
+
+def test_failure_callback_marks_the_chunk_failed_only_without_retries_left(job_db):
+    ids = queued(job_db, 2)
+
+    class Job:
+        args = ("iris", 1, ids, [[1, 2, 3, 4]] * 2)
+        retries_left = 1
+
+    predict.mark_chunk_failed(Job, None, RuntimeError, RuntimeError("boom"), None)
+    assert job_db.predictions.count_documents({"status": "failed"}) == 0
+    Job.retries_left = 0
+    predict.mark_chunk_failed(Job, None, RuntimeError, RuntimeError("boom"), None)
+    assert job_db.predictions.count_documents({"status": "failed"}) == 2
+    assert job_db.predictions.find_one()["error"] == {"type": "RuntimeError", "message": "boom"}

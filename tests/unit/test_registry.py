@@ -1,0 +1,85 @@
+import json
+import pickle
+import shutil
+
+import numpy as np
+import pytest
+
+from service import registry
+from service.train import SPECS, train_all
+
+
+@pytest.fixture
+def artifacts(tmp_path):
+    copy = tmp_path / "artifacts"
+    shutil.copytree(registry.ARTIFACTS_DIR, copy)
+    return copy
+
+
+def test_manifest_lists_the_three_shipped_models():
+    entries = {e["name"]: e for e in registry.read_manifest()}
+    assert entries["iris"]["features"] == ["sepal_length", "sepal_width", "petal_length",
+                                           "petal_width"]
+    assert entries["iris"]["classes"] == ["setosa", "versicolor", "virginica"]
+    assert entries["breast_cancer"]["classes"] == ["malignant", "benign"]
+    assert len(entries["breast_cancer"]["features"]) == 30
+    assert "mean_radius" in entries["breast_cancer"]["features"]
+    assert entries["diabetes"]["task"] == "regression"
+    assert entries["diabetes"]["features"][:4] == ["age", "sex", "bmi", "bp"]
+
+
+def outputs(estimator, X):
+    if hasattr(estimator, "predict_proba"):
+        return estimator.predict_proba(X)
+    return estimator.predict(X)
+
+
+def test_training_reproduces_the_committed_models(tmp_path):
+    """Same seeds, same data: the retrained models score the same and give the same
+    output for every row of their dataset (pickle bytes may differ by memo layout)."""
+    retrained = {e["name"]: e for e in train_all(tmp_path)}
+    for entry in registry.read_manifest():
+        again = retrained[entry["name"]]
+        assert again["metrics"] == entry["metrics"]
+        assert again["features"] == entry["features"]
+        _, shipped_model = registry.load_model(entry["name"], 1)
+        _, new_model = registry.load_model(entry["name"], 1, tmp_path)
+        X = SPECS[entry["name"]][0]().data
+        assert np.array_equal(outputs(new_model, X), outputs(shipped_model, X))
+
+
+def test_tampered_artifact_is_refused_and_never_unpickled(artifacts, tmp_path):
+    marker = tmp_path / "unpickled"
+
+    class Exploit:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    (artifacts / "iris" / "1" / "model.joblib").write_bytes(pickle.dumps(Exploit()))
+    with pytest.raises(registry.ArtifactError, match="does not match its sha256"):
+        registry.load_model("iris", 1, artifacts)
+    assert not marker.exists()
+
+
+def test_artifact_outside_artifacts_dir_is_refused(artifacts, tmp_path):
+    outside = tmp_path / "evil.joblib"
+    outside.write_bytes(b"x")
+    manifest = json.loads((artifacts / "manifest.json").read_text())
+    manifest["models"][0]["artifact"] = {"path": "../evil.joblib",
+                                         "sha256": registry.sha256_of(b"x")}
+    (artifacts / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(registry.ArtifactError, match="leaves artifacts/"):
+        registry.load_model("iris", 1, artifacts)
+
+
+def test_model_is_loaded_once_per_process():
+    first = registry.load_model("iris", 1)
+    assert registry.load_model("iris", 1)[1] is first[1]
+
+
+def test_sync_registers_each_model_once(db):
+    registry.sync_manifest(db)
+    registry.sync_manifest(db)
+    assert db.models.count_documents({}) == 3
+    assert registry.find_model(db, "iris")["version"] == 1
+    assert registry.find_model(db, "iris", 2) is None

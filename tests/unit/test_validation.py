@@ -1,0 +1,42 @@
+import math
+
+import pytest
+
+from service.validation import feature_errors, is_finite_number, ordered_features
+
+IRIS = {"features": ["sepal_length", "sepal_width", "petal_length", "petal_width"]}
+
+
+@pytest.mark.parametrize("value", [0, 1, -2.5, 1e308, 10**20])
+def test_finite_numbers_pass(value):
+    assert is_finite_number(value)
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, True, False, "1", None,
+                                   [1], {"a": 1}, 10**400])
+def test_non_numbers_and_non_finite_fail(value):
+    assert not is_finite_number(value)
+
+
+def test_list_of_right_length_is_valid():
+    assert feature_errors(IRIS, [5.1, 3.5, 1.4, 0.2]) == []
+
+
+def test_list_of_wrong_length_names_the_count():
+    assert feature_errors(IRIS, [1, 2, 3]) == [
+        "expected 4 features (sepal_length, sepal_width, petal_length, petal_width), got 3"]
+
+
+def test_object_with_missing_and_unknown_names():
+    errors = feature_errors(IRIS, {"sepal_length": 1, "sepal_width": 2, "petal_length": 3,
+                                   "petal_width_cm": 4})
+    assert errors == ["missing features: petal_width", "unknown features: petal_width_cm"]
+
+
+def test_nan_is_named_by_feature():
+    assert feature_errors(IRIS, [1, math.nan, 3, 4]) == ["not a finite number: sepal_width"]
+
+
+def test_object_is_ordered_as_the_model():
+    features = {"petal_width": 4, "sepal_length": 1, "petal_length": 3, "sepal_width": 2}
+    assert ordered_features(IRIS, features) == [1.0, 2.0, 3.0, 4.0]
