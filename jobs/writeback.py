@@ -1,16 +1,17 @@
 """Writing job progress and results into prediction documents.
 
-Every write filters on `_id` alone and goes out in bulk batches of WRITE_BATCH: MongoDB
-handles any batch size, and FerretDB v1 (the development database) both uses its _id
-index only for a filter that is exactly {_id: ...} and stalls on one update command of
-100 or more statements."""
+Every write filters on `_id` alone and goes out in bulk batches of WRITE_BATCH. MongoDB
+takes any batch size; FerretDB v1 (the development database) uses its _id index only
+for a filter that is exactly {_id: ...}, and each statement of an update command holds
+one of its 100 SQLite connections until the command ends: concurrent commands that add
+up to 100 statements deadlock it. Ten per command leaves room for many workers."""
 import hashlib
 from datetime import datetime, timezone
 
 from bson import ObjectId
 from pymongo import UpdateOne
 
-WRITE_BATCH = 50
+WRITE_BATCH = 10
 
 
 def now():

@@ -93,10 +93,10 @@ def test_write_back_goes_out_in_bounded_batches(job_db, monkeypatch):
     class Db:
         predictions = Recorder()
 
-    ids = queued(job_db, 120)
-    writeback.write_outcomes(Db(), ids, [("done", {"value": 1.0})] * 120)
-    assert sizes == [50, 50, 20]
-    assert job_db.predictions.count_documents({"status": "done"}) == 120
+    ids = queued(job_db, 25)
+    writeback.write_outcomes(Db(), ids, [("done", {"value": 1.0})] * 25)
+    assert sizes == [10, 10, 5]
+    assert job_db.predictions.count_documents({"status": "done"}) == 25
 
 
 def test_each_status_change_gets_a_new_etag(job_db):
