@@ -3,6 +3,8 @@ from functools import lru_cache
 
 import pymongo
 from redis import Redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 import settings
 
@@ -15,6 +17,9 @@ def mongo_db():
 
 def redis_from_url(url=None, socket_timeout=settings.REDIS_TIMEOUT_SECONDS):
     """A Redis client with bounded timeouts. A worker passes socket_timeout=None: it
-    blocks on BLPOP far longer than any request should."""
+    blocks on BLPOP far longer than any request should.
+    One immediate retry covers a pooled connection left stale by a Redis restart;
+    redis-py's default (backoff, 3 retries) spends 4 s per call on a server that is down."""
     return Redis.from_url(url or settings.REDIS_URL, socket_timeout=socket_timeout,
-                          socket_connect_timeout=settings.REDIS_TIMEOUT_SECONDS)
+                          socket_connect_timeout=settings.REDIS_TIMEOUT_SECONDS,
+                          retry=Retry(NoBackoff(), 1))

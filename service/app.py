@@ -9,9 +9,9 @@ with warnings.catch_warnings():  # Eve 2.3 imports a Cerberus API that warns on 
     from eve import Eve
 
 from eve.io.mongo import Mongo
-from redis import Redis
 
 import settings
+from jobs.connections import redis_from_url
 
 from . import dashboard, errors, hooks
 from .auth import BearerAuth
@@ -28,9 +28,7 @@ def create_app(overrides=None, data=Mongo, redis=None):
     `data` is Eve's data layer class; `redis` a ready Redis client."""
     config = {key: getattr(settings, key) for key in dir(settings) if key.isupper()}
     config.update(overrides or {})
-    redis = redis or Redis.from_url(config["REDIS_URL"],
-                                    socket_timeout=config["REDIS_TIMEOUT_SECONDS"],
-                                    socket_connect_timeout=config["REDIS_TIMEOUT_SECONDS"])
+    redis = redis or redis_from_url(config["REDIS_URL"])
     app = Eve(settings=config, auth=BearerAuth, validator=Validator, data=data, redis=redis)
     hooks.attach(app)
     errors.attach(app)

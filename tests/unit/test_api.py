@@ -1,12 +1,13 @@
 """The HTTP contract on Eve + mongomock with a real Redis; jobs run in-process."""
 import json
+import time
 
 import pytest
-from redis import Redis
 from rq import SimpleWorker
 from sklearn.datasets import load_iris
 
 from jobs import predict
+from jobs.connections import redis_from_url
 from jobs.queue import prediction_queue
 from service.app import create_app
 from service.registry import load_model
@@ -193,12 +194,14 @@ def test_health_reports_the_stores(client):
 
 
 def test_redis_down_is_503_fast_and_nothing_stored(tokens, db):
-    dead = Redis(port=1, socket_timeout=1, socket_connect_timeout=1)
+    dead = redis_from_url("redis://127.0.0.1:1/0")
     app = create_app(overrides={"MONGO_URI": "mongodb://127.0.0.1:1/test",
                                 "REDIS_URL": "redis://127.0.0.1:1/0"},
                      data=MongomockData, redis=dead)
     client = app.test_client()
+    started = time.monotonic()
     health = client.get("/api/v1/health")
+    assert time.monotonic() - started < 1
     assert health.status_code == 503 and health.json["redis"].startswith("redis:")
     response = client.post("/api/v1/inputs", json={"model": "iris", "features": IRIS_ROW},
                            headers={"Authorization": f"Bearer {tokens['alice']}"})
