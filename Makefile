@@ -7,12 +7,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 FERRETDB := .tools/bin/ferretdb
 
-.PHONY: run test deps venv redis-server ferretdb mongo-server train clean
+.PHONY: run test deps venv redis-server docker-compose ferretdb mongo-server train clean
 
 run: deps
 	$(PY) -m devstack run
 
-test: venv redis-server mongo-server
+test: venv redis-server mongo-server docker-compose
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 deps: venv $(if $(REDIS_URL),,redis-server) $(if $(MONGO_URI),,mongo-server)
@@ -31,6 +31,12 @@ redis-server:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
 	@# Debian's package starts a system-wide redis on :6379; the project runs its own.
 	@command -v systemctl >/dev/null && systemctl disable --now redis-server >/dev/null 2>&1 || true
+
+docker-compose:
+	@# only for `docker-compose config` in the tests: no Docker engine runs here
+	@command -v docker-compose >/dev/null || { \
+	  echo "installing docker-compose (Debian package)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; }
 
 mongo-server:
 	@command -v mongod >/dev/null || $(MAKE) --no-print-directory ferretdb

@@ -1,0 +1,13 @@
+FROM python:3.11-slim
+WORKDIR /app
+COPY requirements.lock pyproject.toml ./
+RUN pip install --no-cache-dir -r requirements.lock
+COPY settings.py run.py ./
+COPY service ./service
+COPY jobs ./jobs
+COPY artifacts ./artifacts
+RUN useradd --create-home --uid 1000 app
+USER app
+ENV BIND_LOOPBACK=0 PORT=5000 PYTHONUNBUFFERED=1
+EXPOSE 5000
+CMD ["python", "run.py"]
