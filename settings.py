@@ -24,7 +24,7 @@ CHUNK_SIZE = int(os.environ.get("CHUNK_SIZE", "500"))
 MAX_BULK_ITEMS = 1000
 MAX_CONTENT_LENGTH = 8 * 1024 * 1024  # Flask answers 413 past this
 QUEUE_NAME = "predictions"
-JOB_TIMEOUT_SECONDS = 300
+JOB_TIMEOUT_SECONDS = 60  # a chunk takes well under a second; a dead worker's job is retried after this
 JOB_RETRY_INTERVALS = [1, 5, 15, 30]  # seconds between RQ retries of a job that raised
 
 # Per-token request budget (Redis-backed, fixed window); 429 with Retry-After past it.

@@ -4,8 +4,12 @@ A SimpleWorker runs jobs in its own process instead of forking one child per job
 models are loaded once, here, before the first job, and a job costs no fork (about 3 ms
 per job instead of 14 ms preloaded, or ~1 s when each fork re-imports scikit-learn).
 The trade-off: a job that crashes the interpreter takes the worker down with it; the
-supervisor (`make run`, compose's restart policy) starts it again, RQ moves the job out
-of the started registry, and its predictions are retried."""
+supervisor (`make run`, compose's restart policy) starts it again, and RQ's registry
+cleanup retries the abandoned job.
+
+Every MAINTENANCE_SECONDS the worker also runs RQ's registry maintenance and then the
+reconciler, under a Redis lock that is left to expire: at most one pass per interval
+across all workers."""
 import logging
 import os
 
@@ -14,8 +18,25 @@ from rq import SimpleWorker
 import settings
 from service.registry import load_model, read_manifest
 
-from .connections import redis_from_url
+from .connections import mongo_db, redis_from_url
 from .queue import prediction_queue
+from .reconcile import reconcile
+
+MAINTENANCE_SECONDS = int(os.environ.get("MAINTENANCE_SECONDS", "30"))
+log = logging.getLogger(__name__)
+
+
+class PredictionWorker(SimpleWorker):
+    def run_maintenance_tasks(self):
+        super().run_maintenance_tasks()
+        lock = self.connection.lock("predictions:reconciler", timeout=MAINTENANCE_SECONDS,
+                                    blocking=False)
+        if not lock.acquire():
+            return
+        try:
+            reconcile(mongo_db(), self.connection)
+        except Exception:  # a store that is down now: the next pass tries again
+            log.exception("reconciler pass failed")
 
 
 def preload_models():
@@ -28,7 +49,8 @@ def main():
                         format="%(asctime)s worker %(levelname)s %(name)s: %(message)s")
     preload_models()
     connection = redis_from_url(socket_timeout=None)
-    worker = SimpleWorker([prediction_queue(connection)], connection=connection)
+    worker = PredictionWorker([prediction_queue(connection)], connection=connection,
+                              maintenance_interval=MAINTENANCE_SECONDS)
     worker.work(with_scheduler=True)
 
 

@@ -37,6 +37,12 @@ def status_update(prediction_id, status, fields, stamp, inc=None):
     return UpdateOne({"_id": ObjectId(prediction_id)}, change)
 
 
+def mark_queued(db, prediction_ids, job_id):
+    stamp = now()
+    bulk_update(db, [status_update(pid, "queued", {"job": job_id, "queued_at": stamp}, stamp)
+                     for pid in prediction_ids])
+
+
 def mark_running(db, prediction_ids):
     stamp = now()
     bulk_update(db, [status_update(pid, "running", {"started_at": stamp}, stamp,

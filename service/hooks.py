@@ -1,14 +1,17 @@
-"""Eve event hooks for `inputs`: after validation, before and after the insert.
+"""Eve event hooks for `inputs`: after validation, around the insert.
 
-on_insert_inputs: resolve the model version, normalise features, mint the prediction
-id; fail fast (503, nothing stored) when Redis is down.
-on_inserted_inputs: store the `queued` prediction documents, then enqueue one RQ job
-per chunk in one pipeline. Should the process die in between, the inputs carry their
-prediction ids and the reconciler completes the work."""
+on_insert_inputs (before the inputs are stored): resolve the model version, normalise
+the features, mint the input and prediction ids, and store the `queued` prediction
+documents first. Should the inputs' insert then fail, the request deletes them again.
+on_inserted_inputs: enqueue one RQ job per chunk, all in one Redis pipeline.
+
+Whatever dies between those steps leaves a `queued` prediction whose job does not
+exist: the reconciler (jobs/reconcile.py) enqueues it again, or deletes it when its
+input was never stored."""
 from datetime import datetime, timezone
 
 from bson import ObjectId
-from flask import abort, current_app, g
+from flask import abort, after_this_request, current_app, g
 
 from jobs.queue import enqueue_chunks, plan_chunks, prediction_queue
 
@@ -23,16 +26,6 @@ def on_pre_post_inputs(request):
         abort(413, description=f"at most {limit} inputs per request, got {len(body)}")
 
 
-def on_insert_inputs(items):
-    current_app.redis.ping()
-    for item in items:
-        model = lookup_model(item["model"], item.get("version"))
-        item["version"] = model["version"]
-        item["features"] = ordered_features(model, item["features"])
-        item["prediction"] = ObjectId()
-        item["status"] = "queued"
-
-
 def prediction_document(item, job_id, stamp):
     document = {
         "_id": item["prediction"], "input": item["_id"], "model": item["model"],
@@ -45,14 +38,33 @@ def prediction_document(item, job_id, stamp):
     return document
 
 
-def on_inserted_inputs(items):
+def delete_predictions_unless_created(prediction_ids):
+    def cleanup(response):
+        if response.status_code != 201:
+            current_app.data.driver.db.predictions.delete_many({"_id": {"$in": prediction_ids}})
+        return response
+    return cleanup
+
+
+def on_insert_inputs(items):
+    current_app.redis.ping()  # Redis down: 503 now, before anything is stored
+    for item in items:
+        model = lookup_model(item["model"], item.get("version"))
+        item["version"] = model["version"]
+        item["features"] = ordered_features(model, item["features"])
+        item["_id"] = ObjectId()
+        item["prediction"] = ObjectId()
+        item["status"] = "queued"
     stamp = datetime.now(timezone.utc)
-    chunks = plan_chunks(items)
+    g.chunks = plan_chunks(items)
     documents = [prediction_document(item, job_id, stamp)
-                 for job_id, _, _, chunk in chunks for item in chunk]
+                 for job_id, _, _, chunk in g.chunks for item in chunk]
     current_app.data.driver.db.predictions.insert_many(documents, ordered=False)
-    enqueue_chunks(prediction_queue(current_app.redis), chunks)
-    g.enqueued_jobs = len(chunks)
+    after_this_request(delete_predictions_unless_created([d["_id"] for d in documents]))
+
+
+def on_inserted_inputs(items):
+    enqueue_chunks(prediction_queue(current_app.redis), g.chunks)
 
 
 def attach(app):

@@ -1,0 +1,90 @@
+"""The reconciler puts orphaned predictions back on the queue, and nothing else."""
+from datetime import datetime, timedelta, timezone
+
+import pymongo.errors
+from bson import ObjectId
+from rq import SimpleWorker
+
+from jobs import predict
+from jobs.queue import prediction_queue
+from jobs.reconcile import MAX_ATTEMPTS, reconcile
+
+IRIS_ROW = [5.1, 3.5, 1.4, 0.2]
+LATER = datetime.now(timezone.utc) + timedelta(minutes=5)
+
+
+def orphan(db, attempts=0, with_input=True, job="lost-job", status="queued"):
+    input_id, prediction_id = ObjectId(), ObjectId()
+    if with_input:
+        db.inputs.insert_one({"_id": input_id, "model": "iris", "version": 1,
+                              "features": IRIS_ROW, "prediction": prediction_id})
+    db.predictions.insert_one({"_id": prediction_id, "input": input_id, "model": "iris",
+                               "version": 1, "status": status, "attempts": attempts,
+                               "job": job, "_updated": datetime.now(timezone.utc)})
+    return prediction_id
+
+
+def test_prediction_whose_job_is_gone_is_enqueued_again(db, redis):
+    pid = orphan(db)
+    assert reconcile(db, redis, now=LATER) == {"requeued": 1, "failed": 0, "deleted": 0}
+    document = db.predictions.find_one({"_id": pid})
+    assert document["status"] == "queued" and document["job"] != "lost-job"
+    [job] = prediction_queue(redis).jobs
+    assert job.id == document["job"] and job.args[2] == [str(pid)]
+    assert job.args[3] == [IRIS_ROW]
+
+
+def test_running_prediction_of_a_lost_job_is_enqueued_again(db, redis):
+    orphan(db, status="running", attempts=1)
+    assert reconcile(db, redis, now=LATER)["requeued"] == 1
+
+
+def test_prediction_whose_job_is_still_queued_is_left_alone(db, redis, as_user):
+    body = as_user("alice").post("/api/v1/inputs", json={"model": "iris",
+                                                         "features": IRIS_ROW}).json
+    assert reconcile(db, redis, now=LATER) == {"requeued": 0, "failed": 0, "deleted": 0}
+    assert prediction_queue(redis).count == 1
+    assert db.predictions.find_one({"_id": ObjectId(body["prediction"])})["status"] == "queued"
+
+
+def test_recent_predictions_are_not_touched(db, redis):
+    orphan(db)
+    assert reconcile(db, redis)["requeued"] == 0
+
+
+def test_prediction_without_a_stored_input_is_deleted(db, redis):
+    orphan(db, with_input=False)
+    assert reconcile(db, redis, now=LATER)["deleted"] == 1
+    assert db.predictions.count_documents({}) == 0
+
+
+def test_prediction_that_keeps_failing_is_given_up_on(db, redis):
+    pid = orphan(db, attempts=MAX_ATTEMPTS)
+    assert reconcile(db, redis, now=LATER)["failed"] == 1
+    document = db.predictions.find_one({"_id": pid})
+    assert document["status"] == "failed" and document["error"]["type"] == "GaveUp"
+    assert prediction_queue(redis).count == 0
+
+
+def test_redis_losing_its_data_loses_no_prediction(db, redis, as_user, monkeypatch):
+    rows = [{"model": "iris", "features": IRIS_ROW}] * 30
+    assert as_user("alice").post("/api/v1/inputs", json=rows).status_code == 201
+    redis.flushall()
+    assert reconcile(db, redis, now=LATER)["requeued"] == 30
+    monkeypatch.setattr(predict, "mongo_db", lambda: db)
+    SimpleWorker([prediction_queue(redis)], connection=redis).work(burst=True)
+    assert db.predictions.count_documents({"status": "done"}) == 30
+    assert db.inputs.count_documents({}) == 30 and db.predictions.count_documents({}) == 30
+
+
+def test_failed_insert_of_inputs_leaves_no_prediction_behind(app, db, redis, as_user,
+                                                           monkeypatch):
+    def insert_fails(resource, documents):
+        raise pymongo.errors.AutoReconnect("connection lost mid-request")
+
+    monkeypatch.setattr(app.data, "insert", insert_fails)
+    response = as_user("alice").post("/api/v1/inputs", json={"model": "iris",
+                                                             "features": IRIS_ROW})
+    assert response.status_code == 503
+    assert db.predictions.count_documents({}) == 0 and db.inputs.count_documents({}) == 0
+    assert prediction_queue(redis).count == 0
