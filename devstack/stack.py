@@ -1,5 +1,6 @@
 """The whole stack: what to start given the environment, and a supervisor loop."""
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -25,7 +26,9 @@ class Stack:
             self.services.append(services.mongo_server(mongo_port, self.data_dir, self.log_dir))
             mongo_uri = f"mongodb://127.0.0.1:{mongo_port}/predictions"
         self.mongo_uri, self.redis_url = mongo_uri, redis_url
-        self.env = {"MONGO_URI": mongo_uri, "REDIS_URL": redis_url, **(extra_env or {})}
+        self.metrics_dir = self.data_dir / "metrics"
+        self.env = {"MONGO_URI": mongo_uri, "REDIS_URL": redis_url,
+                    "PROMETHEUS_MULTIPROC_DIR": str(self.metrics_dir), **(extra_env or {})}
         self.api = services.api_server(port, self.env, self.log_dir)
         self.workers = [services.worker(i + 1, self.env, self.log_dir) for i in range(workers)]
         self.services += [self.api, *self.workers]
@@ -35,6 +38,8 @@ class Stack:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self):
+        shutil.rmtree(self.metrics_dir, ignore_errors=True)  # counters start from zero
+        self.metrics_dir.mkdir(parents=True)
         try:
             for service in self.services:
                 service.start()

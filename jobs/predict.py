@@ -2,10 +2,11 @@
 import logging
 
 import numpy as np
+from rq import get_current_job
 
 from service.registry import load_model
 
-from . import writeback
+from . import metrics, writeback
 from .connections import mongo_db
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,8 @@ def predict_chunk(model, version, prediction_ids, rows):
         log.exception("chunk of %s v%s failed as a whole; retrying row by row", model, version)
         outcomes = compute_each(entry, estimator, rows)
     writeback.write_outcomes(db, prediction_ids, outcomes)
+    job = get_current_job()
+    metrics.observe_chunk(model, version, outcomes, job.enqueued_at if job else None)
     done = sum(1 for status, _ in outcomes if status == "done")
     return {"done": done, "failed": len(outcomes) - done}
 

@@ -13,9 +13,10 @@ from eve.io.mongo import Mongo
 import settings
 from jobs.connections import redis_from_url
 
-from . import dashboard, errors, hooks
+from . import dashboard, errors, hooks, metrics
 from .auth import BearerAuth
 from .health import blueprint as health_blueprint
+from .openapi import blueprint as openapi_blueprint
 from .registry import sync_manifest
 from .validation import Validator
 
@@ -34,6 +35,8 @@ def create_app(overrides=None, data=Mongo, redis=None):
     errors.attach(app)
     prefix = f"/{config['URL_PREFIX']}/{config['API_VERSION']}"
     app.register_blueprint(health_blueprint, url_prefix=prefix)
+    app.register_blueprint(openapi_blueprint, url_prefix=prefix)
+    metrics.attach(app)
     dashboard.attach(app, config["REDIS_URL"])
     register_models(app)
     return app

@@ -1,0 +1,89 @@
+"""GET /metrics for Prometheus (admin token, like every admin route).
+
+Counters and histograms live in prometheus-client's multiprocess mode when
+PROMETHEUS_MULTIPROC_DIR is set (gunicorn runs several processes; `make run` points
+the RQ workers of this host at the same directory). Queue depth, live workers and
+predictions by model, version and status are read from Redis and MongoDB at scrape
+time: they are then right for the whole deployment, however many hosts run workers,
+with no pushgateway."""
+import os
+import time
+
+from flask import Response, current_app, g, request
+from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram,
+                               generate_latest, multiprocess)
+from prometheus_client.core import GaugeMetricFamily
+from rq import Worker
+
+from jobs.queue import prediction_queue
+
+from .auth import account_for_token
+from .dashboard import token_from_request
+
+REQUESTS = Counter("http_requests_total", "HTTP requests by endpoint, method and status",
+                   ["endpoint", "method", "status"])
+REQUEST_SECONDS = Histogram("http_request_duration_seconds", "HTTP request latency",
+                            ["endpoint", "method"])
+
+
+class StoreCollector:
+    """Gauges read from the stores when Prometheus scrapes."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def collect(self):
+        with self.app.app_context():
+            redis = current_app.redis
+            depth = GaugeMetricFamily("prediction_queue_depth", "jobs waiting in the queue")
+            depth.add_metric([], prediction_queue(redis).count)
+            workers = GaugeMetricFamily("rq_workers", "live RQ workers")
+            workers.add_metric([], Worker.count(connection=redis))
+            by_status = GaugeMetricFamily("predictions", "predictions by model, version, status",
+                                          labels=["model", "version", "status"])
+            groups = current_app.data.driver.db.predictions.aggregate([{"$group": {
+                "_id": {"model": "$model", "version": "$version", "status": "$status"},
+                "count": {"$sum": 1}}}])
+            for group in groups:
+                key = group["_id"]
+                by_status.add_metric([str(key.get("model")), str(key.get("version")),
+                                      str(key.get("status"))], group["count"])
+        yield from (depth, workers, by_status)
+
+
+def start_timer():
+    g.request_started = time.perf_counter()
+
+
+def count_request(response):
+    endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+    REQUESTS.labels(endpoint, request.method, str(response.status_code)).inc()
+    started = g.get("request_started")
+    if started is not None:
+        REQUEST_SECONDS.labels(endpoint, request.method).observe(time.perf_counter() - started)
+    return response
+
+
+def registry_for(app):
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.MultiProcessCollector(registry)  # every process of this host
+    else:
+        registry.register(REQUESTS)
+        registry.register(REQUEST_SECONDS)
+    registry.register(StoreCollector(app))
+    return registry
+
+
+def attach(app):
+    registry = registry_for(app)
+    app.before_request(start_timer)
+    app.after_request(count_request)
+
+    @app.get("/metrics")
+    def metrics():
+        account = account_for_token(token_from_request())
+        if account is None or account["role"] != "admin":
+            return Response("admin token required\n", 401,
+                            {"WWW-Authenticate": 'Basic realm="metrics"'})
+        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

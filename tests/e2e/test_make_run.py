@@ -1,0 +1,82 @@
+"""`python -m devstack run`, what `make run` starts: it prints a working admin token,
+restarts a worker that dies, and leaves no process behind on SIGTERM."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+import requests
+
+from devstack import services
+
+
+def read_until(process, marker, timeout=60):
+    lines = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            time.sleep(0.05)
+            continue
+        lines.append(line)
+        if marker in line:
+            return lines
+    raise AssertionError(f"no {marker!r} in output: {''.join(lines)}")
+
+
+@pytest.fixture
+def make_run(tmp_path):
+    port = services.free_port()
+    env = {**os.environ, "DATA_DIR": str(tmp_path / "data"), "PORT": str(port), "WORKERS": "1"}
+    env.pop("MONGO_URI", None)
+    env.pop("REDIS_URL", None)
+    process = subprocess.Popen([sys.executable, "-m", "devstack", "run"], cwd=services.ROOT,
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, bufsize=1)
+    try:
+        yield process, port
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def children(pid):
+    return psutil.Process(pid).children(recursive=True)
+
+
+def test_make_run_serves_supervises_and_stops_cleanly(make_run):
+    process, port = make_run
+    output = read_until(process, "Ctrl-C stops everything.")
+    token = output[-3].strip()
+    base = f"http://127.0.0.1:{port}"
+    assert any(f"{base}/api/v1/docs" in line for line in output)
+    assert any(f"{base}/rq" in line for line in output)
+    assert any(f"{base}/metrics" in line for line in output)
+    headers = {"Authorization": f"Bearer {token}"}
+    posted = requests.post(f"{base}/api/v1/inputs", headers=headers, timeout=10,
+                           json={"model": "iris", "features": [5.1, 3.5, 1.4, 0.2]})
+    assert posted.status_code == 201
+    prediction = f"{base}/api/v1/predictions/{posted.json()['prediction']}"
+    deadline = time.monotonic() + 30
+    while requests.get(prediction, headers=headers, timeout=10).json()["status"] != "done":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+
+    direct = psutil.Process(process.pid).children()  # the RQ scheduler forks below the worker
+    [worker] = [p for p in direct if "jobs.worker" in " ".join(p.cmdline())]
+    worker.kill()
+    read_until(process, "worker-1 exited; restarted")
+    deadline = time.monotonic() + 30
+    while requests.get(f"{base}/api/v1/health", timeout=10).json()["workers"] != 1:
+        assert time.monotonic() < deadline, "the restarted worker did not register"
+        time.sleep(0.3)
+
+    everything = children(process.pid)
+    assert len(everything) >= 4  # database, redis, gunicorn master and workers, RQ worker
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 0
+    gone, alive = psutil.wait_procs(everything, timeout=10)
+    assert alive == []

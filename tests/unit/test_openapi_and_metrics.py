@@ -1,0 +1,47 @@
+from openapi_spec_validator import validate
+
+IRIS_ROW = [5.1, 3.5, 1.4, 0.2]
+
+
+def test_openapi_document_is_valid_3_1_and_open(client):
+    response = client.get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    spec = response.json
+    validate(spec)
+    assert spec["openapi"] == "3.1.0"
+    assert {"/inputs", "/inputs/{id}", "/predictions", "/predictions/{id}", "/models",
+            "/health"} <= set(spec["paths"])
+    assert "post" not in spec["paths"]["/predictions"]
+
+
+def test_openapi_describes_each_registered_model(client):
+    schemas = client.get("/api/v1/openapi.json").json["components"]["schemas"]
+    assert schemas["inputs_input"]["properties"]["model"]["enum"] == [
+        "breast_cancer", "diabetes", "iris"]
+    assert schemas["iris_features"]["required"] == [
+        "sepal_length", "sepal_width", "petal_length", "petal_width"]
+    assert len(schemas["breast_cancer_features"]["properties"]) == 30
+
+
+def test_docs_page_is_served_locally_without_a_cdn(client):
+    page = client.get("/api/v1/docs")
+    assert page.status_code == 200 and b"SwaggerUIBundle" in page.data
+    assert b"http://" not in page.data and b"https://" not in page.data
+    script = client.get("/api/v1/docs/static/swagger-ui-bundle.js")
+    assert script.status_code == 200 and len(script.data) > 100_000
+    assert client.get("/api/v1/docs/static/../../settings.py").status_code == 404
+
+
+def test_metrics_need_an_admin_token(client, tokens):
+    assert client.get("/metrics").status_code == 401
+    alice = {"Authorization": f"Bearer {tokens['alice']}"}
+    assert client.get("/metrics", headers=alice).status_code == 401
+
+
+def test_metrics_count_requests_and_predictions(as_user):
+    as_user("alice").post("/api/v1/inputs", json=[{"model": "iris", "features": IRIS_ROW}] * 3)
+    text = as_user("admin").get("/metrics").data.decode()
+    assert 'http_requests_total{endpoint="/api/v1/inputs",method="POST",status="201"}' in text
+    assert 'predictions{model="iris",status="queued",version="1"} 3.0' in text
+    assert "prediction_queue_depth 1.0" in text
+    assert "rq_workers 0.0" in text
