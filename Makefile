@@ -7,12 +7,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 FERRETDB := .tools/bin/ferretdb
 
-.PHONY: run test deps venv redis-server docker-compose ferretdb mongo-server train clean
+.PHONY: run test deps venv redis-server docker-compose chromium ferretdb mongo-server train clean
 
 run: deps
 	$(PY) -m devstack run
 
-test: venv redis-server mongo-server docker-compose
+test: venv redis-server mongo-server docker-compose chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 deps: venv $(if $(REDIS_URL),,redis-server) $(if $(MONGO_URI),,mongo-server)
@@ -37,6 +37,12 @@ docker-compose:
 	@command -v docker-compose >/dev/null || { \
 	  echo "installing docker-compose (Debian package)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; }
+
+chromium:
+	@# headless Chromium and its driver, for the docs-page browser test
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  echo "installing chromium and chromium-driver (Debian packages)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
 mongo-server:
 	@command -v mongod >/dev/null || $(MAKE) --no-print-directory ferretdb

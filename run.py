@@ -16,7 +16,7 @@ def gunicorn_argv(port):
         else f"0.0.0.0:{port}",
         "--workers", GUNICORN_WORKERS, "--threads", GUNICORN_THREADS,
         "--worker-class", "gthread", "--timeout", "60", "--graceful-timeout", "10",
-        "--access-logfile", "-",
+        "--config", "python:service.gunicorn_conf",
         "service.app:create_app()",
     ]
 

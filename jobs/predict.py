@@ -1,9 +1,11 @@
 """The prediction job: one model call for a chunk of rows, then one write-back."""
 import logging
+import time
 
 import numpy as np
 from rq import get_current_job
 
+from service.logs import audit
 from service.registry import load_model
 
 from . import metrics, writeback
@@ -47,12 +49,23 @@ def compute_each(entry, estimator, rows):
     return outcomes
 
 
+def log_outcomes(meta, entry, prediction_ids, outcomes, duration_ms):
+    inputs = meta.get("inputs") or [None] * len(prediction_ids)
+    for input_id, prediction_id, (status, _) in zip(inputs, prediction_ids, outcomes):
+        audit(log, "prediction_written", request_id=meta.get("request_id"),
+              client=meta.get("client"), input=input_id, prediction=prediction_id,
+              model=entry["name"], version=entry["version"],
+              artifact_sha256=entry["artifact"]["sha256"], status=status,
+              duration_ms=duration_ms)
+
+
 def predict_chunk(model, version, prediction_ids, rows):
     """RQ job: predict `rows` with (model, version) and write each result into its
     prediction document. Infrastructure errors propagate, so RQ retries the job."""
     db = mongo_db()
     writeback.mark_running(db, prediction_ids)
     entry, estimator = load_model(model, version)
+    started = time.perf_counter()
     try:
         outcomes = [("done", result) for result in compute(entry, estimator, rows)]
     except Exception:
@@ -61,6 +74,8 @@ def predict_chunk(model, version, prediction_ids, rows):
     writeback.write_outcomes(db, prediction_ids, outcomes)
     job = get_current_job()
     metrics.observe_chunk(model, version, outcomes, job.enqueued_at if job else None)
+    log_outcomes(job.meta if job else {}, entry, prediction_ids, outcomes,
+                 duration_ms=round((time.perf_counter() - started) * 1000, 2))
     done = sum(1 for status, _ in outcomes if status == "done")
     return {"done": done, "failed": len(outcomes) - done}
 

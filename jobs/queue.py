@@ -24,7 +24,7 @@ def plan_chunks(inputs, chunk_size=None):
     return chunks
 
 
-def job_data(job_id, model, version, inputs):
+def job_data(job_id, model, version, inputs, request_id=None, client=None):
     prediction_ids = [str(item["prediction"]) for item in inputs]
     rows = [item["features"] for item in inputs]
     return Queue.prepare_data(
@@ -36,9 +36,13 @@ def job_data(job_id, model, version, inputs):
                     interval=settings.JOB_RETRY_INTERVALS),
         on_failure=Callback("jobs.predict.mark_chunk_failed"),
         description=f"predict {model} v{version}: {len(rows)} rows",
+        meta={"request_id": request_id, "client": client,
+              "inputs": [str(item["_id"]) for item in inputs]},
     )
 
 
-def enqueue_chunks(queue, chunks):
-    """Enqueue every chunk in one Redis pipeline."""
-    return queue.enqueue_many([job_data(*chunk) for chunk in chunks])
+def enqueue_chunks(queue, chunks, request_id=None, client=None):
+    """Enqueue every chunk in one Redis pipeline; request id and client ride along in
+    each job's meta for the audit log."""
+    return queue.enqueue_many([job_data(*chunk, request_id=request_id, client=client)
+                               for chunk in chunks])

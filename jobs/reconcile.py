@@ -59,8 +59,8 @@ def reconcile(db, connection, now=None):
         elif prediction.get("attempts", 0) >= MAX_ATTEMPTS:
             give_up.append(str(prediction["_id"]))
         else:
-            requeue.append({**prediction, "features": source["features"],
-                            "prediction": prediction["_id"]})
+            requeue.append({**prediction, "_id": prediction["input"],
+                            "features": source["features"], "prediction": prediction["_id"]})
     if never_stored:
         db.predictions.delete_many({"_id": {"$in": never_stored}})
     if give_up:
@@ -70,7 +70,7 @@ def reconcile(db, connection, now=None):
     for job_id, _, _, rows in chunks:
         writeback.mark_queued(db, [str(r["prediction"]) for r in rows], job_id)
     if chunks:
-        enqueue_chunks(prediction_queue(connection), chunks)
+        enqueue_chunks(prediction_queue(connection), chunks, request_id="reconciler")
     counts = {"requeued": len(requeue), "failed": len(give_up), "deleted": len(never_stored)}
     if any(counts.values()):
         log.warning("reconciled predictions: %s", counts)

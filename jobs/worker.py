@@ -16,6 +16,7 @@ import os
 from rq import SimpleWorker
 
 import settings
+from service import logs
 from service.registry import load_model, read_manifest
 
 from .connections import mongo_db, redis_from_url
@@ -45,8 +46,7 @@ def preload_models():
 
 
 def main():
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
-                        format="%(asctime)s worker %(levelname)s %(name)s: %(message)s")
+    logs.configure("worker")
     preload_models()
     connection = redis_from_url(socket_timeout=None)
     worker = PredictionWorker([prediction_queue(connection)], connection=connection,

@@ -1,6 +1,5 @@
 """The application factory: the Eve app with its hooks, auth, validator and extra routes."""
 import logging
-import os
 import warnings
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from eve.io.mongo import Mongo
 import settings
 from jobs.connections import redis_from_url
 
-from . import dashboard, errors, hooks, metrics
+from . import dashboard, errors, hooks, logs, metrics
 from .auth import BearerAuth
 from .health import blueprint as health_blueprint
 from .openapi import blueprint as openapi_blueprint
@@ -31,6 +30,7 @@ def create_app(overrides=None, data=Mongo, redis=None):
     config.update(overrides or {})
     redis = redis or redis_from_url(config["REDIS_URL"])
     app = Eve(settings=config, auth=BearerAuth, validator=Validator, data=data, redis=redis)
+    logs.attach(app)
     hooks.attach(app)
     errors.attach(app)
     prefix = f"/{config['URL_PREFIX']}/{config['API_VERSION']}"
@@ -51,7 +51,3 @@ def register_models(app):
     except errors.UNAVAILABLE as exc:
         log.warning("models not synced at start-up, database unavailable: %s", exc)
 
-
-def configure_logging():
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
-                        format="%(asctime)s api %(levelname)s %(name)s: %(message)s")

@@ -8,6 +8,7 @@ on_inserted_inputs: enqueue one RQ job per chunk, all in one Redis pipeline.
 Whatever dies between those steps leaves a `queued` prediction whose job does not
 exist: the reconciler (jobs/reconcile.py) enqueues it again, or deletes it when its
 input was never stored."""
+import logging
 from datetime import datetime, timezone
 
 from bson import ObjectId
@@ -15,7 +16,11 @@ from flask import abort, after_this_request, current_app, g
 
 from jobs.queue import enqueue_chunks, plan_chunks, prediction_queue
 
+from .logs import audit
 from .validation import lookup_model, ordered_features
+
+
+log = logging.getLogger(__name__)
 
 
 def on_pre_post_inputs(request):
@@ -64,7 +69,13 @@ def on_insert_inputs(items):
 
 
 def on_inserted_inputs(items):
-    enqueue_chunks(prediction_queue(current_app.redis), g.chunks)
+    client = g.account["name"] if g.get("account") else None
+    enqueue_chunks(prediction_queue(current_app.redis), g.chunks,
+                   request_id=g.get("request_id"), client=client)
+    for item in items:
+        audit(log, "input_accepted", request_id=g.get("request_id"), client=client,
+              input=item["_id"], prediction=item["prediction"], model=item["model"],
+              version=item["version"])
 
 
 def attach(app):

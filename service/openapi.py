@@ -105,6 +105,14 @@ def resource_paths(resource, settings):
         item["get"] = {"summary": f"one {settings['item_title']}", "parameters": [
             ID_PARAMETER, {"name": "If-None-Match", "in": "header", "schema": {"type": "string"}}],
             "responses": {**responses(200, ref, "404"), "304": {"description": "not modified"}}}
+    if "PATCH" in settings["item_methods"]:
+        item["patch"] = {"summary": f"change one {settings['item_title']} (admin)",
+                         "parameters": [ID_PARAMETER,
+                                        {"name": "If-Match", "in": "header", "required": True,
+                                         "schema": {"type": "string"}}],
+                         "requestBody": {"required": True, "content": {"application/json": {
+                             "schema": {"type": "object"}}}},
+                         "responses": responses(200, {"type": "object"}, "404", "422", "428")}
     if "DELETE" in settings["item_methods"]:
         item["delete"] = {"summary": f"delete one {settings['item_title']} (admin)",
                           "parameters": [ID_PARAMETER,

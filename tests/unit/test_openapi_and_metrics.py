@@ -12,6 +12,7 @@ def test_openapi_document_is_valid_3_1_and_open(client):
     assert {"/inputs", "/inputs/{id}", "/predictions", "/predictions/{id}", "/models",
             "/health"} <= set(spec["paths"])
     assert "post" not in spec["paths"]["/predictions"]
+    assert set(spec["paths"]["/models/{id}"]) == {"get", "patch", "delete"}
 
 
 def test_openapi_describes_each_registered_model(client):

@@ -1,0 +1,132 @@
+"""A small Python client for the API, used by the CLI and importable by scripts:
+
+    from service.client import Client
+    api = Client("http://127.0.0.1:5000", token)
+    ids = api.submit("iris", [[5.1, 3.5, 1.4, 0.2]])
+    api.wait(ids)
+    rows = api.export(ids)
+"""
+import json
+import time
+
+import requests
+
+BULK = 1000        # inputs per POST, the API's limit
+IDS_PER_QUERY = 100
+
+
+class ApiError(Exception):
+    def __init__(self, response):
+        self.status = response.status_code
+        try:
+            body = response.json()
+        except ValueError:
+            body = response.text
+        super().__init__(f"HTTP {response.status_code}: {body}")
+
+
+class Client:
+    def __init__(self, url, token, timeout=60):
+        self.base = url.rstrip("/") + "/api/v1"
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {token}"
+        self.timeout = timeout
+
+    def request(self, method, path, **kwargs):
+        response = self.session.request(method, self.base + path, timeout=self.timeout, **kwargs)
+        if response.status_code >= 400:
+            raise ApiError(response)
+        return response.json() if response.content else None
+
+    def submit(self, model, rows, refs=None, version=None, progress=None):
+        """POST rows (lists or {name: value} dicts) in bulk requests; returns the
+        prediction ids in row order."""
+        ids = []
+        for start in range(0, len(rows), BULK):
+            batch = []
+            for offset, features in enumerate(rows[start:start + BULK]):
+                item = {"model": model, "features": features}
+                if version is not None:
+                    item["version"] = version
+                if refs is not None and refs[start + offset] not in (None, ""):
+                    item["ref"] = refs[start + offset]
+                batch.append(item)
+            body = self.request("POST", "/inputs", json=batch)
+            items = body.get("_items", [body])
+            ids += [item["prediction"] for item in items]
+            if progress:
+                progress(len(items))
+        return ids
+
+    def predictions(self, ids=None, where=None):
+        """The client's predictions: all of them, those matching `where`, or those in ids."""
+        if ids is None:
+            yield from self.pages("/predictions", where or {})
+            return
+        for start in range(0, len(ids), IDS_PER_QUERY):
+            chunk = ids[start:start + IDS_PER_QUERY]
+            yield from self.pages("/predictions", {"_id": {"$in": chunk}})
+
+    def pages(self, path, where):
+        page = 1
+        while True:
+            body = self.request("GET", path, params={
+                "where": json.dumps(where), "max_results": 1000, "page": page})
+            yield from body["_items"]
+            if page * 1000 >= body["_meta"]["total"]:
+                return
+            page += 1
+
+    def pending(self, ids=None):
+        unfinished = {"status": {"$in": ["queued", "running"]}}
+        if ids is None:
+            return self.request("GET", "/predictions", params={
+                "where": json.dumps(unfinished), "max_results": 1})["_meta"]["total"]
+        return sum(1 for p in self.predictions(ids) if p["status"] in ("queued", "running"))
+
+    def wait(self, ids=None, interval=0.5, timeout=None, progress=None):
+        """Until no prediction (of ids, or of the client) is queued or running."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = self.pending(ids)
+            if progress:
+                progress(left)
+            if left == 0:
+                return
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"{left} predictions still pending")
+            time.sleep(interval)
+
+    def feature_names(self):
+        """{(model, version): [feature names]} from the registry."""
+        return {(m["name"], m["version"]): m["features"]
+                for m in self.pages("/models", {})}
+
+    def export(self, ids=None):
+        """Predictions joined to their inputs, one flat dict per prediction."""
+        names = self.feature_names()
+        predictions = list(self.predictions(ids))
+        inputs = {}
+        input_ids = [p["input"] for p in predictions]
+        for start in range(0, len(input_ids), IDS_PER_QUERY):
+            for item in self.pages("/inputs", {"_id": {"$in": input_ids[start:start + IDS_PER_QUERY]}}):
+                inputs[item["_id"]] = item
+        return [flatten(p, inputs.get(p["input"], {}), names.get((p["model"], p["version"]), []))
+                for p in predictions]
+
+
+def flatten(prediction, source, feature_names):
+    row = {"prediction": prediction["_id"], "input": prediction["input"],
+           "ref": source.get("ref", ""), "model": prediction["model"],
+           "version": prediction["version"], "status": prediction["status"]}
+    row.update(zip(feature_names, source.get("features", [])))
+    result = prediction.get("result") or {}
+    if "label" in result:
+        row["label"] = result["label"]
+        for name, probability in result["probabilities"].items():
+            row[f"p_{name}"] = probability
+    if "value" in result:
+        row["value"] = result["value"]
+    if prediction.get("error"):
+        row["error"] = f"{prediction['error']['type']}: {prediction['error']['message']}"
+    return row

@@ -1,0 +1,7 @@
+"""gunicorn settings for the API (`run.py` passes -c python:service.gunicorn_conf)."""
+accesslog = None  # the app logs each request itself, as JSON with its request id
+
+
+def post_worker_init(worker):
+    from service import logs
+    logs.configure("api")
