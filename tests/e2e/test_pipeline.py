@@ -132,3 +132,15 @@ def test_models_are_registered_from_the_manifest(admin):
     assert len(models["breast_cancer"]["features"]) == 30
     assert not math.isnan(models["diabetes"]["metrics"]["r2"])
     assert len(models["diabetes"]["artifact"]["sha256"]) == 64
+
+
+def test_metrics_include_the_workers_counts_and_latency(new_client, admin):
+    api = new_client()
+    submit(api, "diabetes", [DATASETS["diabetes"]().data[0].tolist()] * 3)
+    api.wait_until_settled()
+    text = admin.session.get(admin.base.replace("/api/v1", "/metrics"), timeout=30).text
+    finished = [line for line in text.splitlines()
+                if line.startswith('predictions_finished_total{model="diabetes",status="done"')]
+    assert finished and float(finished[0].split()[-1]) >= 3
+    assert 'prediction_submit_to_done_seconds_count{model="diabetes",version="1"}' in text
+    assert "rq_workers 2.0" in text
