@@ -24,8 +24,17 @@ CHUNK_SIZE = int(os.environ.get("CHUNK_SIZE", "500"))
 MAX_BULK_ITEMS = 1000
 MAX_CONTENT_LENGTH = 8 * 1024 * 1024  # Flask answers 413 past this
 QUEUE_NAME = "predictions"
-JOB_TIMEOUT_SECONDS = 60  # a chunk takes well under a second; a dead worker's job is retried after this
+JOB_TIMEOUT_SECONDS = int(os.environ.get("JOB_TIMEOUT_SECONDS", "60"))  # a chunk takes < 1 s
 JOB_RETRY_INTERVALS = [1, 5, 15, 30]  # seconds between RQ retries of a job that raised
+
+# Workers: how often each runs RQ's maintenance and the reconciler, how long its
+# liveness key outlives it, and when a queued/running prediction counts as stale.
+MAINTENANCE_SECONDS = int(os.environ.get("MAINTENANCE_SECONDS", "30"))
+WORKER_ALIVE_SECONDS = 10
+RECONCILE_STALE_SECONDS = int(os.environ.get("RECONCILE_STALE_SECONDS", "60"))
+
+ARTIFACTS_DIR = os.environ.get("ARTIFACTS_DIR") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "artifacts")
 
 # Per-token request budget (Redis-backed, fixed window); 429 with Retry-After past it.
 RATE_LIMIT_REQUESTS = int(os.environ.get("RATE_LIMIT_REQUESTS", "6000"))

@@ -1,8 +1,9 @@
 """The reconciler: predictions whose RQ job is gone are enqueued again.
 
-It finds predictions still `queued` or `running` with no change for STALE_AFTER
-seconds, and asks RQ about each one's job. A job that is waiting, scheduled or running
-is left alone. Otherwise (Redis lost it, or it ended without a write-back) the
+It finds predictions still `queued` or `running` with no change for
+RECONCILE_STALE_SECONDS, and asks RQ about each one's job. A job that is waiting,
+scheduled, or running on a live worker is left alone. A job started by a worker that
+died is put back on the queue as it is (same id). Otherwise (Redis lost it, or it ended without a write-back) the
 predictions are enqueued again with their inputs' features, or marked `failed` after
 MAX_ATTEMPTS, or deleted when their input was never stored (the API died mid-request).
 Write-back is idempotent, so a prediction enqueued twice still ends with one result."""
@@ -13,46 +14,61 @@ from itertools import groupby
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
+import settings
+
 from . import writeback
+from .liveness import worker_is_alive
 from .queue import enqueue_chunks, plan_chunks, prediction_queue
 
 log = logging.getLogger(__name__)
 
-STALE_AFTER = timedelta(seconds=60)
 MAX_ATTEMPTS = 5
 BATCH = 1000
 ALIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
-def job_is_alive(job_id, connection):
+def job_state(job_id, connection):
+    """("alive" | "abandoned" | "gone", job or None)."""
     try:
-        return Job.fetch(job_id, connection=connection).get_status() in ALIVE
+        job = Job.fetch(job_id, connection=connection)
     except NoSuchJobError:
-        return False
+        return "gone", None
+    status = job.get_status()
+    if status == JobStatus.STARTED and not worker_is_alive(connection, job.worker_name):
+        return "abandoned", job
+    return ("alive" if status in ALIVE else "gone"), job
 
 
 def stale_predictions(db, now):
+    stale_after = timedelta(seconds=settings.RECONCILE_STALE_SECONDS)
     return list(db.predictions.find(
-        {"status": {"$in": ["queued", "running"]}, "_updated": {"$lt": now - STALE_AFTER}},
+        {"status": {"$in": ["queued", "running"]}, "_updated": {"$lt": now - stale_after}},
         {"_id": 1, "input": 1, "job": 1, "model": 1, "version": 1, "attempts": 1},
     ).limit(BATCH))
 
 
 def orphaned(db, connection, now):
-    """Stale predictions whose job is not alive."""
+    """Stale predictions whose job is gone, after putting abandoned jobs back on the
+    queue; returns (predictions, number of jobs resumed)."""
     by_job = lambda p: p.get("job") or ""  # noqa: E731
-    found = []
+    found, resumed = [], 0
+    queue = prediction_queue(connection)
     for job_id, group in groupby(sorted(stale_predictions(db, now), key=by_job), key=by_job):
-        if not job_is_alive(job_id, connection):
+        state, job = job_state(job_id, connection)
+        if state == "abandoned":
+            queue.enqueue_job(job)
+            resumed += 1
+        elif state == "gone":
             found.extend(group)
-    return found
+    return found, resumed
 
 
 def reconcile(db, connection, now=None):
     """One pass; returns counts of what it did."""
     now = now or datetime.now(timezone.utc)
     requeue, give_up, never_stored = [], [], []
-    for prediction in orphaned(db, connection, now):
+    predictions, resumed = orphaned(db, connection, now)
+    for prediction in predictions:
         source = db.inputs.find_one({"_id": prediction["input"]}, {"features": 1})
         if source is None:
             never_stored.append(prediction["_id"])
@@ -71,7 +87,8 @@ def reconcile(db, connection, now=None):
         writeback.mark_queued(db, [str(r["prediction"]) for r in rows], job_id)
     if chunks:
         enqueue_chunks(prediction_queue(connection), chunks, request_id="reconciler")
-    counts = {"requeued": len(requeue), "failed": len(give_up), "deleted": len(never_stored)}
+    counts = {"requeued": len(requeue), "failed": len(give_up), "deleted": len(never_stored),
+              "resumed_jobs": resumed}
     if any(counts.values()):
         log.warning("reconciled predictions: %s", counts)
     return counts

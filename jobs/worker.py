@@ -11,7 +11,6 @@ Every MAINTENANCE_SECONDS the worker also runs RQ's registry maintenance and the
 reconciler, under a Redis lock that is left to expire: at most one pass per interval
 across all workers."""
 import logging
-import os
 
 from rq import SimpleWorker
 
@@ -21,17 +20,23 @@ from service.registry import load_model, read_manifest
 
 from .connections import mongo_db, redis_from_url
 from .queue import prediction_queue
+from .liveness import keep_alive
 from .reconcile import reconcile
 
-MAINTENANCE_SECONDS = int(os.environ.get("MAINTENANCE_SECONDS", "30"))
 log = logging.getLogger(__name__)
 
 
 class PredictionWorker(SimpleWorker):
+    """A SimpleWorker that reconciles, and shows it is alive (jobs/liveness.py)."""
+
+    def bootstrap(self, *args, **kwargs):
+        super().bootstrap(*args, **kwargs)
+        keep_alive(self.connection, self.name, lambda: self._stop_requested)
+
     def run_maintenance_tasks(self):
         super().run_maintenance_tasks()
-        lock = self.connection.lock("predictions:reconciler", timeout=MAINTENANCE_SECONDS,
-                                    blocking=False)
+        lock = self.connection.lock("predictions:reconciler",
+                                    timeout=settings.MAINTENANCE_SECONDS, blocking=False)
         if not lock.acquire():
             return
         try:
@@ -49,8 +54,11 @@ def main():
     logs.configure("worker")
     preload_models()
     connection = redis_from_url(socket_timeout=None)
+    # An idle worker runs maintenance only when its BLPOP times out, after
+    # worker_ttl - 15 s (405 s by default): wake it every MAINTENANCE_SECONDS instead.
     worker = PredictionWorker([prediction_queue(connection)], connection=connection,
-                              maintenance_interval=MAINTENANCE_SECONDS)
+                              maintenance_interval=settings.MAINTENANCE_SECONDS,
+                              worker_ttl=settings.MAINTENANCE_SECONDS + 15)
     worker.work(with_scheduler=True)
 
 

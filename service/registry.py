@@ -8,7 +8,9 @@ from pathlib import Path
 
 import joblib
 
-ARTIFACTS_DIR = Path(__file__).resolve().parent.parent / "artifacts"
+import settings
+
+ARTIFACTS_DIR = Path(settings.ARTIFACTS_DIR)
 MANIFEST = "manifest.json"
 
 

@@ -7,6 +7,7 @@ from rq import SimpleWorker
 
 from jobs import predict
 from jobs.queue import prediction_queue
+from jobs.liveness import alive_key
 from jobs.reconcile import MAX_ATTEMPTS, reconcile
 
 IRIS_ROW = [5.1, 3.5, 1.4, 0.2]
@@ -26,7 +27,7 @@ def orphan(db, attempts=0, with_input=True, job="lost-job", status="queued"):
 
 def test_prediction_whose_job_is_gone_is_enqueued_again(db, redis):
     pid = orphan(db)
-    assert reconcile(db, redis, now=LATER) == {"requeued": 1, "failed": 0, "deleted": 0}
+    assert reconcile(db, redis, now=LATER) == {"requeued": 1, "failed": 0, "deleted": 0, "resumed_jobs": 0}
     document = db.predictions.find_one({"_id": pid})
     assert document["status"] == "queued" and document["job"] != "lost-job"
     [job] = prediction_queue(redis).jobs
@@ -42,7 +43,7 @@ def test_running_prediction_of_a_lost_job_is_enqueued_again(db, redis):
 def test_prediction_whose_job_is_still_queued_is_left_alone(db, redis, as_user):
     body = as_user("alice").post("/api/v1/inputs", json={"model": "iris",
                                                          "features": IRIS_ROW}).json
-    assert reconcile(db, redis, now=LATER) == {"requeued": 0, "failed": 0, "deleted": 0}
+    assert reconcile(db, redis, now=LATER) == {"requeued": 0, "failed": 0, "deleted": 0, "resumed_jobs": 0}
     assert prediction_queue(redis).count == 1
     assert db.predictions.find_one({"_id": ObjectId(body["prediction"])})["status"] == "queued"
 
@@ -88,3 +89,32 @@ def test_failed_insert_of_inputs_leaves_no_prediction_behind(app, db, redis, as_
     assert response.status_code == 503
     assert db.predictions.count_documents({}) == 0 and db.inputs.count_documents({}) == 0
     assert prediction_queue(redis).count == 0
+
+
+def test_job_of_a_dead_worker_is_put_back_on_the_queue_as_it_is(db, redis, as_user):
+    body = as_user("alice").post("/api/v1/inputs", json={"model": "iris",
+                                                         "features": IRIS_ROW}).json
+    queue = prediction_queue(redis)
+    [job] = queue.jobs
+    job.set_status("started")  # as a worker does when it takes the job...
+    job.worker_name = "killed-worker"  # ...and then dies without a liveness key
+    job.save()
+    redis.lrem(queue.key, 0, job.id)  # taken off the queue, as a worker does
+    counts = reconcile(db, redis, now=LATER)
+    assert counts["resumed_jobs"] == 1 and counts["requeued"] == 0
+    assert [j.id for j in queue.jobs] == [job.id]
+    prediction = db.predictions.find_one({"_id": ObjectId(body["prediction"])})
+    assert prediction["job"] == job.id
+
+
+def test_job_of_a_live_worker_is_left_running(db, redis, as_user):
+    as_user("alice").post("/api/v1/inputs", json={"model": "iris", "features": IRIS_ROW})
+    queue = prediction_queue(redis)
+    [job] = queue.jobs
+    job.set_status("started")
+    job.worker_name = "busy-worker"
+    job.save()
+    redis.lrem(queue.key, 0, job.id)  # taken off the queue, as a worker does
+    redis.set(alive_key("busy-worker"), 1, ex=10)
+    assert reconcile(db, redis, now=LATER)["resumed_jobs"] == 0
+    assert queue.count == 0

@@ -1,0 +1,25 @@
+"""Worker liveness in Redis: a key per worker with a short TTL, refreshed by a thread.
+After a SIGKILL it is gone within WORKER_ALIVE_SECONDS, so the reconciler can tell a job
+that is running from one whose worker died. (RQ's own started-job cleanup finds such a
+job too, but only minutes later: its registry entries carry 60 s margins twice.)"""
+import threading
+import time
+
+import settings
+
+
+def alive_key(worker_name):
+    return f"predictions:worker-alive:{worker_name}"
+
+
+def worker_is_alive(connection, worker_name):
+    return bool(worker_name) and connection.exists(alive_key(worker_name)) == 1
+
+
+def keep_alive(connection, worker_name, stopped):
+    """Refresh the key until stopped() is true; runs in a daemon thread."""
+    def loop():
+        while not stopped():
+            connection.set(alive_key(worker_name), 1, ex=settings.WORKER_ALIVE_SECONDS)
+            time.sleep(settings.WORKER_ALIVE_SECONDS / 3)
+    threading.Thread(target=loop, name="keep-alive", daemon=True).start()

@@ -1,0 +1,13 @@
+"""A model that raises for any row with a negative value: the poison input of the
+fault tests. Importable by the workers, which unpickle it from the test's artifacts."""
+import numpy as np
+
+
+class RaisesOnNegative:
+    classes_ = np.array([0, 1])
+
+    def predict_proba(self, X):
+        X = np.asarray(X)
+        if (X < 0).any():
+            raise ValueError("poison: a feature is negative")
+        return np.tile([0.25, 0.75], (len(X), 1))

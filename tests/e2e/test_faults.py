@@ -1,0 +1,197 @@
+"""Faults injected into real processes. After each: count(inputs) = count(predictions),
+every prediction ends `done` or `failed` within a deadline, and no input has two."""
+import json
+import shutil
+import signal
+import threading
+import time
+from pathlib import Path
+
+import joblib
+import pymongo
+import pytest
+import requests
+from bson import ObjectId
+from sklearn.datasets import load_iris
+
+from devstack import services
+from devstack.stack import Stack
+from service.registry import ARTIFACTS_DIR, load_model, sha256_of
+
+from .conftest import Api
+from .poison import RaisesOnNegative
+
+FAST = {"MAINTENANCE_SECONDS": "2", "RECONCILE_STALE_SECONDS": "3", "JOB_TIMEOUT_SECONDS": "20"}
+ROWS = load_iris().data.tolist()
+
+
+def artifacts_with_poison(directory):
+    shutil.copytree(ARTIFACTS_DIR, directory)
+    path = Path(directory) / "poison" / "1" / "model.joblib"
+    path.parent.mkdir(parents=True)
+    joblib.dump(RaisesOnNegative(), path)
+    manifest = json.loads((Path(directory) / "manifest.json").read_text())
+    manifest["models"].append({
+        "name": "poison", "version": 1, "task": "classification", "features": ["x"],
+        "classes": ["no", "yes"], "metrics": {}, "trained_at": "2026-01-01T00:00:00+00:00",
+        "artifact": {"path": "poison/1/model.joblib", "sha256": sha256_of(path.read_bytes())},
+        "sklearn_version": "test"})
+    (Path(directory) / "manifest.json").write_text(json.dumps(manifest))
+    return directory
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    artifacts = artifacts_with_poison(tmp_path_factory.mktemp("artifacts") / "artifacts")
+    stack = Stack(tmp_path_factory.mktemp("faults"), port=services.free_port(), workers=1,
+                  extra_env={**FAST, "ARTIFACTS_DIR": str(artifacts)})
+    stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture(scope="module")
+def api(stack):
+    return Api(stack.url, stack.create_token("admin", "faults"))
+
+
+@pytest.fixture(scope="module")
+def db(stack):
+    return pymongo.MongoClient(stack.mongo_uri, serverSelectionTimeoutMS=5000,
+                               tz_aware=True).get_default_database()
+
+
+def service(stack, name):
+    return next(s for s in stack.services if s.name == name)
+
+
+def post(api, rows, model="iris"):
+    response = api.post("/inputs", json=[{"model": model, "features": r} for r in rows])
+    assert response.status_code == 201, response.text
+    body = response.json()
+    return [item["prediction"] for item in body.get("_items", [body])]
+
+
+def settle_and_check_invariant(db, deadline=150):
+    end = time.monotonic() + deadline
+    while True:
+        try:
+            pending = db.predictions.count_documents({"status": {"$in": ["queued", "running"]}})
+            inputs = list(db.inputs.find({}, {"prediction": 1}))
+            predictions = list(db.predictions.find({}, {"input": 1}))
+            if not pending and len(inputs) == len(predictions):
+                break
+        except pymongo.errors.PyMongoError:
+            pass
+        assert time.monotonic() < end, "predictions still pending, or orphaned, at the deadline"
+        time.sleep(0.5)
+    assert {i["prediction"] for i in inputs} == {p["_id"] for p in predictions}
+    assert len({p["input"] for p in predictions}) == len(predictions)  # no input has two
+
+
+def assert_done_like_sklearn(db, prediction_ids, rows):
+    _, estimator = load_model("iris", 1)
+    expected = estimator.predict_proba(rows).tolist()
+    documents = {str(d["_id"]): d for d in db.predictions.find(
+        {"_id": {"$in": [ObjectId(p) for p in prediction_ids]}})}
+    for prediction_id, probabilities in zip(prediction_ids, expected):
+        document = documents[prediction_id]
+        assert document["status"] == "done", document
+        got = document["result"]["probabilities"]
+        assert [got[c] for c in ("setosa", "versicolor", "virginica")] == probabilities
+    return documents
+
+
+def wait_for(condition, timeout=30, interval=0.05):
+    end = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < end
+        time.sleep(interval)
+
+
+def test_worker_killed_mid_chunk_its_chunk_is_retried_and_done_once(stack, api, db):
+    rows = [ROWS[i % 150] for i in range(1000)]
+    ids = post(api, rows)
+    wait_for(lambda: db.predictions.count_documents({"status": "running"}) > 0)
+    worker = stack.workers[0]
+    worker.signal(signal.SIGKILL)
+    worker.process.wait()
+    assert stack.restart_dead() == [worker.name]  # what make run's supervisor does
+    settle_and_check_invariant(db)
+    documents = assert_done_like_sklearn(db, ids, rows)
+    assert max(d["attempts"] for d in documents.values()) == 2  # the killed chunk ran again
+
+
+def test_redis_restarted_with_its_data_lost_nothing_queued_is_lost(stack, api, db):
+    worker, redis_server = stack.workers[0], service(stack, "redis")
+    worker.stop()  # let the jobs wait in Redis
+    rows = ROWS[:300]
+    ids = post(api, rows)
+    redis_server.stop()
+    shutil.rmtree(stack.data_dir / "redis")  # its data is lost
+    (stack.data_dir / "redis").mkdir()
+    redis_server.start()
+    worker.start()
+    settle_and_check_invariant(db)
+    assert_done_like_sklearn(db, ids, rows)
+
+
+def test_database_down_for_10_s_api_answers_503_and_all_completes_after(stack, api, db):
+    rows = [ROWS[i % 150] for i in range(1000)]
+    ids = post(api, rows)
+    database = service(stack, "ferretdb")
+    database.stop()
+    started = time.monotonic()
+    while time.monotonic() - started < 10:
+        health = requests.get(f"{stack.url}/api/v1/health", timeout=10)
+        assert health.status_code == 503 and health.json()["mongo"] != "ok"
+        assert api.post("/inputs", json={"model": "iris", "features": ROWS[0]}).status_code == 503
+        time.sleep(1)
+    database.start()
+    settle_and_check_invariant(db)
+    documents = assert_done_like_sklearn(db, ids, rows)
+    assert not [d for d in documents.values() if d["status"] == "failed"]
+
+
+def test_api_restarted_during_a_run_no_accepted_input_is_without_prediction(stack, api, db):
+    accepted, stop = [], threading.Event()
+
+    def client():
+        while not stop.is_set():
+            try:
+                response = api.post("/inputs", json=[{"model": "iris", "features": r}
+                                                     for r in ROWS[:20]], timeout=10)
+            except requests.RequestException:
+                time.sleep(0.05)
+                continue
+            if response.status_code == 201:
+                accepted.extend(item["prediction"] for item in response.json()["_items"])
+
+    thread = threading.Thread(target=client)
+    thread.start()
+    try:
+        time.sleep(2)
+        before = len(accepted)
+        stack.api.signal(signal.SIGKILL)
+        stack.api.process.wait()
+        stack.api.start()
+        time.sleep(2)
+    finally:
+        stop.set()
+        thread.join()
+    assert before > 0 and len(accepted) > before  # accepted both before and after
+    settle_and_check_invariant(db)
+    assert_done_like_sklearn(db, accepted, [ROWS[i % 20] for i in range(len(accepted))])
+
+
+def test_poison_input_fails_alone_with_a_readable_error(stack, api, db):
+    ids = post(api, [[1.0], [2.0], [-1.0], [3.0]], model="poison")
+    settle_and_check_invariant(db)
+    documents = [api.get(f"/predictions/{pid}").json() for pid in ids]
+    assert [d["status"] for d in documents] == ["done", "done", "failed", "done"]
+    assert documents[2]["error"] == {"type": "ValueError",
+                                     "message": "poison: a feature is negative"}
+    assert documents[0]["result"] == {"label": "yes",
+                                      "probabilities": {"no": 0.25, "yes": 0.75}}
