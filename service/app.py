@@ -7,13 +7,13 @@ with warnings.catch_warnings():  # Eve 2.3 imports a Cerberus API that warns on 
     warnings.simplefilter("ignore", DeprecationWarning)
     from eve import Eve
 
-from eve.io.mongo import Mongo
 
 import settings
 from jobs.connections import redis_from_url
 
 from . import dashboard, errors, hooks, logs, metrics
 from .auth import BearerAuth
+from .data import Mongo
 from .health import blueprint as health_blueprint
 from .openapi import blueprint as openapi_blueprint
 from .registry import sync_manifest

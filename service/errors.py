@@ -4,7 +4,7 @@ import logging
 
 import pymongo.errors
 import redis.exceptions
-from flask import jsonify
+from flask import jsonify, request
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -23,9 +23,25 @@ def store_unavailable(exc):
     return error_body(503, f"{store} is unavailable, try again shortly")
 
 
+def http_error(exc):
+    """Werkzeug's own errors (413 from MAX_CONTENT_LENGTH, ...) as JSON, like Eve's."""
+    if exc.response is not None:  # an abort() that carries its own response
+        return exc.response
+    body, code = error_body(exc.code, exc.description)
+    return body, code, dict(exc.get_headers()) | {"Content-Type": "application/json"}
+
+
+def refused_query(exc):
+    """The database refused a read (a malformed filter, sort or projection): the
+    request was bad. Failed writes stay 500s."""
+    if request.method in ("GET", "HEAD"):
+        return error_body(400, "the database refused this query")
+    return unexpected(exc)
+
+
 def unexpected(exc):
     if isinstance(exc, HTTPException):
-        return exc
+        return http_error(exc)
     if isinstance(exc, UNAVAILABLE):
         return store_unavailable(exc)
     log.exception("unhandled error")
@@ -35,4 +51,5 @@ def unexpected(exc):
 def attach(app):
     for exc_class in UNAVAILABLE:
         app.register_error_handler(exc_class, store_unavailable)
+    app.register_error_handler(pymongo.errors.OperationFailure, refused_query)
     app.register_error_handler(Exception, unexpected)

@@ -4,11 +4,11 @@ import tempfile
 
 import mongomock
 import pytest
-from eve.io.mongo import Mongo
 from redis import Redis
 
 from devstack import services
 from service.app import create_app
+from service.data import Mongo
 from service.tokens import create_token
 
 
@@ -107,3 +107,15 @@ def as_user(client, tokens):
             return call
 
     return lambda name: Session(tokens[name])
+
+
+def pytest_terminal_summary(terminalreporter):
+    from .fuzzing import REQUESTS
+    if REQUESTS:
+        kinds = sorted(k for k in REQUESTS if not k.endswith("xx"))
+        lines = [f"{kind}: {REQUESTS[kind]} requests, " + ", ".join(
+            f"{k[len(kind) + 1:]}: {v}" for k, v in sorted(REQUESTS.items())
+            if k.startswith(kind + " ") and k.endswith("xx")) for kind in kinds]
+        terminalreporter.write_sep("-", "fuzzing")
+        for line in lines:
+            terminalreporter.write_line(line)

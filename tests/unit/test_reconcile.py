@@ -11,7 +11,9 @@ from jobs.liveness import alive_key
 from jobs.reconcile import MAX_ATTEMPTS, reconcile
 
 IRIS_ROW = [5.1, 3.5, 1.4, 0.2]
-LATER = datetime.now(timezone.utc) + timedelta(minutes=5)
+def later():
+    """Past the reconciler's staleness threshold, from now."""
+    return datetime.now(timezone.utc) + timedelta(minutes=5)
 
 
 def orphan(db, attempts=0, with_input=True, job="lost-job", status="queued"):
@@ -27,7 +29,7 @@ def orphan(db, attempts=0, with_input=True, job="lost-job", status="queued"):
 
 def test_prediction_whose_job_is_gone_is_enqueued_again(db, redis):
     pid = orphan(db)
-    assert reconcile(db, redis, now=LATER) == {"requeued": 1, "failed": 0, "deleted": 0, "resumed_jobs": 0}
+    assert reconcile(db, redis, now=later()) == {"requeued": 1, "failed": 0, "deleted": 0, "resumed_jobs": 0}
     document = db.predictions.find_one({"_id": pid})
     assert document["status"] == "queued" and document["job"] != "lost-job"
     [job] = prediction_queue(redis).jobs
@@ -37,13 +39,13 @@ def test_prediction_whose_job_is_gone_is_enqueued_again(db, redis):
 
 def test_running_prediction_of_a_lost_job_is_enqueued_again(db, redis):
     orphan(db, status="running", attempts=1)
-    assert reconcile(db, redis, now=LATER)["requeued"] == 1
+    assert reconcile(db, redis, now=later())["requeued"] == 1
 
 
 def test_prediction_whose_job_is_still_queued_is_left_alone(db, redis, as_user):
     body = as_user("alice").post("/api/v1/inputs", json={"model": "iris",
                                                          "features": IRIS_ROW}).json
-    assert reconcile(db, redis, now=LATER) == {"requeued": 0, "failed": 0, "deleted": 0, "resumed_jobs": 0}
+    assert reconcile(db, redis, now=later()) == {"requeued": 0, "failed": 0, "deleted": 0, "resumed_jobs": 0}
     assert prediction_queue(redis).count == 1
     assert db.predictions.find_one({"_id": ObjectId(body["prediction"])})["status"] == "queued"
 
@@ -55,13 +57,13 @@ def test_recent_predictions_are_not_touched(db, redis):
 
 def test_prediction_without_a_stored_input_is_deleted(db, redis):
     orphan(db, with_input=False)
-    assert reconcile(db, redis, now=LATER)["deleted"] == 1
+    assert reconcile(db, redis, now=later())["deleted"] == 1
     assert db.predictions.count_documents({}) == 0
 
 
 def test_prediction_that_keeps_failing_is_given_up_on(db, redis):
     pid = orphan(db, attempts=MAX_ATTEMPTS)
-    assert reconcile(db, redis, now=LATER)["failed"] == 1
+    assert reconcile(db, redis, now=later())["failed"] == 1
     document = db.predictions.find_one({"_id": pid})
     assert document["status"] == "failed" and document["error"]["type"] == "GaveUp"
     assert prediction_queue(redis).count == 0
@@ -71,7 +73,7 @@ def test_redis_losing_its_data_loses_no_prediction(db, redis, as_user, monkeypat
     rows = [{"model": "iris", "features": IRIS_ROW}] * 30
     assert as_user("alice").post("/api/v1/inputs", json=rows).status_code == 201
     redis.flushall()
-    assert reconcile(db, redis, now=LATER)["requeued"] == 30
+    assert reconcile(db, redis, now=later())["requeued"] == 30
     monkeypatch.setattr(predict, "mongo_db", lambda: db)
     SimpleWorker([prediction_queue(redis)], connection=redis).work(burst=True)
     assert db.predictions.count_documents({"status": "done"}) == 30
@@ -100,7 +102,7 @@ def test_job_of_a_dead_worker_is_put_back_on_the_queue_as_it_is(db, redis, as_us
     job.worker_name = "killed-worker"  # ...and then dies without a liveness key
     job.save()
     redis.lrem(queue.key, 0, job.id)  # taken off the queue, as a worker does
-    counts = reconcile(db, redis, now=LATER)
+    counts = reconcile(db, redis, now=later())
     assert counts["resumed_jobs"] == 1 and counts["requeued"] == 0
     assert [j.id for j in queue.jobs] == [job.id]
     prediction = db.predictions.find_one({"_id": ObjectId(body["prediction"])})
@@ -116,5 +118,5 @@ def test_job_of_a_live_worker_is_left_running(db, redis, as_user):
     job.save()
     redis.lrem(queue.key, 0, job.id)  # taken off the queue, as a worker does
     redis.set(alive_key("busy-worker"), 1, ex=10)
-    assert reconcile(db, redis, now=LATER)["resumed_jobs"] == 0
+    assert reconcile(db, redis, now=later())["resumed_jobs"] == 0
     assert queue.count == 0
