@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 FERRETDB := .tools/bin/ferretdb
 
-.PHONY: run test deps venv redis-server docker-compose chromium ferretdb mongo-server train clean
+.PHONY: run test soak deps venv redis-server docker-compose chromium ferretdb mongo-server train clean
 
 run: deps
 	$(PY) -m devstack run
@@ -52,6 +52,9 @@ ferretdb: $(FERRETDB)
 $(FERRETDB): tools/build-ferretdb.sh
 	@command -v go >/dev/null || { echo "Go is needed to build FerretDB (or set MONGO_URI)"; exit 1; }
 	tools/build-ferretdb.sh $@
+
+soak: deps
+	$(PY) -m bench.soak --seconds $(or $(SECONDS),300)
 
 train: venv
 	$(PY) -m service train

@@ -144,3 +144,15 @@ def test_metrics_include_the_workers_counts_and_latency(new_client, admin):
     assert finished and float(finished[0].split()[-1]) >= 3
     assert 'prediction_submit_to_done_seconds_count{model="diabetes",version="1"}' in text
     assert "rq_workers 2.0" in text
+
+
+def test_tokens_never_appear_in_logs_or_responses(stack, new_client):
+    api = new_client()
+    token = api.session.headers["Authorization"].split()[1]
+    response = api.post("/inputs", json={"model": "iris", "features": [1, 2, 3, 4]})
+    assert token not in response.text
+    api.wait_until_settled()
+    api.get("/inputs", params={"where": '{"$where": "1"}'})  # an error path too
+    logs = "".join(path.read_text() for path in stack.log_dir.glob("*.log"))
+    assert logs and token not in logs
+    assert "Traceback" not in api.get("/inputs", params={"sort": "1e-320"}).text

@@ -1,0 +1,16 @@
+"""The soak of `make soak`, for 20 seconds: no errors, nothing lost."""
+from bench.soak import soak
+
+
+def test_twenty_seconds_of_mixed_load_loses_nothing(tmp_path_factory):
+    from .conftest import start_stack
+    stack = start_stack(tmp_path_factory, workers=2)
+    try:
+        result = soak(stack, seconds=20, clients=6)
+    finally:
+        stack.stop()
+    print(result)
+    assert result["errors"] == 0, result["by_kind"]
+    assert result["rows_accepted"] > 0 and result["settled"]
+    assert result["one_to_one"] and result["done"] == result["predictions"] == result["inputs"]
+    assert result["inputs"] == result["rows_accepted"]
