@@ -54,7 +54,7 @@ $(FERRETDB): tools/build-ferretdb.sh
 	tools/build-ferretdb.sh $@
 
 soak: deps
-	$(PY) -m bench.soak --seconds $(or $(SECONDS),300)
+	$(PY) -m bench.soak --seconds $(or $(SOAK_SECONDS),300)
 
 train: venv
 	$(PY) -m service train
