@@ -90,7 +90,7 @@ inputs = {
     "mongo_indexes": {"owner": [("owner", 1)]},
     "schema": {
         "model": {"type": "string", "required": True, "registered_model": True},
-        "version": {"type": "integer", "min": 1},
+        "version": {"type": "integer", "min": 1, "max": 2**31 - 1},
         "features": features_schema,
         "ref": {"type": "string", "maxlength": 128},
         "prediction": {"type": "objectid", "readonly": True},

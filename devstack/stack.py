@@ -17,13 +17,16 @@ class Stack:
         self.log_dir = self.data_dir / "logs"
         self.port = port
         self.services = []
+        self.redis = self.database = None  # the servers this stack starts, if any
         if not redis_url:
             redis_port = services.free_port()
-            self.services.append(services.redis_server(redis_port, self.data_dir, self.log_dir))
+            self.redis = services.redis_server(redis_port, self.data_dir, self.log_dir)
+            self.services.append(self.redis)
             redis_url = f"redis://127.0.0.1:{redis_port}/0"
         if not mongo_uri:
             mongo_port = services.free_port()
-            self.services.append(services.mongo_server(mongo_port, self.data_dir, self.log_dir))
+            self.database = services.mongo_server(mongo_port, self.data_dir, self.log_dir)
+            self.services.append(self.database)
             mongo_uri = f"mongodb://127.0.0.1:{mongo_port}/predictions"
         self.mongo_uri, self.redis_url = mongo_uri, redis_url
         self.metrics_dir = self.data_dir / "metrics"

@@ -1,11 +1,10 @@
 """Eve's Mongo data layer, with one fix for pymongo 4.
 
-When the database refuses a query's count (an unknown operator in `where`, say), Eve
-falls back to Collection.count(), which pymongo 4 removed: the client's bad query then
-surfaces as a TypeError and a 500. Here that case is a 400, as the refusal means."""
-import pymongo.errors
+When counting a query's matches fails (the database refuses an operator, a number is
+too large for BSON, the server is unreachable), Eve falls back to Collection.count(),
+which pymongo 4 removed: the real error is masked by a TypeError and becomes a 500.
+Here the original error is raised again, for service/errors.py to answer (400 or 503)."""
 from eve.io.mongo import Mongo as EveMongo
-from flask import abort
 
 
 class Mongo(EveMongo):
@@ -13,6 +12,6 @@ class Mongo(EveMongo):
         try:
             return super().find(resource, req, sub_resource_lookup, perform_count)
         except TypeError as exc:
-            if isinstance(exc.__context__, pymongo.errors.OperationFailure):
-                abort(400, description="the database refused this query")
+            if "'Collection' object is not callable" in str(exc) and exc.__context__:
+                raise exc.__context__ from None
             raise

@@ -2,6 +2,7 @@
 no response carries a stack trace."""
 import logging
 
+import bson.errors
 import pymongo.errors
 import redis.exceptions
 from flask import jsonify, request
@@ -39,6 +40,11 @@ def refused_query(exc):
     return unexpected(exc)
 
 
+def out_of_range(exc):
+    """BSON cannot hold a value the client sent (an integer past 64 bits, say)."""
+    return error_body(400, "a value in the request is out of range for the database")
+
+
 def unexpected(exc):
     if isinstance(exc, HTTPException):
         return http_error(exc)
@@ -52,4 +58,6 @@ def attach(app):
     for exc_class in UNAVAILABLE:
         app.register_error_handler(exc_class, store_unavailable)
     app.register_error_handler(pymongo.errors.OperationFailure, refused_query)
+    app.register_error_handler(OverflowError, out_of_range)
+    app.register_error_handler(bson.errors.InvalidDocument, out_of_range)
     app.register_error_handler(Exception, unexpected)

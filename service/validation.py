@@ -52,8 +52,9 @@ def feature_errors(model, features):
 class Validator(MongoValidator):
     def _document_model(self):
         version = self.document.get("version")
-        if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
-            return None
+        if version is not None and (isinstance(version, bool) or not isinstance(version, int)
+                                    or not 1 <= version < 2**31):
+            return None  # `version` reports it
         return lookup_model(self.document.get("model"), version)
 
     def _validate_registered_model(self, enabled, field, value):

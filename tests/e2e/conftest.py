@@ -3,6 +3,7 @@ redis-server, gunicorn with the API and RQ worker processes. Nothing here is ski
 a missing server binary is an error."""
 import itertools
 import time
+from contextlib import contextmanager
 
 import pytest
 import requests
@@ -13,19 +14,21 @@ from devstack.stack import Stack
 _names = itertools.count()
 
 
-def start_stack(tmp_path_factory, workers):
-    stack = Stack(tmp_path_factory.mktemp("stack"), port=services.free_port(), workers=workers)
+@contextmanager
+def running_stack(tmp_path_factory, workers, extra_env=None):
+    stack = Stack(tmp_path_factory.mktemp("stack"), port=services.free_port(), workers=workers,
+                  extra_env=extra_env)
     stack.start()
-    return stack
-
-
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory):
-    stack = start_stack(tmp_path_factory, workers=2)
     try:
         yield stack
     finally:
         stack.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    with running_stack(tmp_path_factory, workers=2) as stack:
+        yield stack
 
 
 class Api:
@@ -38,6 +41,9 @@ class Api:
             self.session.headers["Authorization"] = f"Bearer {token}"
 
     def __getattr__(self, method):
+        if method not in ("get", "post", "put", "patch", "delete"):
+            raise AttributeError(method)
+
         def call(path, **kwargs):
             kwargs.setdefault("timeout", 30)
             return self.session.request(method.upper(), self.base + path, **kwargs)

@@ -14,11 +14,9 @@ import requests
 from bson import ObjectId
 from sklearn.datasets import load_iris
 
-from devstack import services
-from devstack.stack import Stack
 from service.registry import ARTIFACTS_DIR, load_model, sha256_of
 
-from .conftest import Api
+from .conftest import Api, running_stack
 from .poison import RaisesOnNegative
 
 FAST = {"MAINTENANCE_SECONDS": "2", "RECONCILE_STALE_SECONDS": "3", "JOB_TIMEOUT_SECONDS": "20"}
@@ -43,13 +41,9 @@ def artifacts_with_poison(directory):
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     artifacts = artifacts_with_poison(tmp_path_factory.mktemp("artifacts") / "artifacts")
-    stack = Stack(tmp_path_factory.mktemp("faults"), port=services.free_port(), workers=1,
-                  extra_env={**FAST, "ARTIFACTS_DIR": str(artifacts)})
-    stack.start()
-    try:
+    with running_stack(tmp_path_factory, workers=1,
+                       extra_env={**FAST, "ARTIFACTS_DIR": str(artifacts)}) as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 @pytest.fixture(scope="module")
@@ -61,10 +55,6 @@ def api(stack):
 def db(stack):
     return pymongo.MongoClient(stack.mongo_uri, serverSelectionTimeoutMS=5000,
                                tz_aware=True).get_default_database()
-
-
-def service(stack, name):
-    return next(s for s in stack.services if s.name == name)
 
 
 def post(api, rows, model="iris"):
@@ -125,7 +115,7 @@ def test_worker_killed_mid_chunk_its_chunk_is_retried_and_done_once(stack, api, 
 
 
 def test_redis_restarted_with_its_data_lost_nothing_queued_is_lost(stack, api, db):
-    worker, redis_server = stack.workers[0], service(stack, "redis")
+    worker, redis_server = stack.workers[0], stack.redis
     worker.stop()  # let the jobs wait in Redis
     rows = ROWS[:300]
     ids = post(api, rows)
@@ -141,7 +131,7 @@ def test_redis_restarted_with_its_data_lost_nothing_queued_is_lost(stack, api, d
 def test_database_down_for_10_s_api_answers_503_and_all_completes_after(stack, api, db):
     rows = [ROWS[i % 150] for i in range(1000)]
     ids = post(api, rows)
-    database = service(stack, "ferretdb")
+    database = stack.database
     database.stop()
     started = time.monotonic()
     while time.monotonic() - started < 10:

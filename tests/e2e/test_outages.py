@@ -4,20 +4,13 @@ import time
 import pytest
 import requests
 
-from .conftest import Api, start_stack
+from .conftest import Api, running_stack
 
 
 @pytest.fixture(scope="module")
 def outage_stack(tmp_path_factory):
-    stack = start_stack(tmp_path_factory, workers=1)
-    try:
+    with running_stack(tmp_path_factory, workers=1) as stack:
         yield stack
-    finally:
-        stack.stop()
-
-
-def service(stack, name):
-    return next(s for s in stack.services if s.name == name)
 
 
 def timed_get(url):
@@ -26,9 +19,9 @@ def timed_get(url):
     return response, time.monotonic() - started
 
 
-@pytest.mark.parametrize("store", ["redis", "ferretdb"])
+@pytest.mark.parametrize("store", ["redis", "database"])
 def test_health_is_503_naming_the_store_while_it_is_down_then_recovers(outage_stack, store):
-    server = service(outage_stack, store)
+    server = getattr(outage_stack, store)
     url = f"{outage_stack.url}/api/v1/health"
     token = outage_stack.create_token("client", f"outage-{store}")
     api = Api(outage_stack.url, token)
@@ -36,7 +29,7 @@ def test_health_is_503_naming_the_store_while_it_is_down_then_recovers(outage_st
     try:
         response, seconds = timed_get(url)
         assert response.status_code == 503
-        key = "redis" if store == "redis" else "mongo"
+        key = {"redis": "redis", "database": "mongo"}[store]
         assert response.json()[key] != "ok"
         assert seconds < 6
         post = api.post("/inputs", json={"model": "iris", "features": [1, 2, 3, 4]})

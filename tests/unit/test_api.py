@@ -208,3 +208,26 @@ def test_redis_down_is_503_fast_and_nothing_stored(tokens, db):
     assert response.status_code == 503
     assert response.json["_error"]["message"].startswith("redis is unavailable")
     assert stored(db) == (0, 0)
+
+
+def test_version_past_32_bits_is_422_not_a_crash(as_user, db):
+    response = as_user("alice").post("/api/v1/inputs", json={
+        "model": "iris", "version": 2**70, "features": IRIS_ROW})
+    assert response.status_code == 422 and "version" in response.json["_issues"]
+    assert stored(db) == (0, 0)
+
+
+def test_errors_eve_would_mask_while_counting_keep_their_meaning(as_user, monkeypatch):
+    """Eve's count fallback calls Collection.count(), gone in pymongo 4 (service/data.py)."""
+    import mongomock
+    import pymongo.errors
+
+    assert as_user("alice").get("/api/v1/inputs", query_string={
+        "where": '{"$gt": 9223372036854775808}'}).status_code == 400
+
+    def unreachable(*args, **kwargs):
+        raise pymongo.errors.ServerSelectionTimeoutError("no server")
+
+    monkeypatch.setattr(mongomock.collection.Collection, "count_documents", unreachable)
+    response = as_user("alice").get("/api/v1/inputs")
+    assert response.status_code == 503 and response.json["_status"] == "ERR"
