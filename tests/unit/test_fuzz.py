@@ -117,3 +117,52 @@ def test_get_with_any_query_never_fails_or_leaks(as_user, db, path, query, garba
         assert response.json["_items"] == [] or "inputs" in url or "predictions" in url
     if "{prediction}" in path or "{input}" in path:
         assert response.status_code in (400, 404)  # bob's documents, never alice's to see
+
+
+deep_or_huge = st.one_of(
+    st.integers(min_value=100, max_value=200_000).map(lambda n: "[" * n + "]" * n),
+    st.integers(min_value=100, max_value=50_000).map(lambda n: '{"a":' * n + "1" + "}" * n),
+    st.integers(min_value=1, max_value=3000).map(
+        lambda n: json.dumps([{"model": "iris", "features": [1, 2, 3, 4]}] * n)),
+    st.integers(min_value=1, max_value=200_000).map(
+        lambda n: json.dumps({"model": "iris", "features": [1.0] * n})))
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(text=deep_or_huge)
+def test_post_deep_or_huge_json(as_user, db, redis, text):
+    check_post(as_user, db, redis, data=text, headers={"Content-Type": "application/json"})
+
+
+EVERY_ENDPOINT = ["/api/v1/inputs", "/api/v1/inputs/{input}", "/api/v1/predictions",
+                  "/api/v1/predictions/{prediction}", "/api/v1/models", "/api/v1/models/{model}",
+                  "/api/v1/health", "/api/v1/openapi.json", "/api/v1/docs", "/metrics", "/rq/",
+                  "/api/v1/", "/api/v1/tokens", "/"]
+
+
+@FUZZ
+@given(method=st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]),
+       path=st.sampled_from(EVERY_ENDPOINT), body=bodies,
+       who=st.sampled_from(["alice", "bob", "nobody"]),
+       if_match=st.one_of(st.none(), st.text(st.characters(min_codepoint=32, max_codepoint=126),
+                                             max_size=10)))
+def test_any_method_on_every_endpoint_as_a_client(client, tokens, db, redis, method, path,
+                                                  body, who, if_match):
+    """Clients and strangers, any method, any body: never a 5xx, and nothing a client may
+    not change (predictions, models) changes."""
+    if not db.inputs.count_documents({}):
+        client.post("/api/v1/inputs", json={"model": "iris", "features": [5.1, 3.5, 1.4, 0.2]},
+                    headers={"Authorization": f"Bearer {tokens['admin']}"})
+    ids = {"input": str(db.inputs.find_one()["_id"]),
+           "prediction": str(db.predictions.find_one()["_id"]),
+           "model": str(db.models.find_one()["_id"])}
+    headers = {"Authorization": f"Bearer {tokens[who]}"} if who in tokens else {}
+    if if_match is not None:
+        headers["If-Match"] = if_match
+    protected = (list(db.predictions.find()), list(db.models.find()))
+    response = client.open(path.format(**ids), method=method, headers=headers,
+                           data=json.dumps(body), content_type="application/json")
+    record(method, response.status_code)
+    assert response.status_code < 500, response.get_data(as_text=True)[:300]
+    assert (list(db.predictions.find()), list(db.models.find())) == protected
