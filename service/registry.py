@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 import joblib
+from pymongo.errors import DuplicateKeyError
 
 import settings
 
@@ -72,18 +73,29 @@ def model_document(entry):
     return document
 
 
+def register(db, entry, now):
+    document = model_document(entry)
+    db.models.update_one(
+        {"name": entry["name"], "version": entry["version"]},
+        {"$set": {**document, "_updated": now},
+         "$setOnInsert": {"_created": now, "_etag": sha256_of(json.dumps(
+             entry, sort_keys=True).encode())[:40]}},
+        upsert=True,
+    )
+
+
 def sync_manifest(db, artifacts_dir=ARTIFACTS_DIR):
-    """Register every manifest entry in the `models` collection (idempotent)."""
+    """Register every manifest entry in the `models` collection (idempotent).
+
+    Every API process does this at start: when two upsert the same new model at once,
+    the unique index makes one fail, and its retry updates the document the other made
+    (MongoDB's advice for concurrent upserts)."""
     now = datetime.now().astimezone()
     for entry in read_manifest(artifacts_dir):
-        document = model_document(entry)
-        db.models.update_one(
-            {"name": entry["name"], "version": entry["version"]},
-            {"$set": {**document, "_updated": now},
-             "$setOnInsert": {"_created": now, "_etag": sha256_of(json.dumps(
-                 entry, sort_keys=True).encode())[:40]}},
-            upsert=True,
-        )
+        try:
+            register(db, entry, now)
+        except DuplicateKeyError:
+            register(db, entry, now)
 
 
 def find_model(db, name, version=None):

@@ -83,3 +83,22 @@ def test_sync_registers_each_model_once(db):
     assert db.models.count_documents({}) == 3
     assert registry.find_model(db, "iris")["version"] == 1
     assert registry.find_model(db, "iris", 2) is None
+
+
+def test_sync_survives_a_concurrent_upsert_of_the_same_model(db, monkeypatch):
+    """Two API processes starting at once on an empty database (seen with gunicorn -w 2)."""
+    from pymongo.errors import DuplicateKeyError
+
+    register = registry.register
+    raced = []
+
+    def loses_the_race_once(db_, entry, now):
+        if not raced:
+            raced.append(entry["name"])
+            register(db_, entry, now)  # the other process got there first
+            raise DuplicateKeyError("E11000 duplicate key error collection: models")
+        return register(db_, entry, now)
+
+    monkeypatch.setattr(registry, "register", loses_the_race_once)
+    registry.sync_manifest(db)
+    assert raced and db.models.count_documents({}) == 3
