@@ -68,6 +68,8 @@ def on_pre_get(resource, request, lookup=None):
     if where is not None:
         try:
             parsed = json.loads(where)
+        except RecursionError:
+            abort(400, description="`where` is nested too deeply")
         except ValueError:
             return  # Eve's Python-style syntax (status == "done"), or Eve's own 400
         if not isinstance(parsed, dict):

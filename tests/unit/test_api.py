@@ -231,3 +231,10 @@ def test_errors_eve_would_mask_while_counting_keep_their_meaning(as_user, monkey
     monkeypatch.setattr(mongomock.collection.Collection, "count_documents", unreachable)
     response = as_user("alice").get("/api/v1/inputs")
     assert response.status_code == 503 and response.json["_status"] == "ERR"
+
+
+@pytest.mark.parametrize("parameter,value", [("where", '{"a":' * 100_000 + "1" + "}" * 100_000),
+                                             ("sort", "[" * 100_000 + "]" * 100_000)])
+def test_deeply_nested_query_parameters_are_400(as_user, parameter, value):
+    response = as_user("alice").get("/api/v1/predictions", query_string={parameter: value})
+    assert response.status_code == 400
