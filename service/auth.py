@@ -10,7 +10,7 @@ here instead, per token, in Redis."""
 import time
 
 from eve.auth import TokenAuth
-from flask import abort, current_app, g, make_response, jsonify
+from flask import Response, abort, current_app, g, jsonify, make_response, request
 
 from .tokens import find_account
 
@@ -45,6 +45,21 @@ def enforce_rate_limit(token_id):
         abort(response)
 
 
-def account_for_token(token):
-    """Used outside Eve's resources (dashboard, metrics): the account or None."""
-    return find_account(current_app.data.driver.db, token)
+def token_from_request():
+    """The token of a route outside Eve's resources: a Bearer token, or the password of
+    HTTP Basic auth (any user name), so that a browser can log in."""
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip()
+    if request.authorization and request.authorization.type == "basic":
+        return request.authorization.password
+    return None
+
+
+def refuse_unless_admin(realm):
+    """None for an admin token, else a 401 that makes a browser ask for one."""
+    account = find_account(current_app.data.driver.db, token_from_request())
+    if account is None or account["role"] != "admin":
+        return Response("admin token required\n", 401,
+                        {"WWW-Authenticate": f'Basic realm="{realm}"'})
+    return None

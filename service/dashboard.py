@@ -2,30 +2,17 @@
 password of HTTP Basic auth (any user name) so that a browser can log in."""
 import rq_dashboard
 import rq_dashboard.web
-from flask import Response, request
+from flask import request
 
-from .auth import account_for_token
+from .auth import refuse_unless_admin
 
 URL_PREFIX = "/rq"
-
-
-def token_from_request():
-    header = request.headers.get("Authorization", "")
-    if header[:7].lower() == "bearer ":
-        return header[7:].strip()
-    if request.authorization and request.authorization.type == "basic":
-        return request.authorization.password
-    return None
 
 
 def require_admin():
     if request.blueprint != "rq_dashboard":
         return None
-    account = account_for_token(token_from_request())
-    if account is None or account["role"] != "admin":
-        return Response("admin token required", 401,
-                        {"WWW-Authenticate": 'Basic realm="rq-dashboard"'})
-    return None
+    return refuse_unless_admin("rq-dashboard")
 
 
 def attach(app, redis_url):

@@ -17,8 +17,7 @@ from rq import Worker
 
 from jobs.queue import prediction_queue
 
-from .auth import account_for_token
-from .dashboard import token_from_request
+from .auth import refuse_unless_admin
 
 REQUESTS = Counter("http_requests_total", "HTTP requests by endpoint, method and status",
                    ["endpoint", "method", "status"])
@@ -82,8 +81,4 @@ def attach(app):
 
     @app.get("/metrics")
     def metrics():
-        account = account_for_token(token_from_request())
-        if account is None or account["role"] != "admin":
-            return Response("admin token required\n", 401,
-                            {"WWW-Authenticate": 'Basic realm="metrics"'})
-        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+        return refuse_unless_admin("metrics") or Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
