@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 FERRETDB := .tools/bin/ferretdb
 
-.PHONY: run test soak deps venv redis-server docker-compose chromium ferretdb mongo-server train clean
+.PHONY: run test soak bench deps venv redis-server docker-compose chromium ferretdb mongo-server train clean
 
 run: deps
 	$(PY) -m devstack run
@@ -49,12 +49,17 @@ mongo-server:
 
 ferretdb: $(FERRETDB)
 
-$(FERRETDB): tools/build-ferretdb.sh
+$(FERRETDB): tools/build-ferretdb.sh tools/ferretdb-v1.24.2.patch
 	@command -v go >/dev/null || { echo "Go is needed to build FerretDB (or set MONGO_URI)"; exit 1; }
 	tools/build-ferretdb.sh $@
 
 soak: deps
 	$(PY) -m bench.soak --seconds $(or $(SOAK_SECONDS),300)
+
+# the service against its baselines (bench/__main__.py); BENCH_ARGS="--rows 2000" for a
+# quick run, "--profile" to py-spy the API and workers during the largest bulk run
+bench: deps
+	$(PY) -m bench $(BENCH_ARGS)
 
 train: venv
 	$(PY) -m service train

@@ -3,7 +3,6 @@ After a SIGKILL it is gone within WORKER_ALIVE_SECONDS, so the reconciler can te
 that is running from one whose worker died. (RQ's own started-job cleanup finds such a
 job too, but only minutes later: its registry entries carry 60 s margins twice.)"""
 import threading
-import time
 
 import settings
 
@@ -16,10 +15,13 @@ def worker_is_alive(connection, worker_name):
     return bool(worker_name) and connection.exists(alive_key(worker_name)) == 1
 
 
-def keep_alive(connection, worker_name, stopped):
-    """Refresh the key until stopped() is true; runs in a daemon thread."""
+def keep_alive(connection, worker_name):
+    """Refresh the key from a daemon thread until the returned event is set."""
+    stopped = threading.Event()
+
     def loop():
-        while not stopped():
+        while not stopped.is_set():
             connection.set(alive_key(worker_name), 1, ex=settings.WORKER_ALIVE_SECONDS)
-            time.sleep(settings.WORKER_ALIVE_SECONDS / 3)
+            stopped.wait(settings.WORKER_ALIVE_SECONDS / 3)
     threading.Thread(target=loop, name="keep-alive", daemon=True).start()
+    return stopped

@@ -31,7 +31,12 @@ class PredictionWorker(SimpleWorker):
 
     def bootstrap(self, *args, **kwargs):
         super().bootstrap(*args, **kwargs)
-        keep_alive(self.connection, self.name, lambda: self._stop_requested)
+        self.liveness_stopped = keep_alive(self.connection, self.name)
+
+    def teardown(self):
+        """Runs when work() ends, on a stop signal or when a burst is over."""
+        self.liveness_stopped.set()
+        super().teardown()
 
     def run_maintenance_tasks(self):
         super().run_maintenance_tasks()

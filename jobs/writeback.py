@@ -1,17 +1,13 @@
-"""Writing job progress and results into prediction documents.
+"""Writing job progress and results into prediction documents, by `_id`.
 
-Every write filters on `_id` alone and goes out in bulk batches of WRITE_BATCH. MongoDB
-takes any batch size; FerretDB v1 (the development database) uses its _id index only
-for a filter that is exactly {_id: ...}, and each statement of an update command holds
-one of its 100 SQLite connections until the command ends: concurrent commands that add
-up to 100 statements deadlock it. Ten per command leaves room for many workers."""
+A chunk costs two commands: one update_many marks all its predictions running, one
+bulk_write sets each one's own result. (FerretDB, the development database, needs the
+fixes in tools/ferretdb-v1.24.2.patch for either to use its _id index and not to hang.)"""
 import hashlib
 from datetime import datetime, timezone
 
 from bson import ObjectId
 from pymongo import UpdateOne
-
-WRITE_BATCH = 10
 
 
 def now():
@@ -23,8 +19,7 @@ def etag_for(prediction_id, status, stamp):
 
 
 def bulk_update(db, updates):
-    for start in range(0, len(updates), WRITE_BATCH):
-        db.predictions.bulk_write(updates[start:start + WRITE_BATCH], ordered=False)
+    db.predictions.bulk_write(updates, ordered=False)
 
 
 def status_update(prediction_id, status, fields, stamp, inc=None):
@@ -44,9 +39,14 @@ def mark_queued(db, prediction_ids, job_id):
 
 
 def mark_running(db, prediction_ids):
+    """One update for the whole chunk. Its documents share the new _etag, which is
+    enough: an ETag has to change when its own document changes, nothing more."""
     stamp = now()
-    bulk_update(db, [status_update(pid, "running", {"started_at": stamp}, stamp,
-                                   inc={"attempts": 1}) for pid in prediction_ids])
+    db.predictions.update_many(
+        {"_id": {"$in": [ObjectId(pid) for pid in prediction_ids]}},
+        {"$set": {"status": "running", "started_at": stamp, "_updated": stamp,
+                  "_etag": etag_for(",".join(prediction_ids), "running", stamp)},
+         "$inc": {"attempts": 1}})
 
 
 def write_outcomes(db, prediction_ids, outcomes):

@@ -11,3 +11,14 @@ class RaisesOnNegative:
         if (X < 0).any():
             raise ValueError("poison: a feature is negative")
         return np.tile([0.25, 0.75], (len(X), 1))
+
+
+class Slow:
+    """Takes SECONDS per call: a worker killed while it runs is surely mid-chunk."""
+    classes_ = np.array([0, 1])
+    SECONDS = 3
+
+    def predict_proba(self, X):
+        import time
+        time.sleep(self.SECONDS)
+        return np.tile([0.25, 0.75], (len(np.asarray(X)), 1))

@@ -79,24 +79,28 @@ def test_poison_row_fails_alone_and_the_rest_of_its_chunk_succeeds(job_db, monke
         assert docs[pid]["attempts"] == 1 and docs[pid]["finished_at"] >= docs[pid]["started_at"]
 
 
-def test_write_back_goes_out_in_bounded_batches(job_db, monkeypatch):
-    sizes = []
-    original = job_db.predictions.bulk_write
+def test_a_chunk_is_written_with_one_command_per_step(job_db):
+    calls = []
 
     class Recorder:
         def __getattr__(self, name):
-            return getattr(job_db.predictions, name)
+            method = getattr(job_db.predictions, name)
+            if name not in ("update_many", "bulk_write", "update_one", "insert_one"):
+                return method
 
-        def bulk_write(self, updates, **kwargs):
-            sizes.append(len(updates))
-            return original(updates, **kwargs)
+            def recorded(*args, **kwargs):
+                calls.append(name)
+                return method(*args, **kwargs)
+            return recorded
 
     class Db:
         predictions = Recorder()
 
     ids = queued(job_db, 25)
+    writeback.mark_running(Db(), ids)
+    assert job_db.predictions.count_documents({"status": "running", "attempts": 1}) == 25
     writeback.write_outcomes(Db(), ids, [("done", {"value": 1.0})] * 25)
-    assert sizes == [10, 10, 5]
+    assert calls == ["update_many", "bulk_write"]
     assert job_db.predictions.count_documents({"status": "done"}) == 25
 
 

@@ -1,0 +1,69 @@
+"""What the figures were measured on, recorded next to them."""
+import os
+import platform
+import subprocess
+from datetime import datetime, timezone
+from importlib.metadata import version
+
+import psutil
+
+
+def server_version(argv):
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+        return (out.stdout or out.stderr).strip().splitlines()[0]
+    except (OSError, IndexError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def describe(stack):
+    database = stack.database.argv[0] if stack.database else "external (MONGO_URI)"
+    return {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "packages": {name: version(name) for name in
+                     ("scikit-learn", "numpy", "rq", "redis", "eve", "pymongo", "gunicorn")},
+        "redis_server": server_version([stack.redis.argv[0], "--version"]) if stack.redis
+        else "external (REDIS_URL)",
+        "database": server_version([database, "--version"]) if stack.database else database,
+    }
+
+
+class CpuMeter:
+    """CPU seconds used by each process between entering and leaving the block (with its
+    children for the names in `trees`, e.g. gunicorn's workers): shows which part of the
+    stack is busy when the cores are full."""
+
+    def __init__(self, processes, trees=("api",)):
+        self.processes, self.trees = processes, trees  # {name: pid}
+
+    def sample(self):
+        used = {}
+        for name, pid in self.processes.items():
+            try:
+                root = psutil.Process(pid)
+                tree = [root, *(root.children(recursive=True) if name in self.trees else [])]
+            except psutil.NoSuchProcess:
+                continue
+            total = 0.0
+            for process in tree:
+                try:
+                    times = process.cpu_times()
+                    total += times.user + times.system
+                except psutil.NoSuchProcess:
+                    pass
+            used[name] = total
+        return used
+
+    def __enter__(self):
+        self.before = self.sample()
+        return self
+
+    def __exit__(self, *exc):
+        after = self.sample()
+        self.used = {name: round(after[name] - self.before.get(name, 0.0), 2)
+                     for name in after}

@@ -1,0 +1,126 @@
+"""The benchmark's table (markdown, also printed) and chart (PNG)."""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def bulk_line(run):
+    return (f"bulk {run['model']:<13} {run['rows_per_request']:>5} rows/request "
+            f"{run['workers']} worker(s): {run['rows_per_s']:>6} rows/s "
+            f"({run['rows']} rows in {run['seconds']} s; POSTs took {run['post_seconds']} s)")
+
+
+def latency_line(run):
+    return (f"single row {run['model']:<13} p50 {run['p50_ms']} ms, p95 {run['p95_ms']} ms, "
+            f"p99 {run['p99_ms']} ms ({run['requests']} requests)")
+
+
+def naive_rate(result, model, workers, rows_per_request):
+    for run in result["naive"]:
+        if (run["model"], run["workers"], run["rows_per_request"]) == (model, workers,
+                                                                        rows_per_request):
+            return run["rows_per_s"]
+    return None
+
+
+def ratio(a, b):
+    return f"{a / b:.2f}" if a and b else "–"
+
+
+def markdown(result):
+    machine = result["machine"]
+    lines = [
+        f"Measured {machine['date']} on {machine['cores']} cores ({machine['cpu']}), "
+        f"{machine['memory_gb']} GB, Python {machine['python']}, scikit-learn "
+        f"{machine['packages']['scikit-learn']}, rq {machine['packages']['rq']}, "
+        f"{machine['redis_server'].split(' sha=')[0]}, database: {machine['database']}; "
+        f"{result['rows_per_model']} rows per model.",
+        "",
+        "**Bulk throughput**: first POST to last prediction `done`, rows/s (4 client threads)",
+        "",
+        "| model | rows/request | workers | service | write floor | service / write floor "
+        "| naive 1 row/request | service / naive | compute floor |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for run in result["bulk"]:
+        floors = result["floors"][run["model"]]
+        naive = naive_rate(result, run["model"], run["workers"], 1)
+        lines.append(
+            f"| {run['model']} | {run['rows_per_request']} | {run['workers']} "
+            f"| {run['rows_per_s']} | {floors['write']['rows_per_s']} "
+            f"| {ratio(run['rows_per_s'], floors['write']['rows_per_s'])} "
+            f"| {naive or '–'} | {ratio(run['rows_per_s'], naive)} "
+            f"| {floors['compute']['rows_per_s']} |")
+    lines += [
+        "",
+        "**Single-row latency**: POST to `done` seen by polling with If-None-Match, "
+        "one request at a time, idle stack",
+        "",
+        "| model | p50 ms | p95 ms | p99 ms | model alone ms | p50 − model | p99 − model |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for run in result["latency"]:
+        alone = result["floors"][run["model"]]["compute"]["single_row_ms"]
+        lines.append(f"| {run['model']} | {run['p50_ms']} | {run['p95_ms']} | {run['p99_ms']} "
+                     f"| {alone} | {run['p50_ms'] - alone:.1f} | {run['p99_ms'] - alone:.1f} |")
+    lines += [
+        "",
+        "**Naive synchronous Flask `/predict`** under gunicorn (sync workers, 8 client "
+        "threads, nothing stored)",
+        "",
+        "| model | workers | rows/request | rows/s | p50 ms | p99 ms |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for run in result["naive"]:
+        lines.append(f"| {run['model']} | {run['workers']} | {run['rows_per_request']} "
+                     f"| {run['rows_per_s']} | {run['p50_ms']} | {run['p99_ms']} |")
+    noop = result["rq_noop"]
+    lines += [
+        "",
+        f"**RQ alone**: {noop['jobs']} no-op jobs through the service's worker class: "
+        f"{noop['jobs_per_s']} jobs/s ({noop['ms_per_job']} ms per job); "
+        f"enqueue_many {noop['enqueue_jobs_per_s']} jobs/s.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def chart(result, path):
+    figure, (left, right) = plt.subplots(1, 2, figsize=(14, 5.5))
+    for run in result["latency"]:
+        ordered = sorted(run["samples_ms"]) if "samples_ms" in run else []
+        if ordered:
+            fractions = [(i + 1) / len(ordered) for i in range(len(ordered))]
+            left.plot(ordered, fractions, label=f"{run['model']} (p50 {run['p50_ms']} ms)")
+    left.set_xlabel("POST → done (ms)")
+    left.set_ylabel("fraction of requests")
+    left.set_title("Single-row latency, idle stack (CDF)")
+    left.grid(alpha=0.3)
+    left.legend()
+
+    labels, values, colors = [], [], []
+    for model, floors in result["floors"].items():
+        best = max((r for r in result["bulk"] if r["model"] == model),
+                   key=lambda r: r["rows_per_s"])
+        for label, value, color in (
+                ("service", best["rows_per_s"], "tab:blue"),
+                ("write floor", floors["write"]["rows_per_s"], "tab:gray"),
+                ("naive 1 row/req", naive_rate(result, model, best["workers"], 1), "tab:red"),
+                ("naive 100 rows/req", naive_rate(result, model, best["workers"], 100),
+                 "tab:orange"),
+                ("compute floor", floors["compute"]["rows_per_s"], "tab:green")):
+            labels.append(f"{model}\n{label}")
+            values.append(value or 0)
+            colors.append(color)
+    right.bar(range(len(values)), values, color=colors)
+    right.set_xticks(range(len(values)), labels, rotation=90, fontsize=7)
+    right.set_yscale("log")
+    right.set_ylabel("rows/s (log scale)")
+    right.set_title("Bulk throughput: service (best run) and baselines")
+    right.grid(axis="y", alpha=0.3)
+    figure.suptitle(f"{result['machine']['cores']} cores, {result['machine']['database']}, "
+                    f"{result['machine']['date']}", fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
