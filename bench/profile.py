@@ -1,4 +1,4 @@
-"""py-spy, attached to the API and the workers during one bulk run (`--profile`).
+"""py-spy, attached to the API and the workers during one extra bulk run (`--profile`).
 
 Writes collapsed stacks (one line per stack, `frame;frame;... count`) per process tree to
 bench/results/profiles/, and a summary of where the samples fell."""
@@ -15,15 +15,13 @@ def py_spy():
 
 
 class Profiler:
-    def __init__(self, processes, directory, label, enabled=True):
+    def __init__(self, processes, directory, label):
         self.targets = {name: pid for name, pid in processes.items()
                         if name == "api" or name.startswith("worker")}
-        self.directory, self.label, self.enabled = Path(directory), label, enabled
+        self.directory, self.label = Path(directory), label
         self.running = []
 
     def __enter__(self):
-        if not self.enabled:
-            return self
         self.directory.mkdir(parents=True, exist_ok=True)
         for name, pid in self.targets.items():
             output = self.directory / f"{self.label}-{name}.txt"
