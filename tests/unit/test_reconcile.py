@@ -120,3 +120,14 @@ def test_job_of_a_live_worker_is_left_running(db, redis, as_user):
     redis.set(alive_key("busy-worker"), 1, ex=10)
     assert reconcile(db, redis, now=later())["resumed_jobs"] == 0
     assert queue.count == 0
+
+
+def test_a_worker_stops_showing_alive_when_its_work_ends(redis, monkeypatch):
+    """A burst worker (the benchmark's no-op run) or a stopped one stops refreshing its
+    liveness key instead of writing to Redis from a thread forever."""
+    from jobs.worker import PredictionWorker
+    monkeypatch.setattr(PredictionWorker, "run_maintenance_tasks", lambda self: None)
+    worker = PredictionWorker([prediction_queue(redis)], connection=redis)
+    worker.work(burst=True)
+    assert worker.liveness_stopped.is_set()
+    assert redis.exists(alive_key(worker.name)) == 1  # left to expire after its TTL
