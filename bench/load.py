@@ -10,11 +10,13 @@ _local = threading.local()
 
 
 def session(headers=None):
-    """One keep-alive session per client thread."""
-    if getattr(_local, "session", None) is None:
-        _local.session = requests.Session()
-        _local.session.headers.update(headers or {})
-    return _local.session
+    """One keep-alive session per client thread and set of headers."""
+    sessions = _local.__dict__.setdefault("sessions", {})
+    key = frozenset((headers or {}).items())
+    if key not in sessions:
+        sessions[key] = requests.Session()
+        sessions[key].headers.update(headers or {})
+    return sessions[key]
 
 
 def run_concurrently(call, items, threads):

@@ -89,10 +89,9 @@ def markdown(result):
 def chart(result, path):
     figure, (left, right) = plt.subplots(1, 2, figsize=(14, 5.5))
     for run in result["latency"]:
-        ordered = sorted(run["samples_ms"]) if "samples_ms" in run else []
-        if ordered:
-            fractions = [(i + 1) / len(ordered) for i in range(len(ordered))]
-            left.plot(ordered, fractions, label=f"{run['model']} (p50 {run['p50_ms']} ms)")
+        ordered = sorted(run["samples_ms"])
+        fractions = [(i + 1) / len(ordered) for i in range(len(ordered))]
+        left.plot(ordered, fractions, label=f"{run['model']} (p50 {run['p50_ms']} ms)")
     left.set_xlabel("POST → done (ms)")
     left.set_ylabel("fraction of requests")
     left.set_title("Single-row latency, idle stack (CDF)")

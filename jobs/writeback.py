@@ -18,24 +18,19 @@ def etag_for(prediction_id, status, stamp):
     return hashlib.sha1(f"{prediction_id}/{status}/{stamp.isoformat()}".encode()).hexdigest()
 
 
-def bulk_update(db, updates):
-    db.predictions.bulk_write(updates, ordered=False)
-
-
-def status_update(prediction_id, status, fields, stamp, inc=None):
+def status_update(prediction_id, status, fields, stamp):
     """$set the fields plus a new _updated and _etag, so that Eve's conditional GETs
     (If-None-Match) see the change."""
-    change = {"$set": {"status": status, "_updated": stamp,
-                       "_etag": etag_for(prediction_id, status, stamp), **fields}}
-    if inc:
-        change["$inc"] = inc
-    return UpdateOne({"_id": ObjectId(prediction_id)}, change)
+    return UpdateOne({"_id": ObjectId(prediction_id)},
+                     {"$set": {"status": status, "_updated": stamp,
+                               "_etag": etag_for(prediction_id, status, stamp), **fields}})
 
 
 def mark_queued(db, prediction_ids, job_id):
     stamp = now()
-    bulk_update(db, [status_update(pid, "queued", {"job": job_id, "queued_at": stamp}, stamp)
-                     for pid in prediction_ids])
+    db.predictions.bulk_write(
+        [status_update(pid, "queued", {"job": job_id, "queued_at": stamp}, stamp)
+         for pid in prediction_ids], ordered=False)
 
 
 def mark_running(db, prediction_ids):
@@ -58,7 +53,7 @@ def write_outcomes(db, prediction_ids, outcomes):
     for pid, (status, value) in zip(prediction_ids, outcomes):
         field = "result" if status == "done" else "error"
         updates.append(status_update(pid, status, {field: value, "finished_at": stamp}, stamp))
-    bulk_update(db, updates)
+    db.predictions.bulk_write(updates, ordered=False)
 
 
 def mark_failed(db, prediction_ids, error):
