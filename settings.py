@@ -46,6 +46,9 @@ MONGO_QUERY_BLACKLIST = [
     "$where", "$regex", "$function", "$accumulator", "$expr", "$jsonSchema", "$text",
 ]
 ALLOW_UNKNOWN = False
+# ETags are checked when a client sends If-Match, not required: `DELETE /tokens/{id}`
+# and `PATCH /models/{id}` work as plain requests.
+ENFORCE_IF_MATCH = False
 X_DOMAINS = None
 EXTRA_RESPONSE_FIELDS = ["prediction", "status"]
 
@@ -65,12 +68,13 @@ models = {
     "mongo_indexes": {"name_version": ([("name", 1), ("version", 1)], {"unique": True})},
     "schema": {
         "name": {"type": "string", "required": True, "regex": "^[a-z][a-z0-9_]{0,63}$"},
-        "version": {"type": "integer", "required": True, "min": 1},
+        "version": {"type": "integer", "required": True, "min": 1, "max": 2**31 - 1},
         "task": {"type": "string", "required": True,
                  "allowed": ["classification", "regression"]},
         "features": {"type": "list", "required": True, "schema": {"type": "string"}},
         "classes": {"type": "list", "schema": {"type": "string"}},
-        "metrics": {"type": "dict", "allow_unknown": True},
+        "metrics": {"type": "dict", "keysrules": {"type": "string", "regex": "^[A-Za-z0-9_]{1,64}$"},
+                    "valuesrules": {"type": "number"}},
         "artifact": {"type": "dict", "required": True, "schema": {
             "path": {"type": "string", "required": True},
             "sha256": {"type": "string", "required": True, "regex": "^[0-9a-f]{64}$"},
@@ -129,4 +133,22 @@ predictions = {
     },
 }
 
-DOMAIN = {"models": models, "inputs": inputs, "predictions": predictions}
+# API tokens (admin only). `_id` is the sha256 of the secret (service/tokens.py); the
+# secret itself is never stored and is shown once, in the POST's answer.
+tokens = {
+    "item_title": "token",
+    "resource_methods": ["GET", "POST"],
+    "item_methods": ["GET", "DELETE"],
+    "allowed_roles": ADMIN,
+    "allowed_item_roles": ADMIN,
+    "item_url": 'regex("[0-9a-f]{64}")',
+    "extra_response_fields": ["name", "role"],
+    "schema": {
+        "_id": {"type": "string", "readonly": True},
+        "name": {"type": "string", "required": True, "minlength": 1, "maxlength": 128},
+        "role": {"type": "string", "required": True, "allowed": ["client", "admin"]},
+        "last_used": {"type": "datetime", "readonly": True},
+    },
+}
+
+DOMAIN = {"models": models, "inputs": inputs, "predictions": predictions, "tokens": tokens}

@@ -2,6 +2,8 @@
 import os
 import sys
 
+from service import endpoints
+
 from .stack import Stack, supervise
 
 
@@ -25,6 +27,7 @@ def main():
   MongoDB    {stack.mongo_uri}
   Redis      {stack.redis_url}
   Workers    {len(stack.workers)}           logs: {stack.log_dir}/
+  CLI        finds these in {endpoints.stack_file(stack.data_dir)}
 
   Admin token (new for this run; make more with
   .venv/bin/python -m service create-token --role client --name NAME):

@@ -7,6 +7,10 @@ import sys
 import time
 from pathlib import Path
 
+import requests
+
+from service import endpoints
+
 from . import services
 
 
@@ -46,12 +50,31 @@ class Stack:
         try:
             for service in self.services:
                 service.start()
+            self.wait_until_ready()
         except BaseException:
             self.stop()
             raise
+        endpoints.write_stack_file(self.data_dir, self.mongo_uri, self.redis_url, self.url)
         return self
 
+    def wait_until_ready(self, timeout=60.0):
+        """Until health answers 200 with every worker registered, so that the first
+        submission is served at once."""
+        deadline = time.monotonic() + timeout
+        body = None
+        while time.monotonic() < deadline:
+            try:
+                response = requests.get(f"{self.url}/api/v1/health", timeout=5)
+                body = response.json()
+                if response.status_code == 200 and body["workers"] >= len(self.workers):
+                    return body
+            except (requests.RequestException, ValueError):
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"the stack was not ready after {timeout} s (health: {body})")
+
     def stop(self):
+        endpoints.remove_stack_file(self.data_dir)
         for service in reversed(self.services):
             service.stop()
 

@@ -1,19 +1,47 @@
 """Command line: python -m service create-token | train | sync-models | submit | wait |
 export. The last three talk to a running API (--url, --token or PREDICTION_API_URL,
-PREDICTION_API_TOKEN) through service.client.Client."""
+PREDICTION_API_TOKEN) through service.client.Client.
+
+Servers are found as service/endpoints.py says (environment, else what `make run`
+wrote). An expected failure (a server that does not answer, a refused token, a bad
+file or argument) ends the command with one line on stderr and a non-zero exit."""
 import argparse
 import csv
 import os
 import sys
+from urllib.parse import urlsplit
 
 import pymongo
+import pymongo.errors
+import requests
 
 import settings
 
+from . import endpoints
+from .client import ApiError
+
+
+class CommandError(Exception):
+    """An expected failure: its message is all the user sees."""
+
+
+def without_password(uri):
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    return uri.replace(f":{parts.password}@", ":***@", 1)
+
 
 def database():
-    client = pymongo.MongoClient(settings.MONGO_URI, **settings.MONGO_OPTIONS)
-    return client.get_default_database()
+    """The database named in the URI, after a ping (2 s at most when nobody answers)."""
+    uri = endpoints.mongo_uri()
+    try:
+        client = pymongo.MongoClient(uri, **settings.MONGO_OPTIONS)
+        client.admin.command("ping")
+        return client.get_default_database()
+    except (pymongo.errors.PyMongoError, ValueError) as exc:
+        raise CommandError(f"cannot reach MongoDB at {without_password(uri)} "
+                           f"(is make run running? set MONGO_URI): {type(exc).__name__}") from None
 
 
 def cmd_create_token(args):
@@ -40,8 +68,8 @@ def cmd_sync_models(args):
 def api_client(args):
     from .client import Client
     if not args.token:
-        sys.exit("a token is needed: --token or PREDICTION_API_TOKEN")
-    return Client(args.url, args.token)
+        raise CommandError("a token is needed: --token or PREDICTION_API_TOKEN")
+    return Client(args.url or endpoints.api_url(), args.token)
 
 
 def read_rows(path, features):
@@ -52,10 +80,13 @@ def read_rows(path, features):
     if not table:
         return [], []
     refs = [row.pop("ref", None) for row in table]
-    if set(features) <= set(table[0]):
-        rows = [{name: float(row[name]) for name in features} for row in table]
-    else:
-        rows = [[float(value) for value in row.values()] for row in table]
+    try:
+        if set(features) <= set(table[0]):
+            rows = [{name: float(row[name]) for name in features} for row in table]
+        else:
+            rows = [[float(value) for value in row.values()] for row in table]
+    except (TypeError, ValueError) as exc:
+        raise CommandError(f"{path}: not a number in the CSV ({exc})") from None
     return rows, refs
 
 
@@ -69,7 +100,7 @@ def cmd_submit(args):
     api = api_client(args)
     features = {name: f for (name, _), f in api.feature_names().items()}.get(args.model)
     if features is None:
-        sys.exit(f"unknown model {args.model!r}")
+        raise CommandError(f"unknown model {args.model!r}")
     rows, refs = read_rows(args.file, features)
     with tqdm(total=len(rows), unit="row", desc="submitted", file=sys.stderr) as bar:
         ids = api.submit(args.model, rows, refs=refs, version=args.version, progress=bar.update)
@@ -99,9 +130,31 @@ def cmd_export(args):
 
 
 def add_api_arguments(parser):
-    parser.add_argument("--url", default=os.environ.get("PREDICTION_API_URL",
-                                                        "http://127.0.0.1:5000"))
+    parser.add_argument("--url", help="the API (default: PREDICTION_API_URL, else the URL "
+                                      "`make run` wrote, else http://127.0.0.1:5000)")
     parser.add_argument("--token", default=os.environ.get("PREDICTION_API_TOKEN"))
+
+
+def run(args):
+    """args.run(args), with each expected failure said in one line."""
+    try:
+        args.run(args)
+    except CommandError as exc:
+        return str(exc)
+    except requests.ConnectionError:
+        url = getattr(args, "url", None) or endpoints.api_url()
+        return f"cannot reach the API at {url} (is make run running? set PREDICTION_API_URL)"
+    except requests.Timeout:
+        return "the API did not answer in time"
+    except ApiError as exc:
+        return f"the API refused: {exc}"
+    except TimeoutError as exc:
+        return f"timed out: {exc}"
+    except OSError as exc:
+        return f"{exc.filename or 'file'}: {exc.strerror or exc}"
+    except KeyboardInterrupt:
+        return "interrupted"
+    return None
 
 
 def main(argv=None):
@@ -132,7 +185,10 @@ def main(argv=None):
     for command in (submit, wait, export):
         add_api_arguments(command)
     args = parser.parse_args(argv)
-    args.run(args)
+    failure = run(args)
+    if failure:
+        print(f"error: {failure}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ with warnings.catch_warnings():  # Eve 2.3 imports a Cerberus API that warns on 
 import settings
 from jobs.connections import redis_from_url
 
-from . import dashboard, errors, hooks, logs, metrics
+from . import dashboard, errors, hooks, logs, metrics, query, tokens
 from .auth import BearerAuth
 from .data import Mongo
 from .health import blueprint as health_blueprint
@@ -32,6 +32,8 @@ def create_app(overrides=None, data=Mongo, redis=None):
     app = Eve(settings=config, auth=BearerAuth, validator=Validator, data=data, redis=redis)
     logs.attach(app)
     hooks.attach(app)
+    query.attach(app)
+    tokens.attach(app)
     errors.attach(app)
     prefix = f"/{config['URL_PREFIX']}/{config['API_VERSION']}"
     app.register_blueprint(health_blueprint, url_prefix=prefix)
@@ -39,7 +41,20 @@ def create_app(overrides=None, data=Mongo, redis=None):
     metrics.attach(app)
     dashboard.attach(app, config["REDIS_URL"])
     register_models(app)
+    drop_method_override_routes(app)
     return app
+
+
+def drop_method_override_routes(app):
+    """Eve also routes POST on an item URL, for clients that cannot send PATCH
+    (X-HTTP-Method-Override). Every client of this API can, and a POST there would
+    otherwise show in Allow headers: the map is rebuilt without those routes."""
+    old = app.url_map
+    rules = [rule.empty() for rule in old.iter_rules()
+             if not rule.endpoint.endswith("|item_post_override")]
+    app.url_map = app.url_map_class(rules, converters=old.converters,
+                                    strict_slashes=old.strict_slashes,
+                                    merge_slashes=old.merge_slashes)
 
 
 def register_models(app):

@@ -1,4 +1,5 @@
-"""Eve's Mongo data layer, with one fix for pymongo 4.
+"""Eve's Mongo data layer, with the sort syntax of service/query.py and one fix for
+pymongo 4.
 
 When counting a query's matches fails (the database refuses an operator, a number is
 too large for BSON, the server is unreachable), Eve falls back to Collection.count(),
@@ -6,8 +7,16 @@ which pymongo 4 removed: the real error is masked by a TypeError and becomes a 5
 Here the original error is raised again, for service/errors.py to answer (400 or 503)."""
 from eve.io.mongo import Mongo as EveMongo
 
+from .query import sort_fields
+
 
 class Mongo(EveMongo):
+    def _convert_sort_request_to_dict(self, req):
+        """`field,-other` is split here: Eve first tries every sort as a Python literal,
+        and answers 400 for field names that are Python keywords (`if`, `not`)."""
+        fields = sort_fields(req.sort) if req and req.sort else None
+        return fields if fields is not None else super()._convert_sort_request_to_dict(req)
+
     def find(self, resource, req, sub_resource_lookup, perform_count=True):
         try:
             return super().find(resource, req, sub_resource_lookup, perform_count)

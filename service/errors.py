@@ -5,7 +5,7 @@ import logging
 import bson.errors
 import pymongo.errors
 import redis.exceptions
-from flask import jsonify, request
+from flask import current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,14 @@ def http_error(exc):
         return exc.response
     body, code = error_body(exc.code, exc.description)
     return body, code, dict(exc.get_headers()) | {"Content-Type": "application/json"}
+
+
+def method_not_allowed(exc):
+    """405 with the `Allow` header (RFC 9110): the methods this URL answers."""
+    body, code = error_body(405, "this method is not allowed here")
+    allowed = (getattr(exc, "valid_methods", None)
+               or current_app.url_map.bind_to_environ(request.environ).allowed_methods())
+    return body, code, {"Allow": ", ".join(sorted(allowed))}
 
 
 def refused_query(exc):
@@ -57,6 +65,7 @@ def unexpected(exc):
 def attach(app):
     for exc_class in UNAVAILABLE:
         app.register_error_handler(exc_class, store_unavailable)
+    app.register_error_handler(405, method_not_allowed)
     app.register_error_handler(pymongo.errors.OperationFailure, refused_query)
     app.register_error_handler(OverflowError, out_of_range)
     app.register_error_handler(bson.errors.InvalidDocument, out_of_range)

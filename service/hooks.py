@@ -8,8 +8,6 @@ on_inserted_inputs: enqueue one RQ job per chunk, all in one Redis pipeline.
 Whatever dies between those steps leaves a `queued` prediction whose job does not
 exist: the reconciler (jobs/reconcile.py) enqueues it again, or deletes it when its
 input was never stored."""
-import ast
-import json
 import logging
 from datetime import datetime, timezone
 
@@ -25,9 +23,9 @@ from .validation import lookup_model, ordered_features
 log = logging.getLogger(__name__)
 
 
-def on_pre_post_inputs(request):
-    """Refuse, before Eve looks at it, a body that is not one object or a list of
-    objects, one nested too deeply to parse, or a bulk over the limit."""
+def on_pre_post(resource, request):
+    """Refuse, before Eve looks at it, a body that is not one object or a non-empty list
+    of objects, one nested too deeply to parse, or a bulk over the limit."""
     try:
         body = request.get_json(silent=True)
     except RecursionError:
@@ -38,42 +36,11 @@ def on_pre_post_inputs(request):
         return
     if not isinstance(body, list) or not all(isinstance(item, dict) for item in body):
         abort(400, description="the body must be a JSON object or a list of objects")
+    if not body:
+        abort(400, description="the list is empty: nothing to create")
     limit = current_app.config["MAX_BULK_ITEMS"]
     if len(body) > limit:
-        abort(413, description=f"at most {limit} inputs per request, got {len(body)}")
-
-
-def is_valid_sort(value):
-    """Eve takes `[("field", 1), ("other", -1)]` or `field,-other`; nothing else."""
-    try:
-        parsed = ast.literal_eval(value)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        fields = [part.strip().lstrip("-") for part in value.split(",")]
-        return all(fields)
-    return isinstance(parsed, (list, tuple)) and all(
-        isinstance(pair, (list, tuple)) and len(pair) == 2 and isinstance(pair[0], str)
-        and pair[0] and pair[1] in (1, -1) and not isinstance(pair[1], bool)
-        for pair in parsed)
-
-
-def on_pre_get(resource, request, lookup=None):
-    """Field names never start with `$`: an operator in sort or projection is refused
-    (`where` is filtered by Eve's MONGO_QUERY_BLACKLIST, and must be an object)."""
-    for parameter in ("sort", "projection"):
-        if "$" in request.args.get(parameter, ""):
-            abort(400, description=f"operators are not allowed in {parameter}")
-    if "sort" in request.args and not is_valid_sort(request.args["sort"]):
-        abort(400, description='sort takes [("field", 1), ...] or field,-other')
-    where = request.args.get("where")
-    if where is not None:
-        try:
-            parsed = json.loads(where)
-        except RecursionError:
-            abort(400, description="`where` is nested too deeply")
-        except ValueError:
-            return  # Eve's Python-style syntax (status == "done"), or Eve's own 400
-        if not isinstance(parsed, dict):
-            abort(400, description="`where` must be a JSON object")
+        abort(422, description=f"at most {limit} items per request, got {len(body)}")
 
 
 def prediction_document(item, job_id, stamp):
@@ -124,7 +91,6 @@ def on_inserted_inputs(items):
 
 
 def attach(app):
-    app.on_pre_GET += on_pre_get
-    app.on_pre_POST_inputs += on_pre_post_inputs
+    app.on_pre_POST += on_pre_post
     app.on_insert_inputs += on_insert_inputs
     app.on_inserted_inputs += on_inserted_inputs

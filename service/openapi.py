@@ -4,140 +4,237 @@ registry, and GET /api/v1/docs, Swagger UI served from the openapi-ui-bundles pa
 
 eve-swagger, the usual generator, is unmaintained since 2022 and writes Swagger 2.0;
 this module maps Cerberus types to JSON Schema directly."""
+import json
+
 from flask import Blueprint, current_app, jsonify, send_from_directory
 from openapi_ui_bundles import swagger_ui
 
+from . import query
 from .registry import read_manifest
+from .validation import FEATURE_BOUND
 
 blueprint = Blueprint("openapi", __name__)
 
 JSON_TYPES = {"string": "string", "integer": "integer", "float": "number",
               "number": "number", "boolean": "boolean", "dict": "object", "list": "array",
               "datetime": "string", "objectid": "string"}
-META = {"_id": {"type": "string", "pattern": "^[0-9a-f]{24}$"},
-        "_created": {"type": "string"}, "_updated": {"type": "string"},
-        "_etag": {"type": "string"}}
+OBJECT_ID = {"type": "string", "pattern": "^[0-9a-f]{24}$"}
+# Eve's dates (RFC 1123); days up to 28 so that every string the pattern allows is a date
+HTTP_DATE = {"type": "string", "pattern": (
+    "^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), (0[1-9]|1[0-9]|2[0-8]) "
+    "(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (19[7-9][0-9]|20[0-9][0-9]) "
+    "([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9] GMT$")}
+META = {"_created": {"type": "string"}, "_updated": {"type": "string"},
+        "_etag": {"type": "string"}, "_links": {"type": "object"}}
 ERROR = {"$ref": "#/components/schemas/Error"}
+ERROR_CODES = {"304": "not modified", "400": "malformed request", "401": "no valid token",
+               "403": "not allowed", "404": "not found (or not yours)",
+               "405": "method not allowed", "409": "conflicts with a stored document",
+               "412": "If-Match does not match the stored _etag",
+               "413": "body too large", "415": "not JSON", "422": "validation failed",
+               "429": "rate limit", "503": "a store is unavailable"}
 
 
-def field_schema(rule):
+def field_schema(rule, writing=False):
     types = rule.get("type", "string")
     types = types if isinstance(types, list) else [types]
+    if types == ["datetime"]:
+        return {**HTTP_DATE, **({"readOnly": True} if rule.get("readonly") else {})}
     schema = {"type": [JSON_TYPES[t] for t in types]}
     if len(schema["type"]) == 1:
         schema["type"] = schema["type"][0]
-    for cerberus, json_schema in (("allowed", "enum"), ("min", "minimum"),
-                                  ("maxlength", "maxLength"), ("regex", "pattern")):
+    for cerberus, json_schema in (("allowed", "enum"), ("min", "minimum"), ("max", "maximum"),
+                                  ("minlength", "minLength"), ("maxlength", "maxLength"),
+                                  ("regex", "pattern")):
         if cerberus in rule:
             schema[json_schema] = rule[cerberus]
+    if "pattern" in schema:
+        schema["pattern"] = f"^(?:{schema['pattern'].strip('^$')})$"
     if rule.get("readonly"):
         schema["readOnly"] = True
     if "schema" in rule and "array" in schema["type"]:
-        schema["items"] = field_schema(rule["schema"])
+        schema["items"] = field_schema(rule["schema"], writing)
+    if "schema" in rule and "object" in schema["type"]:
+        schema.update(object_schema(rule["schema"], writing))
+    if "keysrules" in rule:
+        schema["propertyNames"] = field_schema(rule["keysrules"])
+    if "valuesrules" in rule:
+        schema["additionalProperties"] = field_schema(rule["valuesrules"])
     return schema
+
+
+def object_schema(fields, writing, partial=False):
+    """JSON Schema of a Cerberus schema: in a request body (`writing`) only the fields a
+    client may send, and nothing else."""
+    if writing:
+        fields = {n: r for n, r in fields.items() if not r.get("readonly") and n != "_id"}
+    schema = {"type": "object",
+              "properties": {name: field_schema(rule, writing) for name, rule in fields.items()}}
+    required = [name for name, rule in fields.items() if rule.get("required")]
+    if required and not partial:
+        schema["required"] = required
+    if writing:
+        schema["additionalProperties"] = False
+    return schema
+
+
+def id_schema(settings):
+    if settings["item_url"] == 'regex("[0-9a-f]{64}")':
+        return {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+    return OBJECT_ID
 
 
 def resource_schema(resource):
-    schema = current_app.config["DOMAIN"][resource]["schema"]
-    properties = {name: field_schema(rule) for name, rule in schema.items()}
-    required = [name for name, rule in schema.items() if rule.get("required")]
-    return {"type": "object", "properties": {**properties, **META}, "required": required}
-
-
-def input_schema(models):
-    """What POST /inputs takes, with each registered model's feature names."""
-    schema = resource_schema("inputs")
-    schema["properties"]["model"]["enum"] = sorted({m["name"] for m in models})
-    schema["properties"]["features"] = {
-        "description": "the model's features, as a list in its order or an object by name",
-        "oneOf": [{"type": "array", "items": {"type": "number"}},
-                  *[{"$ref": f"#/components/schemas/{m['name']}_features"} for m in models]]}
-    for field in ("_id", "_created", "_updated", "_etag", "prediction", "status"):
-        schema["properties"].pop(field, None)
-    schema["additionalProperties"] = False
+    settings = current_app.config["DOMAIN"][resource]
+    schema = object_schema(settings["schema"], writing=False)
+    schema["properties"] = {**schema["properties"], "_id": id_schema(settings), **META}
+    schema.pop("required", None)
     return schema
 
 
-def features_schema(model):
-    return {"type": "object", "title": f"{model['name']} v{model['version']} features",
-            "properties": {name: {"type": "number"} for name in model["features"]},
-            "required": model["features"], "additionalProperties": False}
+FEATURE_VALUE = {"type": "number", "minimum": -FEATURE_BOUND, "maximum": FEATURE_BOUND}
 
 
-LIST_PARAMETERS = [
-    {"name": "where", "in": "query", "schema": {"type": "string"},
-     "description": 'MongoDB-style filter, e.g. {"status": "done"}'},
-    {"name": "sort", "in": "query", "schema": {"type": "string"},
-     "description": 'e.g. [("_created", -1)]'},
-    {"name": "max_results", "in": "query", "schema": {"type": "integer", "maximum": 1000}},
-    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-]
-ID_PARAMETER = {"name": "id", "in": "path", "required": True, "schema": META["_id"]}
+def input_schema(models):
+    """What POST /inputs takes: one branch per model name, with its versions and its
+    features (a list in the model's order, or an object by name)."""
+    generic = object_schema(current_app.config["DOMAIN"]["inputs"]["schema"], writing=True)
+    branches = []
+    for name in sorted({m["name"] for m in models}):
+        versions = sorted(m["version"] for m in models if m["name"] == name)
+        latest = max(versions)
+        schema = json.loads(json.dumps(generic))
+        schema["properties"]["model"] = {"const": name}
+        schema["properties"]["version"] = {"type": "integer", "enum": versions}
+        schema["properties"]["features"] = {
+            "description": "a list in the model's order, or an object by name",
+            "oneOf": [{"$ref": f"#/components/schemas/{name}_v{latest}_feature_list"},
+                      {"$ref": f"#/components/schemas/{name}_v{latest}_features"}]}
+        branches.append(schema)
+    return {"oneOf": branches}
+
+
+def features_schemas(model):
+    prefix = f"{model['name']}_v{model['version']}"
+    names = model["features"]
+    return {
+        f"{prefix}_features": {
+            "type": "object", "title": f"{model['name']} v{model['version']} features",
+            "properties": {name: FEATURE_VALUE for name in names},
+            "required": names, "additionalProperties": False},
+        f"{prefix}_feature_list": {
+            "type": "array", "items": FEATURE_VALUE, "minItems": len(names),
+            "maxItems": len(names), "description": ", ".join(names)},
+    }
 
 
 def responses(ok_code, ok_schema, *errors):
-    out = {str(ok_code): {"description": "OK", "content": {"application/json": {
-        "schema": ok_schema}}} if ok_schema else {"description": "OK"}}
-    for code in ("401", "429", "503", *errors):
-        out[code] = {"description": "error", "content": {"application/json": {"schema": ERROR}}}
+    ok = {"description": "OK"}
+    if ok_schema:
+        ok["content"] = {"application/json": {"schema": ok_schema}}
+    out = {str(ok_code): ok}
+    for code in ("401", "405", "429", "503", *errors):
+        out[code] = {"description": ERROR_CODES[code],
+                     "content": {"application/json": {"schema": ERROR}}}
+    out["405"]["headers"] = {"Allow": {"required": True, "schema": {"type": "string"},
+                                       "description": "the methods this URL answers"}}
     return out
 
 
+def json_body(schema):
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def bulk(schema, limit):
+    return {"oneOf": [schema, {"type": "array", "items": schema, "minItems": 1,
+                               "maxItems": limit}]}
+
+
 def resource_paths(resource, settings):
+    config = current_app.config
     ref = {"$ref": f"#/components/schemas/{resource}"}
+    write = {"$ref": f"#/components/schemas/{resource}_write"}
     page = {"type": "object", "properties": {"_items": {"type": "array", "items": ref},
                                              "_meta": {"type": "object"}}}
+    item_id = {"name": "id", "in": "path", "required": True, "schema": id_schema(settings)}
+    if_match = {"name": "If-Match", "in": "header", "required": False,
+                "schema": {"type": "string"}, "description": "the _etag, to refuse a change "
+                                                             "of a document changed since"}
     collection, item = {}, {}
     if "GET" in settings["resource_methods"]:
-        collection["get"] = {"summary": f"list {resource}", "parameters": LIST_PARAMETERS,
-                             "responses": responses(200, page, "400")}
+        collection["get"] = {"summary": f"list {resource}",
+                             "parameters": query.parameters(config["PAGINATION_LIMIT"]),
+                             "responses": responses(200, page, "400", "403")}
     if "POST" in settings["resource_methods"]:
-        body = {"$ref": f"#/components/schemas/{resource}_input"} if resource == "inputs" else ref
         collection["post"] = {
-            "summary": f"create {resource} (one object, or a list of up to 1000)",
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                "oneOf": [body, {"type": "array", "items": body, "maxItems": 1000}]}}}},
-            "responses": responses(201, {"type": "object"}, "400", "413", "422")}
+            "summary": f"create {resource} (one object, or a list of up to "
+                       f"{config['MAX_BULK_ITEMS']})",
+            "requestBody": json_body(bulk(write, config["MAX_BULK_ITEMS"])),
+            "responses": responses(201, {"type": "object"}, "400", "403", "409", "413",
+                                   "415", "422")}
     if "DELETE" in settings["resource_methods"]:
         collection["delete"] = {"summary": f"delete all {resource} (admin)",
                                 "responses": responses(204, None, "403")}
     if "GET" in settings["item_methods"]:
         item["get"] = {"summary": f"one {settings['item_title']}", "parameters": [
-            ID_PARAMETER, {"name": "If-None-Match", "in": "header", "schema": {"type": "string"}}],
-            "responses": {**responses(200, ref, "404"), "304": {"description": "not modified"}}}
+            item_id, {"name": "If-None-Match", "in": "header", "schema": {"type": "string"}}],
+            "responses": responses(200, ref, "304", "403", "404")}
     if "PATCH" in settings["item_methods"]:
         item["patch"] = {"summary": f"change one {settings['item_title']} (admin)",
-                         "parameters": [ID_PARAMETER,
-                                        {"name": "If-Match", "in": "header", "required": True,
-                                         "schema": {"type": "string"}}],
-                         "requestBody": {"required": True, "content": {"application/json": {
-                             "schema": {"type": "object"}}}},
-                         "responses": responses(200, {"type": "object"}, "404", "422", "428")}
+                         "parameters": [item_id, if_match],
+                         "requestBody": json_body({"$ref": f"#/components/schemas/"
+                                                           f"{resource}_patch"}),
+                         "responses": responses(200, {"type": "object"}, "400", "403", "404",
+                                                "409", "412", "415", "422")}
     if "DELETE" in settings["item_methods"]:
         item["delete"] = {"summary": f"delete one {settings['item_title']} (admin)",
-                          "parameters": [ID_PARAMETER,
-                                         {"name": "If-Match", "in": "header", "required": True,
-                                          "schema": {"type": "string"}}],
-                          "responses": responses(204, None, "404", "428")}
+                          "parameters": [item_id, if_match],
+                          "responses": responses(204, None, "403", "404", "412")}
     return {f"/{resource}": collection, f"/{resource}/{{id}}": item}
+
+
+def open_paths():
+    """The three paths that need no token."""
+    def get(summary, codes):
+        return {"get": {"summary": summary, "security": [], "responses": codes}}
+    health = {"type": "object", "properties": {
+        "mongo": {"type": "string"}, "redis": {"type": "string"},
+        "workers": {"type": ["integer", "null"]}, "queued": {"type": ["integer", "null"]}}}
+    json_ok = {"application/json": {"schema": health}}
+    allow = {"405": {"description": "method not allowed", "headers": {"Allow": {
+        "required": True, "schema": {"type": "string"}}}}}
+    return {
+        "/health": get("liveness of MongoDB, Redis and the workers", {
+            "200": {"description": "both stores answer", "content": json_ok},
+            "503": {"description": "a store is down", "content": json_ok}, **allow}),
+        "/openapi.json": get("this document", {
+            "200": {"description": "OpenAPI 3.1", "content": {"application/json": {
+                "schema": {"type": "object"}}}}, **allow}),
+        "/docs": get("interactive docs page (Swagger UI)", {
+            "200": {"description": "HTML", "content": {"text/html": {
+                "schema": {"type": "string"}}}}, **allow}),
+    }
 
 
 def document():
     config = current_app.config
     models = read_manifest()
-    paths = {"/health": {"get": {"summary": "liveness of MongoDB, Redis and the workers",
-                                 "security": [], "responses": {
-                                     "200": {"description": "both stores answer"},
-                                     "503": {"description": "a store is down"}}}}}
+    paths = open_paths()
     schemas = {"Error": {"type": "object", "properties": {
         "_status": {"type": "string"}, "_error": {"type": "object", "properties": {
-            "code": {"type": "integer"}, "message": {"type": "string"}}}}}}
+            "code": {"type": "integer"}, "message": {"type": "string"}}}}},
+        "Where": query.WHERE}
     for resource, settings in config["DOMAIN"].items():
         paths.update(resource_paths(resource, settings))
         schemas[resource] = resource_schema(resource)
-    schemas["inputs_input"] = input_schema(models)
+        schemas[f"{resource}_write"] = object_schema(settings["schema"], writing=True)
+        schemas[f"{resource}_patch"] = object_schema(settings["schema"], writing=True,
+                                                     partial=True)
+    schemas["inputs_write"] = input_schema(models)
+    schemas["tokens"]["properties"]["token"] = {
+        "type": "string", "description": "the secret: in the answer to POST only"}
     for model in models:
-        schemas[f"{model['name']}_features"] = features_schema(model)
+        schemas.update(features_schemas(model))
     return {
         "openapi": "3.1.0",
         "info": {"title": "Prediction service", "version": config["API_VERSION"],
@@ -147,7 +244,7 @@ def document():
         "security": [{"bearer": []}],
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
                        "schemas": schemas},
-        "paths": paths,
+        "paths": {path: operations for path, operations in paths.items() if operations},
     }
 
 

@@ -1,32 +1,73 @@
 """API tokens: random secrets shown once, stored only as their sha256 (which is also the
-document's _id, so a lookup is one primary-key read)."""
+document's _id, so a lookup is one primary-key read).
+
+Made by the CLI (`create_token`) or by an admin's POST /api/v1/tokens (Eve's resource
+`tokens` in settings.py, with the two hooks below); revoked by deleting the document."""
 import hashlib
 import hmac
+import json
 import secrets
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+
+from flask import g
 
 ROLES = ("client", "admin")
+LAST_USED_RESOLUTION = timedelta(minutes=1)  # at most one write per token per minute
 
 
 def token_hash(token):
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def new_secret():
+    token = secrets.token_urlsafe(32)
+    return token, token_hash(token)
+
+
 def create_token(db, role, name):
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}")
-    token = secrets.token_urlsafe(32)
-    db.tokens.insert_one({"_id": token_hash(token), "role": role, "name": name,
-                          "created_at": datetime.now(timezone.utc)})
+    token, digest = new_secret()
+    now = datetime.now(timezone.utc)
+    db.tokens.insert_one({"_id": digest, "role": role, "name": name,
+                          "_created": now, "_updated": now})
     return token
 
 
 def find_account(db, token):
-    """The token's account document, or None."""
+    """The token's account document, or None; notes when the token was last used."""
     if not token or len(token) > 256:
         return None
     digest = token_hash(token)
     account = db.tokens.find_one({"_id": digest})
     if account is None or not hmac.compare_digest(account["_id"], digest):
         return None
+    now = datetime.now(timezone.utc)
+    last_used = account.get("last_used")
+    if last_used is None or now - last_used.replace(tzinfo=timezone.utc) > LAST_USED_RESOLUTION:
+        db.tokens.update_one({"_id": digest}, {"$set": {"last_used": now}})
     return account
+
+
+def on_insert_tokens(items):
+    """POST /tokens: each new document gets a secret; only its hash is stored."""
+    g.new_tokens = []
+    for item in items:
+        token, item["_id"] = new_secret()
+        g.new_tokens.append(token)
+
+
+def on_post_post_tokens(request, payload):
+    """Add each secret to the 201's body: the one time it is shown."""
+    if payload.status_code != 201 or not g.get("new_tokens"):
+        return
+    body = json.loads(payload.get_data())
+    items = body.get("_items", [body])
+    for item, token in zip(items, g.new_tokens):
+        item["token"] = token
+    payload.set_data(json.dumps(body))
+
+
+def attach(app):
+    app.on_insert_tokens += on_insert_tokens
+    app.on_post_POST_tokens += on_post_post_tokens

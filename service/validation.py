@@ -1,6 +1,5 @@
 """Model-aware validation of inputs: Cerberus rules that Eve runs on every POSTed item,
 so a bad item gets a 422 naming its field and nothing of the request is stored."""
-import math
 
 from eve.io.mongo import Validator as MongoValidator
 from flask import current_app, g
@@ -16,13 +15,17 @@ def lookup_model(name, version):
     return cache[(name, version)]
 
 
+# The largest magnitude a feature takes: a power of two, so a float and an integer of
+# that size are the same number (Python compares int and float exactly); the OpenAPI
+# document publishes the same bound.
+FEATURE_BOUND = 2**1000
+
+
 def is_finite_number(value):
+    """A number, not NaN or ±Infinity, of magnitude at most FEATURE_BOUND."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:  # an int too large for a float
-        return False
+    return abs(value) <= FEATURE_BOUND  # False for NaN, and for ±inf
 
 
 def feature_errors(model, features):

@@ -1,13 +1,18 @@
-"""The CLI against the real stack: submit a CSV, wait, export the joined results."""
+"""The CLI against the real stack: submit a CSV, wait, export the joined results; find
+the stack from the file `make run` writes; fail in one line when something is missing."""
 import csv
 import io
 import os
 import subprocess
 import sys
+import time
 
+import requests
 from sklearn.datasets import load_iris
 
+from devstack import services
 from devstack.services import ROOT
+from service import endpoints
 from service.registry import load_model
 
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
@@ -49,3 +54,68 @@ def test_submit_wait_export_round_trip(stack, tmp_path):
         assert row["status"] == "done"
         assert [float(row[f"p_{c}"]) for c in ("setosa", "versicolor", "virginica")] == expected
         assert [float(row[name]) for name in FEATURES] == data[index].tolist()
+
+
+def clean_env(data_dir):
+    """What a second terminal has: no MONGO_URI, REDIS_URL or API settings."""
+    return {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"),
+            "DATA_DIR": str(data_dir)}
+
+
+def run_cli(env, *args, timeout=60):
+    return subprocess.run([sys.executable, "-m", "service", *args], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def assert_one_line_failure(done, *expected):
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    for text in expected:
+        assert text in lines[0], lines[0]
+
+
+def test_create_token_finds_the_running_stack_without_environment(stack):
+    done = run_cli(clean_env(stack.data_dir), "create-token", "--role", "client",
+                   "--name", "second-terminal")
+    assert done.returncode == 0, done.stderr
+    token = done.stdout.strip().splitlines()[-1]
+    response = requests.get(f"{stack.url}/api/v1/predictions", timeout=10,
+                            headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+
+
+def test_submit_finds_the_api_from_the_stack_file(stack, tmp_path):
+    path = tmp_path / "one.csv"
+    path.write_text("sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n")
+    env = {**clean_env(stack.data_dir), "PREDICTION_API_TOKEN": stack.create_token(
+        "client", "stack-file-user")}
+    done = run_cli(env, "submit", str(path), "--model", "iris")
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.split()) == 1
+
+
+def test_create_token_with_no_database_fails_fast_in_one_line(tmp_path):
+    port = services.free_port()  # nothing listens there: a stale stack file
+    endpoints.write_stack_file(tmp_path, f"mongodb://127.0.0.1:{port}/predictions",
+                               "redis://127.0.0.1:1/0", "http://127.0.0.1:1")
+    started = time.monotonic()
+    done = run_cli(clean_env(tmp_path), "create-token", "--role", "client", "--name", "x")
+    assert time.monotonic() - started < 5
+    assert_one_line_failure(done, f"cannot reach MongoDB at mongodb://127.0.0.1:{port}",
+                            "set MONGO_URI")
+
+
+def test_api_commands_fail_in_one_line(stack, tmp_path):
+    csv_file = tmp_path / "rows.csv"
+    csv_file.write_text("sepal_length,sepal_width,petal_length,petal_width\n5.1,x,1.4,0.2\n")
+    env = {**clean_env(stack.data_dir), "PREDICTION_API_TOKEN": "not-a-token"}
+    assert_one_line_failure(run_cli(env, "submit", str(csv_file), "--model", "iris"),
+                            "401")
+    env["PREDICTION_API_TOKEN"] = stack.create_token("client", "one-line")
+    assert_one_line_failure(run_cli(env, "submit", str(csv_file), "--model", "iris"),
+                            "not a number")
+    assert_one_line_failure(run_cli(env, "submit", str(tmp_path / "missing.csv"), "--model",
+                                    "iris"), "missing.csv")
+    assert_one_line_failure(run_cli(env, "wait", "--url", f"http://127.0.0.1:"
+                                    f"{services.free_port()}"), "cannot reach the API")

@@ -37,7 +37,7 @@ def make_run(tmp_path):
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True, bufsize=1)
     try:
-        yield process, port
+        yield process, port, env["DATA_DIR"]
     finally:
         if process.poll() is None:
             process.kill()
@@ -48,13 +48,24 @@ def children(pid):
 
 
 def test_make_run_serves_supervises_and_stops_cleanly(make_run):
-    process, port = make_run
+    process, port, data_dir = make_run
     output = read_until(process, "Ctrl-C stops everything.")
     token = output[-3].strip()
     base = f"http://127.0.0.1:{port}"
     assert any(f"{base}/api/v1/docs" in line for line in output)
     assert any(f"{base}/rq" in line for line in output)
     assert any(f"{base}/metrics" in line for line in output)
+    assert requests.get(f"{base}/api/v1/health", timeout=10).json()["workers"] >= 1
+
+    # the README's next step, from a second terminal with no environment but DATA_DIR
+    second = subprocess.run([sys.executable, "-m", "service", "create-token", "--role",
+                             "client", "--name", "team-a"], cwd=services.ROOT, timeout=30,
+                            env={"PATH": os.environ["PATH"], "DATA_DIR": data_dir},
+                            capture_output=True, text=True)
+    assert second.returncode == 0, second.stderr
+    client = {"Authorization": f"Bearer {second.stdout.strip().splitlines()[-1]}"}
+    assert requests.get(f"{base}/api/v1/predictions", headers=client, timeout=10).ok
+
     headers = {"Authorization": f"Bearer {token}"}
     posted = requests.post(f"{base}/api/v1/inputs", headers=headers, timeout=10,
                            json={"model": "iris", "features": [5.1, 3.5, 1.4, 0.2]})
@@ -80,3 +91,4 @@ def test_make_run_serves_supervises_and_stops_cleanly(make_run):
     assert process.wait(timeout=60) == 0
     gone, alive = psutil.wait_procs(everything, timeout=10)
     assert alive == []
+    assert not os.path.exists(os.path.join(data_dir, "stack.json"))

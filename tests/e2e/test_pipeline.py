@@ -96,7 +96,7 @@ BAD_BODIES = [
                                     "petal_size": 4}}, 422),
     ({"model": "iris", "features": [1, 2, "three", 4]}, 422),
     ({"model": "iris", "features": IRIS, "unknown_field": 1}, 422),
-    ([{"model": "iris", "features": IRIS}] * 1001, 413),
+    ([{"model": "iris", "features": IRIS}] * 1001, 422),
 ]
 
 

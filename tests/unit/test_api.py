@@ -122,10 +122,10 @@ def test_body_that_is_not_json_is_400(as_user, db):
     assert response.status_code == 400 and stored(db) == (0, 0)
 
 
-def test_bulk_over_the_limit_is_413_and_nothing_stored(as_user, db, redis):
+def test_bulk_over_the_limit_is_422_and_nothing_stored(as_user, db, redis):
     rows = [{"model": "iris", "features": IRIS_ROW}] * 1001
     response = as_user("alice").post("/api/v1/inputs", json=rows)
-    assert response.status_code == 413
+    assert response.status_code == 422
     assert stored(db) == (0, 0) and prediction_queue(redis).count == 0
 
 
@@ -162,9 +162,39 @@ def test_server_side_code_operators_are_refused(as_user, where):
     assert response.status_code == 400
 
 
-def test_page_size_is_capped(as_user):
+def test_page_size_past_the_cap_is_refused_as_the_document_says(as_user):
     response = as_user("alice").get("/api/v1/predictions", query_string={"max_results": 5000})
+    assert response.status_code == 400 and "1 to 1000" in response.json["_error"]["message"]
+    response = as_user("alice").get("/api/v1/predictions", query_string={"max_results": 1000})
     assert response.json["_meta"]["max_results"] == 1000
+
+
+@pytest.mark.parametrize("query", [{"sort": ""}, {"sort": "-_created"}, {"sort": "if,-not"}, {"page": "1"},
+                                   {"where": '{"status": {"$in": ["queued", "done"]}}'},
+                                   {"projection": '{"status": 1}'}])
+def test_list_parameters_the_document_allows_are_accepted(as_user, query):
+    assert as_user("alice").get("/api/v1/predictions", query_string=query).status_code == 200
+
+
+@pytest.mark.parametrize("query", ["page=0", "max_results=0", "page=1&page=2", "sort=a,%20b",
+                                   "sort=a..b", "sort=-", "where=status==1", 'where={"a":{"b":1}}',
+                                   'projection={"a":2}', "where=%5B%5D"])
+def test_list_parameters_the_document_forbids_are_400(as_user, query):
+    response = as_user("alice").get(f"/api/v1/predictions?{query}")
+    assert response.status_code == 400 and response.json["_status"] == "ERR"
+
+
+def test_405_names_the_allowed_methods(as_user):
+    response = as_user("alice").put("/api/v1/inputs", json={})
+    assert response.status_code == 405
+    assert set(response.headers["Allow"].split(", ")) >= {"GET", "POST"}
+    assert "DELETE" not in response.headers["Allow"]
+    assert as_user("alice").post("/api/v1/health").headers["Allow"]
+
+
+def test_an_empty_list_is_400_json(as_user):
+    response = as_user("alice").post("/api/v1/inputs", json=[])
+    assert response.status_code == 400 and "empty" in response.json["_error"]["message"]
 
 
 def test_rate_limit_per_token_answers_429_with_retry_after(app, as_user):

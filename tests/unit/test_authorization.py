@@ -33,6 +33,11 @@ MATRIX = [
     ("POST", "/api/v1/models", NEW_MODEL, (401, 401, 401, 201)),
     ("PATCH", "/api/v1/models/{model}", {"metrics": {}}, (401, 401, 401, 200)),
     ("DELETE", "/api/v1/models/{model}", None, (401, 401, 401, 204)),
+    ("GET", "/api/v1/tokens", None, (401, 401, 401, 200)),
+    ("POST", "/api/v1/tokens", {"name": "n", "role": "client"}, (401, 401, 401, 201)),
+    ("GET", "/api/v1/tokens/{token}", None, (401, 401, 401, 200)),
+    ("DELETE", "/api/v1/tokens/{token}", None, (401, 401, 401, 204)),
+    ("PATCH", "/api/v1/tokens/{token}", {"name": "n"}, (405, 405, 405, 405)),
     ("GET", "/metrics", None, (401, 401, 401, 200)),
     ("GET", "/rq/", None, (401, 401, 401, 200)),
 ]
@@ -43,8 +48,9 @@ WHO = ["anonymous", "alice", "bob", "admin"]
 def targets(as_user, db):
     created = as_user("alice").post("/api/v1/inputs", json=IRIS).json
     model = db.models.find_one({"name": "iris"})
+    spare = as_user("admin").post("/api/v1/tokens", json={"name": "spare", "role": "client"})
     return {"input": created["_id"], "prediction": created["prediction"],
-            "model": str(model["_id"])}
+            "model": str(model["_id"]), "token": spare.json["_id"]}
 
 
 def headers_for(who, tokens, client, path):

@@ -10,18 +10,19 @@ def test_openapi_document_is_valid_3_1_and_open(client):
     validate(spec)
     assert spec["openapi"] == "3.1.0"
     assert {"/inputs", "/inputs/{id}", "/predictions", "/predictions/{id}", "/models",
-            "/health"} <= set(spec["paths"])
+            "/health", "/tokens", "/tokens/{id}", "/openapi.json", "/docs"} <= set(spec["paths"])
     assert "post" not in spec["paths"]["/predictions"]
     assert set(spec["paths"]["/models/{id}"]) == {"get", "patch", "delete"}
 
 
 def test_openapi_describes_each_registered_model(client):
     schemas = client.get("/api/v1/openapi.json").json["components"]["schemas"]
-    assert schemas["inputs_input"]["properties"]["model"]["enum"] == [
+    assert [b["properties"]["model"]["const"] for b in schemas["inputs_write"]["oneOf"]] == [
         "breast_cancer", "diabetes", "iris"]
-    assert schemas["iris_features"]["required"] == [
+    assert schemas["iris_v1_features"]["required"] == [
         "sepal_length", "sepal_width", "petal_length", "petal_width"]
-    assert len(schemas["breast_cancer_features"]["properties"]) == 30
+    assert schemas["iris_v1_feature_list"]["minItems"] == 4
+    assert len(schemas["breast_cancer_v1_features"]["properties"]) == 30
 
 
 def test_docs_page_is_served_locally_without_a_cdn(client):

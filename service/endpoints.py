@@ -1,0 +1,47 @@
+"""Where the servers are, for the command line.
+
+`make run` starts the database and Redis on ports it picks, and writes them with the
+API's URL to DATA_DIR/stack.json; every CLI command reads that file, so a second
+terminal needs no environment variables. An environment variable still wins."""
+import json
+import os
+from pathlib import Path
+
+import settings
+
+ROOT = Path(settings.__file__).resolve().parent
+STACK_FILE = "stack.json"
+DEFAULT_API_URL = "http://127.0.0.1:5000"
+
+
+def stack_file(data_dir=None):
+    return Path(data_dir or os.environ.get("DATA_DIR") or ROOT / "data").resolve() / STACK_FILE
+
+
+def write_stack_file(data_dir, mongo_uri, redis_url, api_url):
+    path = stack_file(data_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"mongo_uri": mongo_uri, "redis_url": redis_url,
+                                "api_url": api_url}, indent=2) + "\n")
+    return path
+
+
+def remove_stack_file(data_dir):
+    stack_file(data_dir).unlink(missing_ok=True)
+
+
+def read_stack_file():
+    """What the running (or last) `make run` wrote; {} when there is no such file."""
+    try:
+        return json.loads(stack_file().read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def mongo_uri():
+    return os.environ.get("MONGO_URI") or read_stack_file().get("mongo_uri") or settings.MONGO_URI
+
+
+def api_url():
+    return (os.environ.get("PREDICTION_API_URL") or read_stack_file().get("api_url")
+            or DEFAULT_API_URL)
