@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 FERRETDB := .tools/bin/ferretdb
 
-.PHONY: run test soak bench deps venv redis-server docker-compose chromium ferretdb mongo-server train clean
+.PHONY: run test soak bench bench-store deps venv redis-server docker-compose chromium ferretdb mongo-server train clean
 
 run: deps
 	$(PY) -m devstack run
@@ -60,6 +60,10 @@ soak: deps
 # quick run, "--profile" to py-spy the API and workers during the largest bulk run
 bench: deps
 	$(PY) -m bench $(BENCH_ARGS)
+
+# one client's reads as the store fills (bench/store.py); BENCH_STORE_ARGS="--levels 0,10000"
+bench-store: deps
+	$(PY) -m bench.store $(BENCH_STORE_ARGS)
 
 train: venv
 	$(PY) -m service train

@@ -1,0 +1,195 @@
+"""`make bench-store`: what one client's reads cost as the store fills.
+
+Starts its own stack (2 RQ workers), measures as one client token with 1,000 iris
+predictions of its own, then fills the store through the API (1,000-row POSTs, each
+from one of 100 other client tokens, all predicted by the workers) and measures again
+at each level (default 0, 10,000 and 100,000 others' predictions):
+
+- item GET `/predictions/{id}` (p50, p99);
+- list page `sort=-_created&max_results=25` (p50), `_meta.total` checked;
+- `where` on `status`, `model`, a `_created` range, one page each (p50);
+- one row, submit → `done` seen by polling (p50, worst of 40), beside a raw
+  `predict_proba` of the same row with the same artifact.
+
+Prints a table and writes bench/results/store.{json,md} and docs/bench-store.png."""
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import requests
+from sklearn.datasets import load_iris
+
+from devstack import services
+from devstack.stack import Stack
+from service.registry import load_model
+
+from .load import percentile
+
+RESULTS = Path(__file__).resolve().parent / "results"
+CHART = Path(__file__).resolve().parent.parent / "docs" / "bench-store.png"
+ROWS = load_iris().data.tolist()
+
+
+class Client:
+    def __init__(self, url, token):
+        self.base = f"{url}/api/v1"
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {token}"
+
+    def get(self, path, **params):
+        response = self.session.get(self.base + path, params=params, timeout=60)
+        response.raise_for_status()
+        return response.json()
+
+    def post_rows(self, count, start=0):
+        body = [{"model": "iris", "features": ROWS[(start + i) % len(ROWS)], "ref": f"r{i}"}
+                for i in range(count)]
+        response = self.session.post(self.base + "/inputs", json=body, timeout=120)
+        response.raise_for_status()
+        items = response.json().get("_items", [response.json()])
+        return [item["prediction"] for item in items]
+
+
+def timed_ms(call, rounds):
+    timings = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        call()
+        timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
+def wait_until_done(admin, timeout=1800):
+    where = json.dumps({"status": {"$in": ["queued", "running"]}})
+    deadline = time.monotonic() + timeout
+    while admin.get("/predictions", where=where, max_results=1)["_meta"]["total"]:
+        if time.monotonic() > deadline:
+            raise TimeoutError("the store did not settle")
+        time.sleep(1)
+
+
+def single_row_ms(client, rounds):
+    """Submit one row, poll its prediction (If-None-Match) until done."""
+    timings = []
+    for index in range(rounds):
+        started = time.perf_counter()
+        [prediction] = client.post_rows(1, start=index)
+        etag = None
+        while True:
+            headers = {"If-None-Match": etag} if etag else {}
+            response = client.session.get(f"{client.base}/predictions/{prediction}",
+                                          headers=headers, timeout=60)
+            if response.status_code == 200:
+                etag = response.headers.get("ETag")
+                if response.json()["status"] in ("done", "failed"):
+                    break
+            time.sleep(0.002)
+        timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
+def measure(client, prediction, own_total, rounds):
+    since = (datetime.now(timezone.utc) - timedelta(hours=1)).strftime(
+        "%a, %d %b %Y %H:%M:%S GMT")
+    page = client.get("/predictions", sort="-_created", max_results=25)
+    assert page["_meta"]["total"] == own_total, page["_meta"]
+    item = timed_ms(lambda: client.get(f"/predictions/{prediction}"), rounds)
+    listing = timed_ms(lambda: client.get("/predictions", sort="-_created", max_results=25),
+                       rounds // 4)
+    wheres = {name: statistics.median(timed_ms(lambda w=where: client.get(
+        "/predictions", where=json.dumps(w), max_results=25), rounds // 4))
+        for name, where in (("status", {"status": "done"}), ("model", {"model": "iris"}),
+                            ("_created range", {"_created": {"$gte": since}}))}
+    single = single_row_ms(client, 40)
+    return {"item_p50": statistics.median(item), "item_p99": percentile(item, 99),
+            "list_p50": statistics.median(listing), **{f"where {k} p50": v
+                                                       for k, v in wheres.items()},
+            "single_p50": statistics.median(single), "single_max": max(single)}
+
+
+def raw_predict_ms():
+    _, estimator = load_model("iris", 1)
+    row = [ROWS[0]]
+    estimator.predict_proba(row)
+    return statistics.median(timed_ms(lambda: estimator.predict_proba(row), 200))
+
+
+def fill(admin, target, tokens):
+    """Others' predictions up to `target`, 1,000 rows per POST, round robin over tokens."""
+    stored = admin.get("/predictions", max_results=1)["_meta"]["total"]
+    index = 0
+    while stored < target:
+        count = min(1000, target - stored)
+        tokens[index % len(tokens)].post_rows(count, start=index)
+        stored += count
+        index += 1
+    wait_until_done(admin)
+
+
+def report(levels, raw_ms):
+    names = list(levels[0][1])
+    lines = ["| others' predictions stored | " + " | ".join(names) + " |",
+             "|---:|" + "---:|" * len(names)]
+    for level, figures in levels:
+        lines.append(f"| {level:,} | " + " | ".join(f"{figures[n]:.1f}" for n in names) + " |")
+    lines.append(f"\nAll figures in ms; raw `predict_proba` of one iris row: {raw_ms:.2f} ms.")
+    return "\n".join(lines)
+
+
+def chart(levels, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    figure, axis = plt.subplots(figsize=(7, 4))
+    xs = [level for level, _ in levels]
+    for name in ("item_p50", "item_p99", "list_p50", "single_p50"):
+        axis.plot(xs, [figures[name] for _, figures in levels], marker="o", label=name)
+    axis.set_xlabel("others' predictions stored")
+    axis.set_ylabel("ms")
+    axis.set_title("one client's reads as the store fills (FerretDB, patched)")
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+
+
+def main():
+    parser = argparse.ArgumentParser(prog="python -m bench.store")
+    parser.add_argument("--levels", default="0,10000,100000")
+    parser.add_argument("--rounds", type=int, default=200)
+    args = parser.parse_args()
+    levels = [int(level) for level in args.levels.split(",")]
+    with tempfile.TemporaryDirectory() as data_dir:
+        stack = Stack(data_dir, port=services.free_port(), workers=2).start()
+        try:
+            admin = Client(stack.url, stack.create_token("admin", "bench-admin"))
+            client = Client(stack.url, stack.create_token("client", "measured"))
+            others = [Client(stack.url, stack.create_token("client", f"other-{n}"))
+                      for n in range(100)]
+            own = client.post_rows(1000)
+            wait_until_done(admin)
+            results = []
+            own_total = 1000
+            for level in levels:
+                fill(admin, level + own_total, others)
+                figures = measure(client, own[0], own_total, args.rounds)
+                own_total += 40  # measure()'s single rows are the client's own
+                results.append((level, figures))
+                print(level, {k: round(v, 1) for k, v in figures.items()}, flush=True)
+        finally:
+            stack.stop()
+    raw_ms = raw_predict_ms()
+    table = report(results, raw_ms)
+    print(table)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "store.json").write_text(json.dumps(
+        {"levels": results, "raw_predict_ms": raw_ms}, indent=2))
+    (RESULTS / "store.md").write_text(table + "\n")
+    chart(results, CHART)
+
+
+if __name__ == "__main__":
+    main()
