@@ -187,7 +187,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     failure = run(args)
     if failure:
-        print(f"error: {failure}", file=sys.stderr)
+        print("error: " + " ".join(failure.split()), file=sys.stderr)
         sys.exit(1)
 
 
