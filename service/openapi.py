@@ -4,7 +4,8 @@ registry, and GET /api/v1/docs, Swagger UI served from the openapi-ui-bundles pa
 
 eve-swagger, the usual generator, is unmaintained since 2022 and writes Swagger 2.0;
 this module maps Cerberus types to JSON Schema directly."""
-import json
+import copy
+import re
 
 from flask import Blueprint, current_app, jsonify, send_from_directory
 from openapi_ui_bundles import swagger_ui
@@ -18,7 +19,6 @@ blueprint = Blueprint("openapi", __name__)
 JSON_TYPES = {"string": "string", "integer": "integer", "float": "number",
               "number": "number", "boolean": "boolean", "dict": "object", "list": "array",
               "datetime": "string", "objectid": "string"}
-OBJECT_ID = {"type": "string", "pattern": "^[0-9a-f]{24}$"}
 # Eve's dates (RFC 1123); days up to 28 so that every string the pattern allows is a date
 HTTP_DATE = {"type": "string", "pattern": (
     "^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), (0[1-9]|1[0-9]|2[0-8]) "
@@ -79,9 +79,9 @@ def object_schema(fields, writing, partial=False):
 
 
 def id_schema(settings):
-    if settings["item_url"] == 'regex("[0-9a-f]{64}")':
-        return {"type": "string", "pattern": "^[0-9a-f]{64}$"}
-    return OBJECT_ID
+    """The `{id}` of an item URL, from the resource's own `item_url` regex."""
+    pattern = re.fullmatch(r'regex\("(.*)"\)', settings["item_url"]).group(1)
+    return {"type": "string", "pattern": f"^{pattern}$"}
 
 
 def resource_schema(resource):
@@ -103,7 +103,7 @@ def input_schema(models):
     for name in sorted({m["name"] for m in models}):
         versions = sorted(m["version"] for m in models if m["name"] == name)
         latest = max(versions)
-        schema = json.loads(json.dumps(generic))
+        schema = copy.deepcopy(generic)
         schema["properties"]["model"] = {"const": name}
         schema["properties"]["version"] = {"type": "integer", "enum": versions}
         schema["properties"]["features"] = {
