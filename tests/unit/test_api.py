@@ -268,3 +268,20 @@ def test_errors_eve_would_mask_while_counting_keep_their_meaning(as_user, monkey
 def test_deeply_nested_query_parameters_are_400(as_user, parameter, value):
     response = as_user("alice").get("/api/v1/predictions", query_string={parameter: value})
     assert response.status_code == 400
+
+
+def test_item_urls_do_not_advertise_or_take_post(as_user, db):
+    model_id = str(db.models.find_one({"name": "iris"})["_id"])
+    allowed = as_user("admin").options(f"/api/v1/models/{model_id}").headers["Allow"]
+    assert "PATCH" in allowed and "POST" not in allowed
+    response = as_user("admin").post(f"/api/v1/models/{model_id}", json={"metrics": {}})
+    assert response.status_code == 405 and "POST" not in response.headers["Allow"]
+
+
+def test_model_metrics_take_numbers_only(as_user, db):
+    model = {"name": "iris_metrics", "version": 1, "task": "regression", "features": ["a"],
+             "artifact": {"path": "x/1/model.joblib", "sha256": "0" * 64}}
+    refused = as_user("admin").post("/api/v1/models", json={**model, "metrics": {"r2": [[1]]}})
+    assert refused.status_code == 422 and db.models.count_documents({"name": "iris_metrics"}) == 0
+    accepted = as_user("admin").post("/api/v1/models", json={**model, "metrics": {"r2": 0.5}})
+    assert accepted.status_code == 201
