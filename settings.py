@@ -91,7 +91,9 @@ inputs = {
     "allowed_roles": CLIENT_OR_ADMIN,
     "allowed_item_roles": CLIENT_OR_ADMIN,
     "auth_field": "owner",
-    "mongo_indexes": {"owner": [("owner", 1)], "owner_ref": [("owner", 1), ("ref", 1)]},
+    "mongo_indexes": {"owner": [("owner", 1)], "owner_ref": [("owner", 1), ("ref", 1)],
+                      "owner_created": [("owner", 1), ("_created", -1)],
+                      "created": [("_created", -1)]},
     "schema": {
         "model": {"type": "string", "required": True, "registered_model": True},
         "version": {"type": "integer", "min": 1, "max": 2**31 - 1},
@@ -115,11 +117,14 @@ predictions = {
     "auth_field": "owner",
     # A client's filters lead with its owner, so that the database (FerretDB's SQLite
     # planner, which keeps no statistics) picks the narrow index, not `status` alone.
+    # Each filtered or sorted field also leads an index: the patched FerretDB seeks it to
+    # learn that the field holds no arrays, and only then sorts and counts in SQL.
     "mongo_indexes": {
         "owner": [("owner", 1)],
         "owner_status": [("owner", 1), ("status", 1)],
-        "owner_model": [("owner", 1), ("model", 1)],
+        "model_owner": [("model", 1), ("owner", 1)],
         "owner_created": [("owner", 1), ("_created", -1)],
+        "created": [("_created", -1)],
         "status_queued_at": [("status", 1), ("queued_at", 1)],
         "input": [("input", 1)],
     },

@@ -9,7 +9,9 @@ at each level (default 0, 10,000 and 100,000 others' predictions):
 - list page `sort=-_created&max_results=25` (p50), `_meta.total` checked;
 - `where` on `status`, `model`, a `_created` range, one page each (p50);
 - one row, submit → `done` seen by polling (p50, worst of 40), beside a raw
-  `predict_proba` of the same row with the same artifact.
+  `predict_proba` of the same row with the same artifact;
+- at the last level, the CLI's path (service.client: `submit` in 1,000-row POSTs, then
+  `wait`) for 20,000 rows (`--cli-rows`): rows/s, and the requests of each wait round.
 
 Prints a table and writes bench/results/store.{json,md} and docs/bench-store.png."""
 import argparse
@@ -134,6 +136,24 @@ def fill(admin, target, tokens):
     wait_until_done(admin)
 
 
+def cli_round_trip(url, token, rows):
+    """service.client's submit + wait of `rows` iris rows: rows/s, requests per round."""
+    from service.client import Client as ApiClient
+    api = ApiClient(url, token)
+    sent = []
+    request = api.request
+    api.request = lambda method, path, **kw: sent.append(path) or request(method, path, **kw)
+    started = time.perf_counter()
+    ids = api.submit("iris", [ROWS[i % len(ROWS)] for i in range(rows)])
+    posts = len(sent)
+    rounds = []
+    api.wait(ids, interval=0.5, progress=lambda left: rounds.append(len(sent)))
+    seconds = time.perf_counter() - started
+    per_round = [b - a for a, b in zip([posts] + rounds, rounds)]
+    return {"rows": rows, "seconds": seconds, "rows_per_s": rows / seconds,
+            "wait_rounds": len(rounds), "requests_per_round": max(per_round)}
+
+
 def report(levels, raw_ms):
     names = list(levels[0][1])
     lines = ["| others' predictions stored | " + " | ".join(names) + " |",
@@ -164,6 +184,7 @@ def main():
     parser = argparse.ArgumentParser(prog="python -m bench.store")
     parser.add_argument("--levels", default="0,10000,100000")
     parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--cli-rows", type=int, default=20_000)
     args = parser.parse_args()
     levels = [int(level) for level in args.levels.split(",")]
     with tempfile.TemporaryDirectory() as data_dir:
@@ -183,14 +204,20 @@ def main():
                 own_total += 40  # measure()'s single rows are the client's own
                 results.append((level, figures))
                 print(level, {k: round(v, 1) for k, v in figures.items()}, flush=True)
+            cli = cli_round_trip(stack.url, stack.create_token("client", "cli"), args.cli_rows)
+            print("cli", cli, flush=True)
         finally:
             stack.stop()
     raw_ms = raw_predict_ms()
-    table = report(results, raw_ms)
+    table = report(results, raw_ms) + (
+        f"\n\nCLI path (service.client submit + wait), {cli['rows']:,} iris rows with "
+        f"{levels[-1]:,} others' stored: {cli['seconds']:.1f} s, {cli['rows_per_s']:,.0f} "
+        f"rows/s; {cli['wait_rounds']} wait rounds, at most {cli['requests_per_round']} "
+        "request(s) each.")
     print(table)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "store.json").write_text(json.dumps(
-        {"levels": results, "raw_predict_ms": raw_ms}, indent=2))
+        {"levels": results, "raw_predict_ms": raw_ms, "cli": cli}, indent=2))
     (RESULTS / "store.md").write_text(table + "\n")
     chart(results, CHART)
 

@@ -78,14 +78,19 @@ class Client:
             page += 1
 
     def pending(self, ids=None):
+        """How many of the client's predictions are queued or running: of all of them, or
+        of those from the first to the last of ids (ids are ObjectIds, which grow with
+        time, so this is one question whatever the number of ids: it also counts any
+        other prediction the client made meanwhile)."""
         unfinished = {"status": {"$in": ["queued", "running"]}}
-        if ids is None:
-            return self.request("GET", "/predictions", params={
-                "where": json.dumps(unfinished), "max_results": 1})["_meta"]["total"]
-        return sum(1 for p in self.predictions(ids) if p["status"] in ("queued", "running"))
+        if ids:
+            unfinished["_id"] = {"$gte": min(ids), "$lte": max(ids)}
+        return self.request("GET", "/predictions", params={
+            "where": json.dumps(unfinished), "max_results": 1})["_meta"]["total"]
 
     def wait(self, ids=None, interval=0.5, timeout=None, progress=None):
-        """Until no prediction (of ids, or of the client) is queued or running."""
+        """Until no prediction (from the first to the last of ids, or of the client) is
+        queued or running: one request per round."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             left = self.pending(ids)

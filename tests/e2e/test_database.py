@@ -2,7 +2,13 @@
 write-back and Eve's item GET send give MongoDB's answers, and a long update command
 completes (unpatched, a command of 100+ statements hangs); every filter shape the patch
 narrows in SQL answers as mongomock does for the same documents, arrays and escaped
-strings included, and is served by an index."""
+strings included, and is served by an index; sorts and counts done in SQL (a field held
+to dates or ObjectIDs by a range, no arrays in it) give mongomock's order and number,
+with the values that look alike in SQL (numbers beside dates, regexes and strings,
+string _ids beside ObjectIDs, dates of other lengths) among the documents."""
+import re
+from datetime import datetime, timedelta
+
 import mongomock
 import pymongo
 import pytest
@@ -113,3 +119,95 @@ def test_equality_on_an_indexed_field_is_served_by_its_index(tricky):
     assert "USING INDEX" in plan(collection, {"owner": "a"})
     assert "SCAN" not in plan(collection, {"owner": "a"})
     assert "SCAN" in plan(collection, {"n": 3})  # no index on n: the test can tell
+
+
+# Sorts and counts in SQL. Documents: dated rows of three owners, and rows whose values
+# the SQL texts cannot tell apart from them (a 13-digit number beside dates, a regex
+# beside a string, a string _id, dates before 2001 and after 2286, missing fields).
+# "arrays" adds arrays in the sorted and the filtered fields: there nothing is sorted
+# or counted in SQL, and the answers are those of the handler.
+START = datetime(2026, 1, 1)
+IDS = sorted(ObjectId() for _ in range(300))
+ALL_TIME = {"_created": {"$gte": datetime(2001, 9, 9, 2), "$lt": datetime(2286, 1, 1)}}
+DATED = [{"_id": IDS[n], "n": n, "owner": "abc"[n % 3], "status": ("done", "queued")[n % 2],
+          "_created": START + timedelta(seconds=(n * 7919) % 1000)} for n in range(300)]
+LOOKALIKES = [
+    {"_id": "6" * 24, "n": 300, "owner": "a", "_created": START}, {"_id": 7, "n": 301, "owner": "a"},
+    {"n": 302, "owner": "a", "_created": 1767225700000}, {"n": 303, "owner": "a", "_created": "x"},
+    {"n": 304, "owner": "a"}, {"n": 305, "owner": "a", "_created": datetime(2300, 1, 1)},
+    {"n": 306, "owner": "a", "_created": datetime(1990, 1, 1)},
+    {"n": 307, "owner": re.compile("a"), "_created": START},
+    {"n": 308, "owner": "b", "_created": START, "status": re.compile("done")},
+    {"n": 309, "owner": ObjectId(), "_created": START}]
+ARRAYS = [{"n": 310, "owner": "a", "_created": [START, START + timedelta(days=1)]},
+          {"n": 311, "owner": ["a"], "_created": START}]
+SORTED = [  # (filter, sort field, direction)
+    ({"$and": [{"owner": "a"}, ALL_TIME]}, "_created", -1),
+    ({"$and": [{"owner": "a"}, ALL_TIME]}, "_created", 1),
+    ({"$and": [{"$and": [{"status": "done"}, {"owner": "b"}]}, ALL_TIME]}, "_created", -1),
+    ({"_created": {"$gt": START + timedelta(seconds=100), "$lte": START + timedelta(seconds=200)},
+      "owner": {"$in": ["a", "c"]}}, "_created", -1),
+    ({"$and": [ALL_TIME, {"_created": {"$lt": START + timedelta(seconds=50)}}]}, "_created", 1),
+    ({"_id": {"$gte": IDS[50], "$lte": IDS[120]}}, "_id", 1),
+    ({"_id": {"$gt": IDS[250]}, "owner": "a"}, "_id", -1),
+    ({"$and": [{"_id": {"$gte": IDS[10]}}, {"_id": {"$lt": IDS[30]}}, {"_id": {"$gt": IDS[12]}}]},
+     "_id", 1),
+]
+NOT_SORTED_IN_SQL = [  # not held to one kind by a range: the handler sorts
+    ({"_created": {"$gte": START}}, "_created", -1),
+    ({"owner": "a", "_created": {"$gte": datetime(1980, 1, 1), "$lt": datetime(2400, 1, 1)}},
+     "_created", -1),
+    ({"owner": "a"}, "_created", 1),
+]
+COUNTED = [query for query, _, _ in SORTED + NOT_SORTED_IN_SQL] + [
+    {}, {"owner": "a"}, {"owner": {"$in": ["a", "b"]}, "status": "done"},
+    {"status": {"$in": ["done"]}, **ALL_TIME}, {"_id": {"$in": [IDS[3], "6" * 24]}},
+    {"owner": {"$in": ["a", IDS[0]]}}, {"owner": "a", "n": {"$gte": 100}}]
+
+
+@pytest.fixture(scope="module", params=["plain", "arrays"])
+def dated(stack, request):
+    client = pymongo.MongoClient(stack.mongo_uri, socketTimeoutMS=30000)
+    collection = client.get_default_database()[f"scratch_sorted_{request.param}"]
+    collection.drop()
+    documents = DATED + LOOKALIKES + (ARRAYS if request.param == "arrays" else [])
+    documents = [{"_id": ObjectId(), **d} for d in documents]  # one _id on both sides
+    collection.insert_many([dict(d) for d in documents])
+    for index in ([("owner", 1)], [("status", 1)], [("_created", -1)],
+                  [("owner", 1), ("_created", -1)]):
+        collection.create_index(index)
+    reference = mongomock.MongoClient().db.scratch
+    reference.insert_many([dict(d) for d in documents])
+    yield request.param, collection, reference
+    collection.drop()
+    client.close()
+
+
+def sort_pushed_down(collection, query, field, direction):
+    explained = collection.database.command("explain", {
+        "find": collection.name, "filter": query, "sort": {field: direction}})
+    return explained["sortPushdown"]
+
+
+@pytest.mark.parametrize("query,field,direction", SORTED + NOT_SORTED_IN_SQL,
+                         ids=[repr(s) for s in SORTED + NOT_SORTED_IN_SQL])
+def test_sorts_answer_as_mongodb_does(dated, query, field, direction):
+    kind, collection, reference = dated
+    arrays_in_field = kind == "arrays" and field != "_id"
+    in_sql = (query, field, direction) in SORTED and not arrays_in_field
+    assert sort_pushed_down(collection, query, field, direction) == in_sql
+    for limit in (0, 5):
+        got = list(collection.find(query, sort=[(field, direction)], limit=limit))
+        want = list(reference.find(query, sort=[(field, direction)], limit=limit))
+        if not limit:
+            assert sorted(d["n"] for d in got) == sorted(d["n"] for d in want)
+        if not arrays_in_field:  # mongomock orders arrays its own way; ties in any order
+            assert [d.get(field) for d in got] == [d.get(field) for d in want]
+
+
+@pytest.mark.parametrize("query", COUNTED, ids=[repr(q) for q in COUNTED])
+def test_counts_answer_as_mongodb_does(dated, query):
+    _, collection, reference = dated
+    assert collection.count_documents(query) == reference.count_documents(query)
+    assert sorted(d["n"] for d in collection.find(query)) == \
+        sorted(d["n"] for d in reference.find(query))
