@@ -209,5 +209,7 @@ def test_sorts_answer_as_mongodb_does(dated, query, field, direction):
 def test_counts_answer_as_mongodb_does(dated, query):
     _, collection, reference = dated
     assert collection.count_documents(query) == reference.count_documents(query)
+    assert collection.database.command("count", collection.name, query=query)["n"] == \
+        reference.count_documents(query)
     assert sorted(d["n"] for d in collection.find(query)) == \
         sorted(d["n"] for d in reference.find(query))
