@@ -14,8 +14,8 @@ src=$(cd "$work" && go mod download -json "github.com/FerretDB/FerretDB@$version
       | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
 cp -r "$src" "$work/src" && chmod -R u+w "$work/src"
 echo "$version" > "$work/src/build/version/version.txt"
-# Fixes for four bugs of v1's SQLite backend (slow lookups by _id, a hang past 100 update
-# statements, one transaction per modified document): see the patch file's header.
+# Fixes and pushdowns for v1's SQLite backend (lookups, filters, sorts and counts in SQL, a
+# hang past 100 update statements, one transaction per update command): see the patch header.
 (cd "$work/src" && git apply -p1 "$here/ferretdb-v1.24.2.patch")
 mkdir -p "$(dirname "$out")"
 (cd "$work/src" && GOFLAGS=-buildvcs=false go build -o "$out" ./cmd/ferretdb)

@@ -45,6 +45,63 @@ def test_update_many_by_id_in_touches_exactly_those(scratch):
     assert {d["_id"] for d in collection.find({"status": "running", "attempts": 1})} == set(ids[:120])
 
 
+def _same_bulk_on_both(collection, ids, updates, ordered):
+    """Runs the same bulk_write on the server and on mongomock over the same documents;
+    returns both outcomes (the error's counts, or None) and both collections' documents."""
+    reference = mongomock.MongoClient().db.scratch
+    reference.insert_many(list(collection.find()))
+    outcomes = []
+    for target in (collection, reference):
+        try:
+            result = target.bulk_write(updates, ordered=ordered)
+            outcomes.append(("ok", result.matched_count, result.modified_count))
+        except pymongo.errors.BulkWriteError as error:
+            outcomes.append(("error", error.details["nMatched"], error.details["nModified"],
+                             [e["index"] for e in error.details["writeErrors"]]))
+    documents = [sorted(target.find(), key=lambda d: ids.index(d["_id"]))
+                 for target in (collection, reference)]
+    return outcomes, documents
+
+
+def test_updates_by_distinct_ids_in_one_command_apply_as_mongodb_does(scratch):
+    """Statements on distinct _ids are written in one transaction (patch item 8): each
+    operator, a no-op statement and a missing _id still give MongoDB's counts and docs."""
+    collection, ids = scratch
+    updates = [UpdateOne({"_id": i}, [{"$set": {"done": True}}, {"$inc": {"n": 10}},
+                                      {"$unset": {"owner": ""}}, {"$set": {"n": n}},
+                                      {"$push": {"tags": "x"}}][n % 5])
+               for n, i in enumerate(ids[:250])]
+    updates.append(UpdateOne({"_id": ObjectId()}, {"$set": {"done": True}}))
+    outcomes, documents = _same_bulk_on_both(collection, ids, updates, ordered=True)
+    assert outcomes[0] == outcomes[1] == ("ok", 250, 200)
+    assert documents[0] == documents[1]
+
+
+def test_a_failing_statement_leaves_the_ones_before_it_applied_as_mongodb_does(scratch):
+    """An ordered bulk whose statement 101 fails (it would change an _id): MongoDB keeps
+    the first 100 and stops; the batched write must not lose them nor apply the rest,
+    and reports the error at index 100 with the counts before it (patch item 8)."""
+    collection, ids = scratch
+    updates = [UpdateOne({"_id": i}, {"$set": {"_id": ObjectId()}} if n == 100 else {"$inc": {"n": 1}})
+               for n, i in enumerate(ids[:200])]
+    outcomes, documents = _same_bulk_on_both(collection, ids, updates, ordered=True)
+    assert outcomes[0] == outcomes[1] == ("error", 100, 100, [100])
+    assert documents[0] == documents[1]
+    assert collection.find_one({"_id": ids[99]})["n"] == 100
+    assert collection.find_one({"_id": ids[101]})["n"] == 101
+
+
+def test_the_same_id_twice_in_one_command_sees_the_first_write(scratch):
+    collection, ids = scratch
+    updates = [UpdateOne({"_id": ids[0]}, {"$inc": {"n": 5}}),
+               UpdateOne({"_id": ids[1]}, {"$set": {"done": True}}),
+               UpdateOne({"_id": ids[0]}, {"$inc": {"n": 5}})]
+    outcomes, documents = _same_bulk_on_both(collection, ids, updates, ordered=True)
+    assert outcomes[0] == outcomes[1] == ("ok", 3, 3)
+    assert documents[0] == documents[1]
+    assert collection.find_one({"_id": ids[0]})["n"] == 10
+
+
 def test_find_by_id_and_other_field_still_filters_on_both(scratch):
     collection, ids = scratch
     owner = collection.find_one({"_id": ids[1]})["owner"]
