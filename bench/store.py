@@ -7,7 +7,8 @@ at each level (default 0, 10,000 and 100,000 others' predictions):
 
 - item GET `/predictions/{id}` (p50, p99);
 - list page `sort=-_created&max_results=25` (p50), `_meta.total` checked;
-- `where` on `status`, `model`, a `_created` range, one page each (p50);
+- `where` on `status`, `model`, a `_created` range, one page each (p50), and on
+  `ref` of `/inputs`;
 - one row, submit → `done` seen by polling (p50, worst of 40), beside a raw
   `predict_proba` of the same row with the same artifact;
 - at the last level, the CLI's path (service.client: `submit` in 1,000-row POSTs, then
@@ -106,10 +107,12 @@ def measure(client, own, own_total, rounds):
     item = timed_ms(lambda: client.get(f"/predictions/{picks.choice(own)}"), rounds)
     listing = timed_ms(lambda: client.get("/predictions", sort="-_created", max_results=25),
                        rounds // 4)
-    wheres = {name: statistics.median(timed_ms(lambda w=where: client.get(
-        "/predictions", where=json.dumps(w), max_results=25), rounds // 4))
-        for name, where in (("status", {"status": "done"}), ("model", {"model": "iris"}),
-                            ("_created range", {"_created": {"$gte": since}}))}
+    wheres = {name: statistics.median(timed_ms(lambda p=path, w=where: client.get(
+        p, where=json.dumps(w), max_results=25), rounds // 4))
+        for name, path, where in (("status", "/predictions", {"status": "done"}),
+                                  ("model", "/predictions", {"model": "iris"}),
+                                  ("_created range", "/predictions", {"_created": {"$gte": since}}),
+                                  ("ref", "/inputs", {"ref": "r7"}))}
     single = single_row_ms(client, 40)
     return {"item_p50": statistics.median(item), "item_p99": percentile(item, 99),
             "list_p50": statistics.median(listing), **{f"where {k} p50": v
