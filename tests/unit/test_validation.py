@@ -40,3 +40,36 @@ def test_nan_is_named_by_feature():
 def test_object_is_ordered_as_the_model():
     features = {"petal_width": 4, "sepal_length": 1, "petal_length": 3, "sepal_width": 2}
     assert ordered_features(IRIS, features) == [1.0, 2.0, 3.0, 4.0]
+
+
+def _schema_hashes_while_posting(as_user, monkeypatch, rows):
+    """How many times Cerberus hashes a schema (its check of the schema) in one POST."""
+    import cerberus.schema
+    calls = []
+    original = cerberus.schema.mapping_hash
+    monkeypatch.setattr(cerberus.schema, "mapping_hash",
+                        lambda *args: calls.append(1) or original(*args))
+    body = [{"model": "iris", "features": [5.1, 3.5, 1.4, 0.2], "ref": f"r{i}"}
+            for i in range(rows)]
+    assert as_user("alice").post("/api/v1/inputs", json=body).status_code == 201
+    return len(calls)
+
+
+def test_the_schema_is_checked_once_not_once_per_posted_document(as_user, monkeypatch):
+    """Cerberus re-checked the whole schema for each document (two hashes of the
+    schema and its type table per field): most of a bulk POST's time."""
+    _schema_hashes_while_posting(as_user, monkeypatch, 1)  # the first use checks it
+    assert _schema_hashes_while_posting(as_user, monkeypatch, 200) == \
+        _schema_hashes_while_posting(as_user, monkeypatch, 2)
+
+
+def test_bad_documents_still_get_cerberus_own_issues(as_user):
+    body = [{"model": "iris", "features": [5.1, 3.5, 1.4, 0.2]},
+            {"model": "iris", "features": [1, 2], "ref": 7, "status": "done", "extra": 1}]
+    response = as_user("alice").post("/api/v1/inputs", json=body)
+    assert response.status_code == 422
+    issues = response.json["_items"][1]["_issues"]
+    assert issues == {"features": "expected 4 features (sepal_length, sepal_width, "
+                                  "petal_length, petal_width), got 2",
+                      "ref": "must be of string type", "status": "field is read-only",
+                      "extra": "unknown field"}
