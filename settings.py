@@ -33,6 +33,12 @@ MAINTENANCE_SECONDS = int(os.environ.get("MAINTENANCE_SECONDS", "30"))
 WORKER_ALIVE_SECONDS = 10
 RECONCILE_STALE_SECONDS = int(os.environ.get("RECONCILE_STALE_SECONDS", "60"))
 
+# Uploaded models: the largest file POST /models takes, and what each worker keeps
+# loaded (least recently used first out) by artifact bytes and by count.
+MODEL_UPLOAD_MAX_MB = int(os.environ.get("MODEL_UPLOAD_MAX_MB", "512"))
+MODEL_CACHE_MB = int(os.environ.get("MODEL_CACHE_MB", "1024"))
+MODEL_CACHE_MODELS = int(os.environ.get("MODEL_CACHE_MODELS", "32"))
+
 ARTIFACTS_DIR = os.environ.get("ARTIFACTS_DIR") or os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "artifacts")
 
@@ -57,30 +63,37 @@ ADMIN = ["admin"]
 
 features_schema = {"type": ["list", "dict"], "required": True, "model_features": True}
 
+MODEL_NAME_PATTERN = "^[a-z][a-z0-9_]{0,63}$"
+ALIAS = {"type": "string", "regex": "^[a-z][a-z0-9_-]{0,63}$"}
+
+# Written by POST /api/v1/models (service/uploads.py: multipart, not Eve's JSON POST)
+# and at the first start for the shipped models; a PATCH changes aliases and retired.
 models = {
     "item_title": "model",
-    "resource_methods": ["GET", "POST"],
+    "resource_methods": ["GET"],
     "item_methods": ["GET", "PATCH", "DELETE"],
     "allowed_read_roles": CLIENT_OR_ADMIN,
     "allowed_write_roles": ADMIN,
     "allowed_item_read_roles": CLIENT_OR_ADMIN,
     "allowed_item_write_roles": ADMIN,
-    "mongo_indexes": {"name_version": ([("name", 1), ("version", 1)], {"unique": True})},
+    "mongo_indexes": {"name_version": ([("name", 1), ("version", 1)], {"unique": True}),
+                      "name_aliases": [("name", 1), ("aliases", 1)]},
     "schema": {
-        "name": {"type": "string", "required": True, "regex": "^[a-z][a-z0-9_]{0,63}$"},
-        "version": {"type": "integer", "required": True, "min": 1, "max": 2**31 - 1},
-        "task": {"type": "string", "required": True,
-                 "allowed": ["classification", "regression"]},
-        "features": {"type": "list", "required": True, "schema": {"type": "string"}},
-        "classes": {"type": "list", "schema": {"type": "string"}},
-        "metrics": {"type": "dict", "keysrules": {"type": "string", "regex": "^[A-Za-z0-9_]{1,64}$"},
-                    "valuesrules": {"type": "number"}},
-        "artifact": {"type": "dict", "required": True, "schema": {
-            "path": {"type": "string", "required": True},
-            "sha256": {"type": "string", "required": True, "regex": "^[0-9a-f]{64}$"},
-        }},
-        "trained_at": {"type": "datetime"},
-        "sklearn_version": {"type": "string"},
+        "name": {"type": "string", "readonly": True},
+        "version": {"type": "integer", "readonly": True},
+        "task": {"type": "string", "readonly": True, "allowed": ["classification", "regression"]},
+        "features": {"type": "list", "readonly": True, "schema": {"type": "string"}},
+        "feature_types": {"type": "list", "readonly": True,
+                          "schema": {"type": "string", "allowed": ["number", "string", "boolean"]}},
+        "classes": {"type": "list", "readonly": True, "schema": {"type": "string"}},
+        "metrics": {"type": "dict", "readonly": True, "valuesrules": {"type": "number"}},
+        "artifact": {"type": "dict", "readonly": True, "schema": {
+            "sha256": {"type": "string"}, "size": {"type": "integer"},
+            "format": {"type": "string"}, "path": {"type": "string"}}},
+        "trained_at": {"type": "datetime", "readonly": True},
+        "sklearn_version": {"type": "string", "readonly": True},
+        "aliases": {"type": "list", "schema": ALIAS, "maxlength": 16},
+        "retired": {"type": "boolean"},
     },
 }
 
@@ -99,6 +112,7 @@ inputs = {
     "schema": {
         "model": {"type": "string", "required": True, "registered_model": True},
         "version": {"type": "integer", "min": 1, "max": 2**31 - 1},
+        "alias": ALIAS,
         "features": features_schema,
         "ref": {"type": "string", "maxlength": 128},
         "prediction": {"type": "objectid", "readonly": True},

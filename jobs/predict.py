@@ -3,12 +3,13 @@ import logging
 import time
 
 import numpy as np
+import pandas as pd
 from rq import get_current_job
 
+from service.artifacts import ArtifactError
 from service.logs import audit
-from service.registry import load_model
 
-from . import metrics, writeback
+from . import metrics, models, writeback
 from .connections import mongo_db
 
 log = logging.getLogger(__name__)
@@ -26,8 +27,22 @@ def classification_results(classes, probabilities):
     return results
 
 
+DTYPES = {"number": "float64", "string": "object", "boolean": "bool"}
+
+
+def model_input(entry, estimator, rows):
+    """Numbers-only models fitted on an array take a float array; a model fitted on a
+    DataFrame, or with string or boolean features, takes one with the training column
+    names and dtypes, as in the notebook it came from."""
+    types = entry.get("feature_types") or ["number"]
+    if set(types) == {"number"} and not hasattr(estimator, "feature_names_in_"):
+        return np.asarray(rows, dtype=np.float64)
+    frame = pd.DataFrame(rows, columns=entry["features"])
+    return frame.astype(dict(zip(entry["features"], (DTYPES[t] for t in types))))
+
+
 def compute(entry, estimator, rows):
-    X = np.asarray(rows, dtype=np.float64)
+    X = model_input(entry, estimator, rows)
     if entry["task"] == "classification":
         return classification_results(entry["classes"], estimator.predict_proba(X))
     return [{"value": float(v)} for v in estimator.predict(X)]
@@ -64,7 +79,12 @@ def predict_chunk(model, version, prediction_ids, rows):
     prediction document. Infrastructure errors propagate, so RQ retries the job."""
     db = mongo_db()
     writeback.mark_running(db, prediction_ids)
-    entry, estimator = load_model(model, version)
+    try:
+        entry, estimator = models.load(db, model, version)
+    except ArtifactError as exc:  # bytes altered or gone: retrying cannot help
+        log.error("model %s v%s not loaded: %s", model, version, exc)
+        writeback.mark_failed(db, prediction_ids, error_of(exc))
+        return {"done": 0, "failed": len(prediction_ids)}
     started = time.perf_counter()
     try:
         outcomes = [("done", result) for result in compute(entry, estimator, rows)]

@@ -1,8 +1,9 @@
 """Worker entry point: `python -m jobs.worker`.
 
 A SimpleWorker runs jobs in its own process instead of forking one child per job: the
-models are loaded once, here, before the first job, and a job costs no fork (about 3 ms
-per job instead of 14 ms preloaded, or ~1 s when each fork re-imports scikit-learn).
+models are loaded once per process (jobs/models.py), the registered ones before the
+first job, and a job costs no fork (about 3 ms per job instead of 14 ms preloaded, or
+~1 s when each fork re-imports scikit-learn).
 The trade-off: a job that crashes the interpreter takes the worker down with it; the
 supervisor (`make run`, compose's restart policy) starts it again, and RQ's registry
 cleanup retries the abandoned job.
@@ -16,8 +17,7 @@ from rq import SimpleWorker
 
 import settings
 from service import logs
-from service.registry import load_model, read_manifest
-
+from . import models
 from .connections import mongo_db, redis_from_url
 from .queue import prediction_queue
 from .liveness import keep_alive
@@ -51,8 +51,16 @@ class PredictionWorker(SimpleWorker):
 
 
 def preload_models():
-    for entry in read_manifest():
-        load_model(entry["name"], entry["version"])
+    """Load the registered versions now, newest first, so that the first rows wait for
+    no loading; a version registered later is loaded by its first job (jobs/models.py)."""
+    try:
+        db = mongo_db()
+        for document in db.models.find({"retired": {"$ne": True}}, {"name": 1, "version": 1},
+                                       sort=[("_created", -1)],
+                                       limit=settings.MODEL_CACHE_MODELS):
+            models.load(db, document["name"], document["version"])
+    except Exception:  # a database down, or one bad artifact: jobs load what they need
+        log.exception("models not preloaded")
 
 
 def main():

@@ -1,12 +1,13 @@
 """Command line: python -m service create-token | train | sync-models | submit | wait |
-export. The last three talk to a running API (--url, --token or PREDICTION_API_URL,
-PREDICTION_API_TOKEN) through service.client.Client.
+export | register-model. The last four talk to a running API (--url, --token or
+PREDICTION_API_URL, PREDICTION_API_TOKEN) through service.client.Client.
 
 Servers are found as service/endpoints.py says (environment, else what `make run`
 wrote). An expected failure (a server that does not answer, a refused token, a bad
 file or argument) ends the command with one line on stderr and a non-zero exit."""
 import argparse
 import csv
+import json
 import os
 import sys
 from urllib.parse import urlsplit
@@ -72,9 +73,26 @@ def api_client(args):
     return Client(args.url or endpoints.api_url(), args.token)
 
 
-def read_rows(path, features):
+def cell(value, kind):
+    """A CSV cell as the feature's type: a number, a boolean (true/false, 1/0), a string."""
+    if kind == "string":
+        return value
+    if kind == "boolean":
+        if value.strip().lower() in ("true", "1"):
+            return True
+        if value.strip().lower() in ("false", "0"):
+            return False
+        raise ValueError(f"not a boolean: {value!r}")
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"not a number: {value!r}") from None
+
+
+def read_rows(path, features, kinds=None):
     """CSV rows as {name: value} when the header names every feature, else as lists in
     column order; a `ref` column becomes each input's ref."""
+    kinds = kinds or ["number"] * len(features)
     with open(path, newline="") as f:
         table = list(csv.DictReader(f))
     if not table:
@@ -82,11 +100,13 @@ def read_rows(path, features):
     refs = [row.pop("ref", None) for row in table]
     try:
         if set(features) <= set(table[0]):
-            rows = [{name: float(row[name]) for name in features} for row in table]
+            rows = [{name: cell(row[name], kind) for name, kind in zip(features, kinds)}
+                    for row in table]
         else:
-            rows = [[float(value) for value in row.values()] for row in table]
-    except (TypeError, ValueError) as exc:
-        raise CommandError(f"{path}: not a number in the CSV ({exc})") from None
+            rows = [[cell(value, kind) for value, kind in zip(row.values(), kinds)]
+                    for row in table]
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise CommandError(f"{path}: {exc} in the CSV") from None
     return rows, refs
 
 
@@ -98,10 +118,12 @@ def read_ids(path):
 def cmd_submit(args):
     from tqdm import tqdm
     api = api_client(args)
-    features = {name: f for (name, _), f in api.feature_names().items()}.get(args.model)
-    if features is None:
+    versions = sorted((m for m in api.models() if m["name"] == args.model
+                       and args.version in (None, m["version"])), key=lambda m: m["version"])
+    if not versions:
         raise CommandError(f"unknown model {args.model!r}")
-    rows, refs = read_rows(args.file, features)
+    model = versions[-1]
+    rows, refs = read_rows(args.file, model["features"], model.get("feature_types"))
     with tqdm(total=len(rows), unit="row", desc="submitted", file=sys.stderr) as bar:
         ids = api.submit(args.model, rows, refs=refs, version=args.version, progress=bar.update)
     print("\n".join(ids))
@@ -116,6 +138,12 @@ def cmd_wait(args):
         def progress(left):
             bar.update(max(0, total - left - bar.n))
         api.wait(ids, timeout=args.timeout, progress=progress)
+
+
+def cmd_register_model(args):
+    features = [f.strip() for f in args.features.split(",")] if args.features else None
+    document = api_client(args).register_model(args.file, args.name, args.alias, features)
+    print(json.dumps(document, indent=2))
 
 
 def cmd_export(args):
@@ -182,7 +210,14 @@ def main(argv=None):
     export.add_argument("--format", choices=["csv"], default="csv")
     export.add_argument("--ids", help="file of prediction ids; default: all of this client's")
     export.set_defaults(run=cmd_export)
-    for command in (submit, wait, export):
+    register = commands.add_parser("register-model",
+                                   help="upload a model file (admin token), print its document")
+    register.add_argument("file", help="a .skops file, or a joblib/pickle dump")
+    register.add_argument("--name", required=True)
+    register.add_argument("--alias", help="e.g. production: this version serves by default")
+    register.add_argument("--features", help="a,b,c: names for a model fitted on an array")
+    register.set_defaults(run=cmd_register_model)
+    for command in (submit, wait, export, register):
         add_api_arguments(command)
     args = parser.parse_args(argv)
     failure = run(args)

@@ -7,6 +7,7 @@
     rows = api.export(ids)
 """
 import json
+import os
 import time
 
 import requests
@@ -101,6 +102,21 @@ class Client:
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"{left} predictions still pending")
             time.sleep(interval)
+
+    def register_model(self, path, name, alias=None, features=None):
+        """Upload a model file (an admin token's right): the new version's document."""
+        form = {"name": name}
+        if alias:
+            form["alias"] = alias
+        if features:
+            form["features"] = json.dumps(list(features))
+        with open(path, "rb") as f:
+            return self.request("POST", "/models", data=form,
+                                files={"artifact": (os.path.basename(path), f)})
+
+    def models(self):
+        """Every registered model version's document."""
+        return list(self.pages("/models", {}))
 
     def feature_names(self):
         """{(model, version): [feature names]} from the registry."""

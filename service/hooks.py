@@ -66,7 +66,7 @@ def delete_predictions_unless_created(prediction_ids):
 def on_insert_inputs(items):
     current_app.redis.ping()  # Redis down: 503 now, before anything is stored
     for item in items:
-        model = lookup_model(item["model"], item.get("version"))
+        model = lookup_model(item["model"], item.get("version"), item.get("alias"))
         item["version"] = model["version"]
         item["features"] = ordered_features(model, item["features"])
         item["_id"] = ObjectId()

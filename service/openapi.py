@@ -10,9 +10,11 @@ import re
 from flask import Blueprint, current_app, jsonify, send_from_directory
 from openapi_ui_bundles import swagger_ui
 
+from settings import ALIAS, MODEL_NAME_PATTERN
+
 from . import query
-from .registry import read_manifest
-from .validation import FEATURE_BOUND
+from .registry import find_model
+from .validation import FEATURE_BOUND, MAX_STRING_FEATURE
 
 blueprint = Blueprint("openapi", __name__)
 
@@ -92,40 +94,83 @@ def resource_schema(resource):
     return schema
 
 
-FEATURE_VALUE = {"type": "number", "minimum": -FEATURE_BOUND, "maximum": FEATURE_BOUND}
+FEATURE_VALUES = {"number": {"type": "number", "minimum": -FEATURE_BOUND, "maximum": FEATURE_BOUND},
+                  "string": {"type": "string", "maxLength": MAX_STRING_FEATURE},
+                  "boolean": {"type": "boolean"}}
+
+
+def registered_models():
+    """The models inputs may name, from the registry (uploads included)."""
+    return list(current_app.data.driver.db.models.find(
+        {}, {"name": 1, "version": 1, "task": 1, "features": 1, "feature_types": 1,
+             "aliases": 1, "retired": 1}).sort([("name", 1), ("version", 1)]))
 
 
 def input_schema(models):
-    """What POST /inputs takes: one branch per model name, with its versions and its
-    features (a list in the model's order, or an object by name)."""
+    """What POST /inputs takes: one branch per way of naming a model version (no version,
+    a version, an alias), each with that version's features (a list in the model's
+    order, or an object by name). Retired versions are left out."""
     generic = object_schema(current_app.config["DOMAIN"]["inputs"]["schema"], writing=True)
+    live = [m for m in models if not m.get("retired")]
     branches = []
-    for name in sorted({m["name"] for m in models}):
-        versions = sorted(m["version"] for m in models if m["name"] == name)
-        latest = max(versions)
-        schema = copy.deepcopy(generic)
-        schema["properties"]["model"] = {"const": name}
-        schema["properties"]["version"] = {"type": "integer", "enum": versions}
-        schema["properties"]["features"] = {
-            "description": "a list in the model's order, or an object by name",
-            "oneOf": [{"$ref": f"#/components/schemas/{name}_v{latest}_feature_list"},
-                      {"$ref": f"#/components/schemas/{name}_v{latest}_features"}]}
-        branches.append(schema)
+    for name in sorted({m["name"] for m in live}):
+        default = find_model(current_app.data.driver.db, name)
+        named = [(None, None, default)] if default else []
+        for model in (m for m in live if m["name"] == name):
+            named.append(("version", model["version"], model))
+            named += [("alias", alias, model) for alias in model.get("aliases", [])]
+        for key, value, model in named:
+            schema = copy.deepcopy(generic)
+            schema["properties"]["model"] = {"const": name}
+            for other in ("version", "alias"):
+                schema["properties"].pop(other)
+            if key:
+                schema["properties"][key] = {"const": value}
+                schema["required"] = schema["required"] + [key]
+            prefix = f"#/components/schemas/{name}_v{model['version']}"
+            schema["properties"]["features"] = {
+                "description": "a list in the model's order, or an object by name",
+                "oneOf": [{"$ref": f"{prefix}_feature_list"}, {"$ref": f"{prefix}_features"}]}
+            branches.append(schema)
     return {"oneOf": branches}
 
 
 def features_schemas(model):
     prefix = f"{model['name']}_v{model['version']}"
     names = model["features"]
+    kinds = model.get("feature_types") or ["number"] * len(names)
     return {
         f"{prefix}_features": {
             "type": "object", "title": f"{model['name']} v{model['version']} features",
-            "properties": {name: FEATURE_VALUE for name in names},
+            "properties": {name: FEATURE_VALUES[kind] for name, kind in zip(names, kinds)},
             "required": names, "additionalProperties": False},
         f"{prefix}_feature_list": {
-            "type": "array", "items": FEATURE_VALUE, "minItems": len(names),
-            "maxItems": len(names), "description": ", ".join(names)},
+            "type": "array", "minItems": len(names), "maxItems": len(names),
+            "description": ", ".join(names), **(
+                {"items": FEATURE_VALUES[kinds[0]]} if len(set(kinds)) == 1 else
+                {"prefixItems": [FEATURE_VALUES[kind] for kind in kinds]})},
     }
+
+
+def model_upload():
+    """POST /models: multipart/form-data (service/uploads.py)."""
+    name = {"type": "string", "pattern": MODEL_NAME_PATTERN}
+    form = {"type": "object", "required": ["name", "artifact"], "additionalProperties": False,
+            "properties": {
+                "name": name,
+                "artifact": {"type": "string", "contentMediaType": "application/octet-stream",
+                             "description": "the model file: a .skops file, or a joblib/"
+                                            "pickle dump (runs code on load: admins only)"},
+                "features": {"type": "string", "contentMediaType": "application/json",
+                             "description": "a JSON list of feature names, for an estimator "
+                                            "fitted without feature_names_in_"},
+                "alias": {"type": "string", "pattern": ALIAS["regex"]}}}
+    return {"summary": "register a new version of a model from its file (admin)",
+            "requestBody": {"required": True, "content": {"multipart/form-data": {
+                "schema": form, "encoding": {"artifact": {
+                    "contentType": "application/octet-stream"}}}}},
+            "responses": responses(201, {"$ref": "#/components/schemas/models"},
+                                   "400", "403", "413", "415", "422")}
 
 
 def responses(ok_code, ok_schema, *errors):
@@ -218,7 +263,7 @@ def open_paths():
 
 def document():
     config = current_app.config
-    models = read_manifest()
+    models = registered_models()
     paths = open_paths()
     schemas = {"Error": {"type": "object", "properties": {
         "_status": {"type": "string"}, "_error": {"type": "object", "properties": {
@@ -230,6 +275,7 @@ def document():
         schemas[f"{resource}_write"] = object_schema(settings["schema"], writing=True)
         schemas[f"{resource}_patch"] = object_schema(settings["schema"], writing=True,
                                                      partial=True)
+    paths["/models"]["post"] = model_upload()
     schemas["inputs_write"] = input_schema(models)
     schemas["tokens"]["properties"]["token"] = {
         "type": "string", "description": "the secret: in the answer to POST only"}

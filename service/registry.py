@@ -1,22 +1,33 @@
-"""The model registry: the manifest in artifacts/, verified artifact loading, and the
-`models` collection that the API validates inputs against."""
-import hashlib
+"""The model registry: `models` documents, one per (name, version), whose artifact bytes
+are in the database (service/artifacts.py); how an input's model version is resolved.
+
+A model is registered by an upload (POST /api/v1/models, `register-model`), or, for the
+three shipped in artifacts/ (manifest.json), at the first start through the same path:
+the bytes are read, loaded, described and stored exactly as an upload's.
+The file-based reading below (manifest, load_model) serves training, tests and
+benchmarks, which need the shipped estimator without a database."""
 import io
 import json
-from datetime import datetime
+import logging
+import warnings
+from datetime import datetime, timezone
 from pathlib import Path
 
 import joblib
+import sklearn
 from pymongo.errors import DuplicateKeyError
+from sklearn.exceptions import InconsistentVersionWarning
 
 import settings
 
+from . import artifacts
+from .artifacts import ArtifactError
+from .describe import ModelRefused, describe
+
 ARTIFACTS_DIR = Path(settings.ARTIFACTS_DIR)
 MANIFEST = "manifest.json"
-
-
-class ArtifactError(Exception):
-    """An artifact is missing, outside artifacts/, or does not match its sha256."""
+PRODUCTION = "production"
+log = logging.getLogger(__name__)
 
 
 def read_manifest(artifacts_dir=ARTIFACTS_DIR):
@@ -31,8 +42,7 @@ def manifest_entry(name, version, artifacts_dir=ARTIFACTS_DIR):
     raise ArtifactError(f"model {name!r} version {version} is not in the manifest")
 
 
-def sha256_of(data):
-    return hashlib.sha256(data).hexdigest()
+sha256_of = artifacts.sha256_of
 
 
 def read_verified(entry, artifacts_dir=ARTIFACTS_DIR):
@@ -64,42 +74,137 @@ def load_model(name, version, artifacts_dir=ARTIFACTS_DIR):
     return _loaded[key]
 
 
-def model_document(entry):
-    document = {k: entry[k] for k in ("name", "version", "task", "features", "metrics",
-                                       "artifact", "sklearn_version")}
-    if entry["task"] == "classification":
-        document["classes"] = entry["classes"]
-    document["trained_at"] = datetime.fromisoformat(entry["trained_at"])
+def load_upload(data, artifact_format):
+    """The estimator in uploaded bytes, or ModelRefused saying why not."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", InconsistentVersionWarning)
+            return artifacts.load(data, artifact_format)
+    except InconsistentVersionWarning as warning:
+        raise ModelRefused(
+            f"the model was saved with scikit-learn {warning.original_sklearn_version}; the "
+            f"workers run {sklearn.__version__}: save it again with that version") from None
+    except ArtifactError as exc:
+        raise ModelRefused(str(exc)) from None
+    except Exception as exc:  # whatever unpickling a file that is not a model raises
+        raise ModelRefused(f"the file does not load as a model: {type(exc).__name__}: "
+                           f"{str(exc)[:200]}") from None
+
+
+def describe_upload(db, data, filename=None, features=None):
+    """The registry fields of a model file: loaded and described, then its bytes stored.
+    Raises ModelRefused before anything is stored."""
+    artifact_format = artifacts.format_of(filename, data)
+    estimator = load_upload(data, artifact_format)
+    fields = describe(estimator, features)
+    fields["artifact"] = artifacts.store(db, data, artifact_format)
+    fields["sklearn_version"] = sklearn.__version__
+    return fields
+
+
+def etag_of(document):
+    """A new _etag for a changed document (Eve's If-Match and If-None-Match compare it)."""
+    content = {k: v for k, v in document.items() if k != "_etag"}
+    return sha256_of(json.dumps(content, sort_keys=True, default=str).encode())[:40]
+
+
+def with_meta(document, now):
+    document.update(_created=now, _updated=now)
+    document["_etag"] = etag_of(document)
     return document
 
 
-def register(db, entry, now):
-    document = model_document(entry)
+def latest_version(db, name):
+    found = list(db.models.find({"name": name}, {"version": 1}).sort("version", -1).limit(1))
+    return found[0]["version"] if found else 0
+
+
+def register_upload(db, name, data, filename=None, features=None, alias=None):
+    """A new version of `name` (its latest + 1) from the file's bytes."""
+    fields = describe_upload(db, data, filename, features)
+    while True:
+        document = with_meta({"name": name, "version": latest_version(db, name) + 1,
+                              **fields, "aliases": [], "retired": False},
+                             datetime.now(timezone.utc))
+        try:
+            db.models.insert_one(document)
+            break
+        except DuplicateKeyError:
+            continue  # a concurrent upload took that version: take the next
+    if alias:
+        move_alias(db, document, alias)
+    return db.models.find_one({"_id": document["_id"]})
+
+
+def take_alias(db, name, alias, keep_id):
+    """An alias names one version at a time: take it from the other versions of name."""
+    now = datetime.now(timezone.utc)
+    for other in db.models.find({"name": name, "aliases": alias, "_id": {"$ne": keep_id}}):
+        aliases = [a for a in other["aliases"] if a != alias]
+        db.models.update_one({"_id": other["_id"]}, {"$set": {
+            "aliases": aliases, "_updated": now,
+            "_etag": etag_of({**other, "aliases": aliases, "_updated": now})}})
+
+
+def move_alias(db, document, alias):
+    """Give `alias` to this version, taking it from any other version of the name."""
+    take_alias(db, document["name"], alias, document["_id"])
+    if alias not in document.get("aliases", []):
+        now = datetime.now(timezone.utc)
+        aliases = document.get("aliases", []) + [alias]
+        db.models.update_one({"_id": document["_id"]}, {"$set": {
+            "aliases": aliases, "_updated": now,
+            "_etag": etag_of({**document, "aliases": aliases, "_updated": now})}})
+
+
+def register_shipped(db, entry, artifacts_dir=ARTIFACTS_DIR):
+    """A shipped model, through the upload's path, at its manifest version (once)."""
+    if db.models.find_one({"name": entry["name"], "version": entry["version"],
+                           "artifact.size": {"$exists": True}}):
+        return
+    data = read_verified(entry, artifacts_dir)
+    fields = describe_upload(db, data, entry["artifact"]["path"], entry["features"])
+    fields["artifact"]["path"] = entry["artifact"]["path"]
+    fields["metrics"] = entry["metrics"]
+    if "classes" in entry:  # trained on class indices; the manifest names them
+        fields["classes"] = entry["classes"]
+    fields["trained_at"] = datetime.fromisoformat(entry["trained_at"])
+    document = with_meta({"name": entry["name"], "version": entry["version"], **fields},
+                         datetime.now(timezone.utc))
     db.models.update_one(
         {"name": entry["name"], "version": entry["version"]},
-        {"$set": {**document, "_updated": now},
-         "$setOnInsert": {"_created": now, "_etag": sha256_of(json.dumps(
-             entry, sort_keys=True).encode())[:40]}},
-        upsert=True,
-    )
+        {"$set": {k: v for k, v in document.items() if k != "_created"},
+         "$setOnInsert": {"_created": document["_created"], "aliases": [], "retired": False}},
+        upsert=True)
 
 
 def sync_manifest(db, artifacts_dir=ARTIFACTS_DIR):
-    """Register every manifest entry in the `models` collection (idempotent).
+    """Register every shipped model not registered yet (idempotent).
 
     Every API process does this at start: when two upsert the same new model at once,
-    the unique index makes one fail, and its retry updates the document the other made
+    the unique index makes one fail, and its retry finds the document the other made
     (MongoDB's advice for concurrent upserts)."""
-    now = datetime.now().astimezone()
     for entry in read_manifest(artifacts_dir):
         try:
-            register(db, entry, now)
-        except DuplicateKeyError:
-            register(db, entry, now)
+            try:
+                register_shipped(db, entry, artifacts_dir)
+            except DuplicateKeyError:
+                register_shipped(db, entry, artifacts_dir)
+        except (ArtifactError, ModelRefused) as exc:  # the others are still served
+            log.error("shipped model %s v%s not registered: %s", entry["name"],
+                      entry["version"], exc)
 
 
-def find_model(db, name, version=None):
-    """The registered model document; the latest version when `version` is None."""
-    query = {"name": name} if version is None else {"name": name, "version": version}
-    found = list(db.models.find(query).sort("version", -1).limit(1))
+def find_model(db, name, version=None, alias=None):
+    """The version an input gets: the one it names, or the one its alias names; with
+    neither, the version aliased `production`, else the latest one not retired."""
+    if version is not None:
+        return db.models.find_one({"name": name, "version": version})
+    if alias is not None:
+        return db.models.find_one({"name": name, "aliases": alias})
+    production = db.models.find_one({"name": name, "aliases": PRODUCTION})
+    if production and not production.get("retired"):
+        return production
+    found = list(db.models.find({"name": name, "retired": {"$ne": True}})
+                 .sort("version", -1).limit(1))
     return found[0] if found else None

@@ -8,12 +8,14 @@ from flask import current_app, g
 from .registry import find_model
 
 
-def lookup_model(name, version):
-    """Model documents are looked up once per request, however many items it carries."""
+def lookup_model(name, version=None, alias=None):
+    """The version an input resolves to (service/registry.py: find_model), looked up once
+    per request however many items it carries."""
     cache = g.setdefault("models_by_key", {})
-    if (name, version) not in cache:
-        cache[(name, version)] = find_model(current_app.data.driver.db, name, version)
-    return cache[(name, version)]
+    key = (name, version, alias)
+    if key not in cache:
+        cache[key] = find_model(current_app.data.driver.db, name, version, alias)
+    return cache[key]
 
 
 # The largest magnitude a feature takes: a power of two, so a float and an integer of
@@ -27,6 +29,25 @@ def is_finite_number(value):
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
     return abs(value) <= FEATURE_BOUND  # False for NaN, and for ±inf
+
+
+MAX_STRING_FEATURE = 256
+
+
+def value_error(kind, value):
+    """Why `value` cannot be a feature of that kind, or None."""
+    if kind == "string":
+        if not isinstance(value, str):
+            return "not a string"
+        return None if len(value) <= MAX_STRING_FEATURE else \
+            f"longer than {MAX_STRING_FEATURE} characters"
+    if kind == "boolean":
+        return None if isinstance(value, bool) else "not true or false"
+    return None if is_finite_number(value) else "not a finite number"
+
+
+def feature_types_of(model):
+    return model.get("feature_types") or ["number"] * len(model["features"])
 
 
 def feature_errors(model, features):
@@ -47,10 +68,12 @@ def feature_errors(model, features):
         if len(features) != len(names):
             return [f"expected {len(names)} features ({', '.join(names)}), got {len(features)}"]
         values = list(zip(names, features))
-    bad = [n for n, v in values if not is_finite_number(v)]
-    if bad:
-        return [f"not a finite number: {', '.join(bad)}"]
-    return []
+    bad = {}
+    for (name, value), kind in zip(values, feature_types_of(model)):
+        error = value_error(kind, value)
+        if error:
+            bad.setdefault(error, []).append(name)
+    return [f"{error}: {', '.join(names)}" for error, names in bad.items()]
 
 
 class CheckedOnce(DefinitionSchema):
@@ -82,18 +105,29 @@ class Validator(MongoValidator):
     schema = property(MongoValidator.schema.fget, _set_schema, doc=MongoValidator.schema.__doc__)
 
     def _document_model(self):
-        version = self.document.get("version")
+        version, alias = self.document.get("version"), self.document.get("alias")
         if version is not None and (isinstance(version, bool) or not isinstance(version, int)
                                     or not 1 <= version < 2**31):
             return None  # `version` reports it
-        return lookup_model(self.document.get("model"), version)
+        if alias is not None and (not isinstance(alias, str) or version is not None):
+            return None  # `alias` reports it
+        return lookup_model(self.document.get("model"), version, alias)
 
     def _validate_registered_model(self, enabled, field, value):
         """{'type': 'boolean'}"""
-        if enabled and isinstance(value, str) and self._document_model() is None:
-            version = self.document.get("version")
-            which = f"model {value!r}" + ("" if version is None else f" version {version!r}")
+        if not enabled or not isinstance(value, str):
+            return
+        version, alias = self.document.get("version"), self.document.get("alias")
+        if version is not None and alias is not None:
+            self._error("alias", "give a version or an alias, not both")
+            return
+        model = self._document_model()
+        which = f"model {value!r}" + ("" if version is None else f" version {version!r}") + \
+            ("" if alias is None else f" alias {alias!r}")
+        if model is None:
             self._error(field, f"unknown {which}")
+        elif model.get("retired") and (version is not None or alias is not None):
+            self._error(field, f"{which} is retired")
 
     def _validate_model_features(self, enabled, field, value):
         """{'type': 'boolean'}"""
@@ -107,7 +141,9 @@ class Validator(MongoValidator):
 
 
 def ordered_features(model, features):
-    """The feature values as floats in the model's order."""
+    """The feature values in the model's order: numbers as floats, strings and booleans
+    as they are."""
     if isinstance(features, dict):
-        return [float(features[name]) for name in model["features"]]
-    return [float(v) for v in features]
+        features = [features[name] for name in model["features"]]
+    return [float(v) if kind == "number" else v
+            for v, kind in zip(features, feature_types_of(model))]

@@ -3,6 +3,7 @@ End-to-end tests (tests/e2e): the whole stack as `make run` starts it."""
 import tempfile
 
 import mongomock
+import mongomock.gridfs
 import pytest
 from redis import Redis
 
@@ -27,6 +28,7 @@ def _accept_newer_pymongo_bulk_arguments():
 
 
 _accept_newer_pymongo_bulk_arguments()
+mongomock.gridfs.enable_gridfs_integration()  # model artifacts live in GridFS
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,9 @@ class RaisesOnNegative:
             raise ValueError("poison: a feature is negative")
         return np.tile([0.25, 0.75], (len(X), 1))
 
+    def predict(self, X):
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
 
 class Slow:
     """Takes SECONDS per call: a worker killed while it runs is surely mid-chunk."""
@@ -22,3 +25,6 @@ class Slow:
         import time
         time.sleep(self.SECONDS)
         return np.tile([0.25, 0.75], (len(np.asarray(X)), 1))
+
+    def predict(self, X):
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]

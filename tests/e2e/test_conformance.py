@@ -12,6 +12,7 @@ import pytest
 from .conftest import running_stack
 
 SEED = 1
+CONFIG = Path(__file__).with_name("schemathesis.toml")  # what a file upload needs
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "50"))  # per operation and phase
 
 
@@ -26,7 +27,8 @@ def test_schemathesis_finds_nothing(conformance_stack, role, tmp_path):
     token = conformance_stack.create_token(role, f"schemathesis-{role}")
     st = Path(sys.executable).with_name("st")
     run = subprocess.run(
-        [str(st), "run", f"{conformance_stack.url}/api/v1/openapi.json", "--checks", "all",
+        [str(st), "--config-file", str(CONFIG), "run",
+         f"{conformance_stack.url}/api/v1/openapi.json", "--checks", "all",
          "--seed", str(SEED), "--max-examples", str(EXAMPLES), "--workers", "1",
          "--header", f"Authorization: Bearer {token}", "--output-truncate", "true"],
         cwd=tmp_path, capture_output=True, text=True, timeout=600)

@@ -278,10 +278,10 @@ def test_item_urls_do_not_advertise_or_take_post(as_user, db):
     assert response.status_code == 405 and "POST" not in response.headers["Allow"]
 
 
-def test_model_metrics_take_numbers_only(as_user, db):
-    model = {"name": "iris_metrics", "version": 1, "task": "regression", "features": ["a"],
-             "artifact": {"path": "x/1/model.joblib", "sha256": "0" * 64}}
-    refused = as_user("admin").post("/api/v1/models", json={**model, "metrics": {"r2": [[1]]}})
-    assert refused.status_code == 422 and db.models.count_documents({"name": "iris_metrics"}) == 0
-    accepted = as_user("admin").post("/api/v1/models", json={**model, "metrics": {"r2": 0.5}})
-    assert accepted.status_code == 201
+def test_a_json_post_of_a_model_is_refused_naming_the_form_fields(as_user, db):
+    """Models are uploaded as files (multipart); a JSON document is not one."""
+    models = db.models.count_documents({})
+    refused = as_user("admin").post("/api/v1/models", json={"name": "x", "task": "regression"})
+    assert refused.status_code == 422
+    assert set(refused.json["_issues"]) == {"name", "artifact"}
+    assert db.models.count_documents({}) == models

@@ -1,13 +1,22 @@
 """Who may do what: anonymous, client A, client B and admin against every endpoint and
 method. A's documents are the targets, so B must see 404 where A sees 200."""
 import base64
+import io
+import json
 
 import pytest
 
+from service.registry import ARTIFACTS_DIR
+
 IRIS = {"model": "iris", "features": [5.1, 3.5, 1.4, 0.2]}
-NEW_MODEL = {"name": "iris_copy", "version": 1, "task": "classification",
-             "features": ["a"], "classes": ["x"],
-             "artifact": {"path": "iris/1/model.joblib", "sha256": "0" * 64}}
+
+
+def new_model():
+    """A multipart upload of the shipped iris file under another name."""
+    data = (ARTIFACTS_DIR / "iris" / "1" / "model.joblib").read_bytes()
+    return {"name": "iris_copy", "features": json.dumps(["a", "b", "c", "d"]),
+            "artifact": (io.BytesIO(data), "model.joblib")}
+
 
 # (method, path, body) -> expected status for (anonymous, A, B, admin)
 MATRIX = [
@@ -30,8 +39,8 @@ MATRIX = [
     ("DELETE", "/api/v1/predictions", None, (401, 401, 401, 204)),
     ("GET", "/api/v1/models", None, (401, 200, 200, 200)),
     ("GET", "/api/v1/models/{model}", None, (401, 200, 200, 200)),
-    ("POST", "/api/v1/models", NEW_MODEL, (401, 401, 401, 201)),
-    ("PATCH", "/api/v1/models/{model}", {"metrics": {}}, (401, 401, 401, 200)),
+    ("POST", "/api/v1/models", new_model, (401, 401, 401, 201)),
+    ("PATCH", "/api/v1/models/{model}", {"aliases": ["staging"]}, (401, 401, 401, 200)),
     ("DELETE", "/api/v1/models/{model}", None, (401, 401, 401, 204)),
     ("GET", "/api/v1/tokens", None, (401, 401, 401, 200)),
     ("POST", "/api/v1/tokens", {"name": "n", "role": "client"}, (401, 401, 401, 201)),
@@ -80,5 +89,8 @@ def test_authorization_matrix(client, tokens, targets, method, path, body, expec
         etag = etag_of(client, tokens, url)
         if etag:
             headers["If-Match"] = etag
-    response = client.open(url, method=method, json=body, headers=headers)
+    if callable(body):  # a multipart form
+        response = client.open(url, method=method, data=body(), headers=headers)
+    else:
+        response = client.open(url, method=method, json=body, headers=headers)
     assert response.status_code == expected[who_index], response.get_data(as_text=True)[:300]

@@ -66,7 +66,7 @@ def queued(db, n):
 def test_poison_row_fails_alone_and_the_rest_of_its_chunk_succeeds(job_db, monkeypatch):
     entry = {"name": "poison", "version": 1, "task": "classification", "classes": ["no", "yes"],
              "artifact": {"sha256": "0" * 64}}
-    monkeypatch.setattr(predict, "load_model", lambda *_: (entry, PoisonOnNegative()))
+    monkeypatch.setattr(predict.models, "load", lambda *_: (entry, PoisonOnNegative()))
     ids = queued(job_db, 3)
     summary = predict.predict_chunk("poison", 1, ids, [[1.0], [-1.0], [2.0]])
     assert summary == {"done": 2, "failed": 1}

@@ -17,8 +17,10 @@ def test_openapi_document_is_valid_3_1_and_open(client):
 
 def test_openapi_describes_each_registered_model(client):
     schemas = client.get("/api/v1/openapi.json").json["components"]["schemas"]
-    assert [b["properties"]["model"]["const"] for b in schemas["inputs_write"]["oneOf"]] == [
-        "breast_cancer", "diabetes", "iris"]
+    branches = [(b["properties"]["model"]["const"], b["properties"].get("version"))
+                for b in schemas["inputs_write"]["oneOf"]]
+    assert branches == [(name, version) for name in ("breast_cancer", "diabetes", "iris")
+                        for version in (None, {"const": 1})]  # latest, or version 1
     assert schemas["iris_v1_features"]["required"] == [
         "sepal_length", "sepal_width", "petal_length", "petal_width"]
     assert schemas["iris_v1_feature_list"]["minItems"] == 4

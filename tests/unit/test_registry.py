@@ -89,16 +89,31 @@ def test_sync_survives_a_concurrent_upsert_of_the_same_model(db, monkeypatch):
     """Two API processes starting at once on an empty database (seen with gunicorn -w 2)."""
     from pymongo.errors import DuplicateKeyError
 
-    register = registry.register
+    register = registry.register_shipped
     raced = []
 
-    def loses_the_race_once(db_, entry, now):
+    def loses_the_race_once(db_, entry, *args):
         if not raced:
             raced.append(entry["name"])
-            register(db_, entry, now)  # the other process got there first
+            register(db_, entry, *args)  # the other process got there first
             raise DuplicateKeyError("E11000 duplicate key error collection: models")
-        return register(db_, entry, now)
+        return register(db_, entry, *args)
 
-    monkeypatch.setattr(registry, "register", loses_the_race_once)
+    monkeypatch.setattr(registry, "register_shipped", loses_the_race_once)
     registry.sync_manifest(db)
     assert raced and db.models.count_documents({}) == 3
+
+
+def test_a_shipped_file_that_is_not_a_model_is_skipped_not_fatal(db, artifacts, caplog):
+    """An API that cannot start over one bad artifact serves nothing: it logs that one."""
+    manifest = json.loads((artifacts / "manifest.json").read_text())
+    path = artifacts / "notes" / "1" / "model.joblib"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(pickle.dumps({"not": "a model"}))
+    manifest["models"].append({**manifest["models"][0], "name": "notes", "artifact": {
+        "path": "notes/1/model.joblib", "sha256": registry.sha256_of(path.read_bytes())}})
+    (artifacts / "manifest.json").write_text(json.dumps(manifest))
+    db.models.delete_many({})
+    registry.sync_manifest(db, artifacts)
+    assert sorted(m["name"] for m in db.models.find()) == ["breast_cancer", "diabetes", "iris"]
+    assert "notes v1 not registered: the file holds a dict" in caplog.text

@@ -1,0 +1,47 @@
+"""The worker's loaded models: each version read from the database the first time a job
+needs it (its bytes verified against its sha256), then kept in a least-recently-used
+cache bounded by count and by artifact bytes (MODEL_CACHE_MB). A new version or a
+moved alias needs no restart: jobs name the version they were resolved to."""
+from collections import OrderedDict
+
+import settings
+from service import artifacts
+
+
+class ModelCache:
+    def __init__(self, max_models, max_bytes):
+        self.max_models = max_models
+        self.max_bytes = max_bytes
+        self.loaded = OrderedDict()  # (name, version) -> (document, estimator)
+
+    def get(self, db, name, version):
+        key = (name, version)
+        if key in self.loaded:
+            self.loaded.move_to_end(key)
+            return self.loaded[key]
+        document = db.models.find_one({"name": name, "version": version})
+        if document is None:
+            raise artifacts.ArtifactError(f"model {name!r} version {version} is not registered")
+        artifact = document["artifact"]
+        estimator = artifacts.load(artifacts.read_verified(db, artifact),
+                                   artifact.get("format", artifacts.JOBLIB))
+        self.loaded[key] = (document, estimator)
+        self.evict()
+        return self.loaded[key]
+
+    def size(self):
+        return sum(document["artifact"].get("size", 0) for document, _ in self.loaded.values())
+
+    def evict(self):
+        """Oldest first, keeping at least the model just loaded."""
+        while len(self.loaded) > 1 and (len(self.loaded) > self.max_models
+                                        or self.size() > self.max_bytes):
+            self.loaded.popitem(last=False)
+
+
+cache = ModelCache(settings.MODEL_CACHE_MODELS, settings.MODEL_CACHE_MB * 2**20)
+
+
+def load(db, name, version):
+    """(model document, estimator) for one registered version."""
+    return cache.get(db, name, version)

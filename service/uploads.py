@@ -1,0 +1,98 @@
+"""POST /api/v1/models: an admin uploads a model file (multipart/form-data) and gets the
+registered model document back; PATCH of a model moves its aliases (Eve's own PATCH,
+with the hook below).
+
+Form fields: `name` (required), `artifact` (required, the file), `features` (a JSON list
+of names, for an estimator fitted without them), `alias` (optional). A refused upload
+is a 422 naming the field and why, and stores nothing."""
+import json
+import re
+
+from eve.auth import requires_auth
+from eve.render import send_response
+from flask import Blueprint, current_app, request
+
+import settings
+
+from . import registry
+
+blueprint = Blueprint("uploads", __name__)
+
+
+def refused(issues):
+    body = {"_status": "ERR", "_issues": issues,
+            "_error": {"code": 422, "message": "Insertion failure: 1 document(s) contain(s) error(s)"}}
+    return send_response("models", (body, None, None, 422))
+
+
+def form_issues(form, files):
+    """{field: message} for what is missing or malformed in the form."""
+    issues = {}
+    name = form.get("name")
+    if not name:
+        issues["name"] = "required field"
+    elif not re.fullmatch(settings.MODEL_NAME_PATTERN, name):
+        issues["name"] = f"value does not match regex '{settings.MODEL_NAME_PATTERN}'"
+    if "artifact" not in files or not files["artifact"].filename:
+        issues["artifact"] = "required field: the model file"
+    alias = form.get("alias")
+    if alias is not None and not re.fullmatch(settings.ALIAS["regex"], alias):
+        issues["alias"] = f"value does not match regex '{settings.ALIAS['regex']}'"
+    if form.get("features") is not None and features_of(form) is None:
+        issues["features"] = "must be a JSON list of feature names (strings)"
+    unknown = sorted((set(form) | set(files)) - {"name", "artifact", "features", "alias"})
+    for field in unknown:
+        issues[field] = "unknown field"
+    return issues
+
+
+def features_of(form):
+    try:
+        features = json.loads(form["features"])
+    except ValueError:
+        return None
+    if (isinstance(features, list) and features and all(isinstance(f, str) and f for f in features)
+            and len(set(features)) == len(features)):
+        return features
+    return None
+
+
+def upload():
+    """The form is read before the token is checked: a server that answers (401) and
+    closes the connection with the upload unread resets it, and the client never sees
+    the answer."""
+    request.max_content_length = settings.MODEL_UPLOAD_MAX_MB * 2**20
+    request.form, request.files
+    return register(resource="models")
+
+
+@requires_auth("resource")
+def register(resource):
+    form, files = request.form, request.files
+    issues = form_issues(form, files)
+    if issues:
+        return refused(issues)
+    features = features_of(form) if form.get("features") is not None else None
+    try:
+        document = registry.register_upload(
+            current_app.data.driver.db, form["name"], files["artifact"].read(),
+            files["artifact"].filename, features, form.get("alias"))
+    except registry.ModelRefused as exc:
+        return refused({"artifact": str(exc)})
+    document["_status"] = "OK"
+    return send_response("models", (document, None, document["_etag"], 201))
+
+
+blueprint.add_url_rule("/models", view_func=upload, methods=["POST"])
+
+
+def on_updated_models(updates, original):
+    """A PATCH that gives aliases takes each from the versions of the name that had it."""
+    for alias in updates.get("aliases") or []:
+        registry.take_alias(current_app.data.driver.db, original["name"], alias, original["_id"])
+
+
+def attach(app):
+    prefix = f"/{app.config['URL_PREFIX']}/{app.config['API_VERSION']}"
+    app.register_blueprint(blueprint, url_prefix=prefix)
+    app.on_updated_models += on_updated_models
