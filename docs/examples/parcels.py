@@ -33,9 +33,11 @@ def train(seed=0):
     return model.fit(frame, labels)
 
 
+ROW = {"color": "red", "size": 12.5, "weight": 48.0, "fragile": True}  # the README's input
+
 if __name__ == "__main__":
     pipeline = train()
     skops.io.dump(pipeline, "parcels.skops")
-    row = parcels(1, seed=42)
-    print("parcels.skops written; first row:", row.to_dict("records")[0])
-    print("its predict_proba:", dict(zip(pipeline.classes_, pipeline.predict_proba(row)[0])))
+    probabilities = pipeline.predict_proba(pd.DataFrame([ROW]))[0]
+    print("parcels.skops written; for", ROW, "the pipeline gives",
+          {str(c): float(p) for c, p in zip(pipeline.classes_, probabilities)})

@@ -14,7 +14,10 @@ import pymongo
 import pytest
 import skops.io
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.linear_model import LinearRegression, RidgeClassifier
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LinearRegression, Ridge, RidgeClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from service.registry import ARTIFACTS_DIR
 
@@ -165,6 +168,26 @@ def test_a_regression_fitted_on_an_array_needs_its_feature_names(admin, new_clie
                             for a, b, c in rows.tolist()])
     results = finished(client, [item["prediction"] for item in items])
     assert [r["result"]["value"] for r in results] == regression.predict(rows).tolist()
+
+
+def test_a_regression_pipeline_on_typed_features_serves_its_values(admin, new_client, tmp_path):
+    frame = parcels(200, seed=5)
+    prepare = ColumnTransformer([("color", OneHotEncoder(), ["color"]),
+                                 ("fragile", OrdinalEncoder(), ["fragile"]),
+                                 ("size", StandardScaler(), ["size"])])
+    pipeline = Pipeline([("prepare", prepare), ("regress", Ridge())]).fit(
+        frame[["color", "size", "fragile"]], frame["weight"])
+    created = upload(admin, "parcel_weight", skops_file(tmp_path, pipeline))
+    assert created.status_code == 201, created.text
+    assert created.json()["task"] == "regression"
+    assert created.json()["feature_types"] == ["string", "number", "boolean"]
+    rows = parcels(30, seed=6)[["color", "size", "fragile"]]
+    client = new_client()
+    items = submit(client, [{"model": "parcel_weight",
+                             "features": [r["color"], r["size"], r["fragile"]]}
+                            for r in rows_of(rows)])
+    results = finished(client, [item["prediction"] for item in items])
+    assert [r["result"]["value"] for r in results] == pipeline.predict(rows).tolist()
 
 
 class NotTrusted(BaseEstimator, ClassifierMixin):

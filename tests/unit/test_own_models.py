@@ -90,3 +90,16 @@ def test_the_cache_keeps_the_recently_used_within_its_bounds(monkeypatch):
     for version in (1, 2, 3):
         big.get(db, "m", version)
     assert list(big.loaded) == [("m", 2), ("m", 3)]
+
+
+def test_the_cli_reads_csv_cells_as_the_features_types(tmp_path):
+    from service.__main__ import CommandError, read_rows
+    path = tmp_path / "rows.csv"
+    path.write_text("color,size,fragile,ref\nred,12.5,true,a\nblue,3,0,b\n")
+    rows, refs = read_rows(path, ["color", "size", "fragile"], ["string", "number", "boolean"])
+    assert rows == [{"color": "red", "size": 12.5, "fragile": True},
+                    {"color": "blue", "size": 3.0, "fragile": False}]
+    assert refs == ["a", "b"]
+    path.write_text("color,size,fragile\nred,12.5,maybe\n")
+    with pytest.raises(CommandError, match="not a boolean: 'maybe'"):
+        read_rows(path, ["color", "size", "fragile"], ["string", "number", "boolean"])
