@@ -73,7 +73,7 @@ def feature_errors(model, features):
         error = value_error(kind, value)
         if error:
             bad.setdefault(error, []).append(name)
-    return [f"{error}: {', '.join(names)}" for error, names in bad.items()]
+    return [f"{error}: {', '.join(fields)}" for error, fields in bad.items()]
 
 
 class CheckedOnce(DefinitionSchema):
