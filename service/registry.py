@@ -15,6 +15,7 @@ from pathlib import Path
 
 import joblib
 import sklearn
+from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 from sklearn.exceptions import InconsistentVersionWarning
 
@@ -120,20 +121,22 @@ def latest_version(db, name):
 
 
 def register_upload(db, name, data, filename=None, features=None, alias=None):
-    """A new version of `name` (its latest + 1) from the file's bytes."""
+    """A new version of `name` (its latest + 1) from the file's bytes, with `alias` if
+    given (taken from the version that had it first)."""
     fields = describe_upload(db, data, filename, features)
+    model_id = ObjectId()
+    if alias:
+        take_alias(db, name, alias, model_id)
     while True:
-        document = with_meta({"name": name, "version": latest_version(db, name) + 1,
-                              **fields, "aliases": [], "retired": False},
+        document = with_meta({"_id": model_id, "name": name,
+                              "version": latest_version(db, name) + 1, **fields,
+                              "aliases": [alias] if alias else [], "retired": False},
                              datetime.now(timezone.utc))
         try:
             db.models.insert_one(document)
-            break
+            return document
         except DuplicateKeyError:
             continue  # a concurrent upload took that version: take the next
-    if alias:
-        move_alias(db, document, alias)
-    return db.models.find_one({"_id": document["_id"]})
 
 
 def take_alias(db, name, alias, keep_id):
@@ -144,17 +147,6 @@ def take_alias(db, name, alias, keep_id):
         db.models.update_one({"_id": other["_id"]}, {"$set": {
             "aliases": aliases, "_updated": now,
             "_etag": etag_of({**other, "aliases": aliases, "_updated": now})}})
-
-
-def move_alias(db, document, alias):
-    """Give `alias` to this version, taking it from any other version of the name."""
-    take_alias(db, document["name"], alias, document["_id"])
-    if alias not in document.get("aliases", []):
-        now = datetime.now(timezone.utc)
-        aliases = document.get("aliases", []) + [alias]
-        db.models.update_one({"_id": document["_id"]}, {"$set": {
-            "aliases": aliases, "_updated": now,
-            "_etag": etag_of({**document, "aliases": aliases, "_updated": now})}})
 
 
 def register_shipped(db, entry, artifacts_dir=ARTIFACTS_DIR):
