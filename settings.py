@@ -25,6 +25,11 @@ MAX_BULK_ITEMS = 1000
 MAX_CONTENT_LENGTH = 8 * 1024 * 1024  # Flask answers 413 past this
 QUEUE_NAME = "predictions"
 JOB_TIMEOUT_SECONDS = int(os.environ.get("JOB_TIMEOUT_SECONDS", "60"))  # a chunk takes < 1 s
+# Micro-batching (jobs/batching.py): a worker runs the jobs queued behind the one it
+# took, for the same model version, in one model call, up to this many rows in all,
+# looking this far down the queue for them.
+BATCH_MAX_ROWS = int(os.environ.get("BATCH_MAX_ROWS", "1000"))
+BATCH_LOOKAHEAD_JOBS = int(os.environ.get("BATCH_LOOKAHEAD_JOBS", "64"))
 JOB_RETRY_INTERVALS = [1, 5, 15, 30]  # seconds between RQ retries of a job that raised
 
 # Workers: how often each runs RQ's maintenance and the reconciler, how long its

@@ -96,3 +96,31 @@ def single_row_latency(api_url, token, db, model, rows, requests_count):
     return {"model": model, "requests": len(latencies),
             "polls_per_request": round(polls / len(latencies), 1), **latency_summary(latencies),
             "samples_ms": [round(s * 1000, 2) for s in latencies]}
+
+
+def concurrent_single_rows(api_url, token, db, model, rows, clients=16, poll_pause=0.005):
+    """`clients` threads, each POSTing one row at a time and polling its prediction with
+    If-None-Match (pausing poll_pause between polls) until `done`, then the next row.
+    rows/s is all rows over the wall time; latency is POST to `done` seen."""
+    clear(db)
+
+    def one_row(row):
+        client = session({"Authorization": f"Bearer {token}"})
+        response = client.post(f"{api_url}/inputs", json={"model": model, "features": row})
+        assert response.status_code == 201, response.text[:300]
+        url = f"{api_url}/predictions/{response.json()['prediction']}"
+        etag, polls = None, 0
+        while True:
+            polled = client.get(url, headers={"If-None-Match": etag} if etag else {})
+            polls += 1
+            if polled.status_code == 200:
+                etag = polled.headers["ETag"]
+                if polled.json()["status"] in ("done", "failed"):
+                    assert polled.json()["status"] == "done", polled.text[:300]
+                    return polls
+            time.sleep(poll_pause)
+
+    polls, seconds, latencies = run_concurrently(one_row, rows, clients)
+    return {"model": model, "clients": clients, "rows": len(rows),
+            "rows_per_s": round(len(rows) / seconds),
+            "polls_per_row": round(sum(polls) / len(polls), 1), **latency_summary(latencies)}

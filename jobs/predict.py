@@ -64,40 +64,64 @@ def compute_each(entry, estimator, rows):
     return outcomes
 
 
-def log_outcomes(meta, entry, prediction_ids, outcomes, duration_ms):
+def log_outcomes(meta, model, version, sha256, prediction_ids, outcomes, duration_ms):
     inputs = meta.get("inputs") or [None] * len(prediction_ids)
     for input_id, prediction_id, (status, _) in zip(inputs, prediction_ids, outcomes):
         audit(log, "prediction_written", request_id=meta.get("request_id"),
               client=meta.get("client"), input=input_id, prediction=prediction_id,
-              model=entry["name"], version=entry["version"],
-              artifact_sha256=entry["artifact"]["sha256"], status=status,
+              model=model, version=version, artifact_sha256=sha256, status=status,
               duration_ms=duration_ms)
 
 
-def predict_chunk(model, version, prediction_ids, rows):
-    """RQ job: predict `rows` with (model, version) and write each result into its
-    prediction document. Infrastructure errors propagate, so RQ retries the job."""
-    db = mongo_db()
+def predict_rows(db, model, version, prediction_ids, rows):
+    """Mark the rows running, predict them in one model call, write each outcome.
+    Returns (artifact sha256 or None, outcomes in row order)."""
     writeback.mark_running(db, prediction_ids)
     try:
         entry, estimator = models.load(db, model, version)
     except ArtifactError as exc:  # bytes altered or gone: retrying cannot help
         log.error("model %s v%s not loaded: %s", model, version, exc)
-        writeback.mark_failed(db, prediction_ids, error_of(exc))
-        return {"done": 0, "failed": len(prediction_ids)}
-    started = time.perf_counter()
+        outcomes = [("failed", error_of(exc))] * len(prediction_ids)
+        writeback.write_outcomes(db, prediction_ids, outcomes)
+        return None, outcomes
     try:
         outcomes = [("done", result) for result in compute(entry, estimator, rows)]
     except Exception:
         log.exception("chunk of %s v%s failed as a whole; retrying row by row", model, version)
         outcomes = compute_each(entry, estimator, rows)
     writeback.write_outcomes(db, prediction_ids, outcomes)
-    job = get_current_job()
-    metrics.observe_chunk(model, version, outcomes, job.enqueued_at if job else None)
-    log_outcomes(job.meta if job else {}, entry, prediction_ids, outcomes,
-                 duration_ms=round((time.perf_counter() - started) * 1000, 2))
+    return entry["artifact"]["sha256"], outcomes
+
+
+def summary(outcomes):
     done = sum(1 for status, _ in outcomes if status == "done")
     return {"done": done, "failed": len(outcomes) - done}
+
+
+def predict_chunk(model, version, prediction_ids, rows):
+    """RQ job: predict `rows` with (model, version) and write each result into its
+    prediction document. The worker may have joined jobs queued for the same model
+    version to this one (jobs/batching.py): their rows go into the same model call and
+    write-back, and each one's summary is left in job.joined_results.
+    Infrastructure errors propagate, so RQ retries the job and each joined one."""
+    job = get_current_job()
+    chunks = [(job, prediction_ids, rows)]
+    chunks += [(other, other.args[2], other.args[3]) for other in getattr(job, "joined", ())]
+    started = time.perf_counter()
+    sha256, outcomes = predict_rows(mongo_db(), model, version,
+                                    [pid for _, ids, _ in chunks for pid in ids],
+                                    [row for _, _, part in chunks for row in part])
+    duration_ms = round((time.perf_counter() - started) * 1000, 2)
+    summaries, start = [], 0
+    for chunk_job, ids, _ in chunks:
+        own, start = outcomes[start:start + len(ids)], start + len(ids)
+        metrics.observe_chunk(model, version, own, chunk_job.enqueued_at if chunk_job else None)
+        log_outcomes(chunk_job.meta if chunk_job else {}, model, version, sha256, ids, own,
+                     duration_ms)
+        summaries.append(summary(own))
+    if job is not None:
+        job.joined_results = summaries[1:]
+    return summaries[0]
 
 
 def mark_chunk_failed(job, connection, exc_type, exc_value, traceback):

@@ -6,6 +6,8 @@ from rq import Callback, Queue, Retry
 
 import settings
 
+from .batching import describe
+
 
 def prediction_queue(connection):
     return Queue(settings.QUEUE_NAME, connection=connection)
@@ -35,7 +37,7 @@ def job_data(job_id, model, version, inputs, request_id=None, client=None):
         retry=Retry(max=len(settings.JOB_RETRY_INTERVALS),
                     interval=settings.JOB_RETRY_INTERVALS),
         on_failure=Callback("jobs.predict.mark_chunk_failed"),
-        description=f"predict {model} v{version}: {len(rows)} rows",
+        description=describe(model, version, len(rows)),
         meta={"request_id": request_id, "client": client,
               "inputs": [str(item["_id"]) for item in inputs]},
     )

@@ -3,8 +3,9 @@
 It finds predictions still `queued` or `running` with no change for
 RECONCILE_STALE_SECONDS, and asks RQ about each one's job. A job that is waiting,
 scheduled, or running on a live worker is left alone. A job started by a worker that
-died is put back on the queue as it is (same id). Otherwise (Redis lost it, or it ended without a write-back) the
-predictions are enqueued again with their inputs' features, or marked `failed` after
+died, or `queued` but in no queue (taken into a batch by a worker that died before
+starting it, jobs/batching.py), is put back on the queue as it is (same id). Otherwise
+(Redis lost it, or it ended without a write-back) the predictions are enqueued again with their inputs' features, or marked `failed` after
 MAX_ATTEMPTS, or deleted when their input was never stored (the API died mid-request).
 Write-back is idempotent, so a prediction enqueued twice still ends with one result."""
 import logging
@@ -12,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 from itertools import groupby
 
 from rq.exceptions import NoSuchJobError
+from rq import Queue
 from rq.job import Job, JobStatus
 
 import settings
@@ -27,6 +29,12 @@ BATCH = 1000
 ALIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
+def waiting_in_queue(connection, job):
+    queue = Queue(job.origin, connection=connection)
+    return any(connection.lpos(key, job.id) is not None
+               for key in (queue.key, queue.intermediate_queue_key))
+
+
 def job_state(job_id, connection):
     """("alive" | "abandoned" | "gone", job or None)."""
     try:
@@ -36,6 +44,8 @@ def job_state(job_id, connection):
     status = job.get_status()
     if status == JobStatus.STARTED and not worker_is_alive(connection, job.worker_name):
         return "abandoned", job
+    if status == JobStatus.QUEUED and not waiting_in_queue(connection, job):
+        return "abandoned", job  # taken into a batch by a worker that died at once
     return ("alive" if status in ALIVE else "gone"), job
 
 

@@ -17,7 +17,7 @@ from rq import SimpleWorker
 
 import settings
 from service import logs
-from . import models
+from . import batching, models
 from .connections import mongo_db, redis_from_url
 from .queue import prediction_queue
 from .liveness import keep_alive
@@ -27,7 +27,29 @@ log = logging.getLogger(__name__)
 
 
 class PredictionWorker(SimpleWorker):
-    """A SimpleWorker that reconciles, and shows it is alive (jobs/liveness.py)."""
+    """A SimpleWorker that batches prediction jobs (jobs/batching.py), reconciles, and
+    shows it is alive (jobs/liveness.py)."""
+
+    def perform_job(self, job, queue, execution):
+        """Run `job` with the jobs it can take from the queue joined to it, then finish
+        each joined job as the first one ended: with its own result, or, when the batch
+        raised, with the same error (RQ retries each job on its own)."""
+        joined = batching.take(self, queue, batching.joinable(queue, job))
+        job.joined = [other for other, _ in joined]
+        self.failure = None
+        succeeded = super().perform_job(job, queue, execution)
+        results = getattr(job, "joined_results", None) or [None] * len(joined)
+        for (other, other_execution), result in zip(joined, results):
+            other.started_at = job.started_at
+            if succeeded:
+                self._finalize_success(other, queue, other_execution, result)
+            else:
+                self._finalize_failure(other, queue, other_execution, self.failure)
+        return succeeded
+
+    def _finalize_failure(self, job, queue, execution, exc_info):
+        self.failure = exc_info  # for the jobs joined to this one
+        super()._finalize_failure(job, queue, execution, exc_info)
 
     def bootstrap(self, *args, **kwargs):
         super().bootstrap(*args, **kwargs)

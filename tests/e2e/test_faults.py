@@ -119,6 +119,22 @@ def test_worker_killed_mid_chunk_its_chunk_is_retried_and_done_once(stack, api, 
     assert all(d["result"]["probabilities"] == {"no": 0.25, "yes": 0.75} for d in documents)
 
 
+def test_worker_killed_mid_batch_of_many_requests_every_row_done_once(stack, api, db):
+    worker = stack.workers[0]
+    worker.stop()  # the requests queue up, so that one batch takes them all
+    ids = [post(api, [[float(i)]], model="slow")[0] for i in range(6)]
+    worker.start()
+    # one worker, all six running at once: they are one batch (one model call, 3 s)
+    wait_for(lambda: db.predictions.count_documents({"status": "running"}) == 6)
+    worker.signal(signal.SIGKILL)
+    worker.process.wait()
+    assert stack.restart_dead() == [worker.name]
+    settle_and_check_invariant(db)
+    documents = list(db.predictions.find({"_id": {"$in": [ObjectId(i) for i in ids]}}))
+    assert [(d["status"], d["attempts"]) for d in documents] == [("done", 2)] * 6
+    assert all(d["result"]["probabilities"] == {"no": 0.25, "yes": 0.75} for d in documents)
+
+
 def test_redis_restarted_with_its_data_lost_nothing_queued_is_lost(stack, api, db):
     worker, redis_server = stack.workers[0], stack.redis
     worker.stop()  # let the jobs wait in Redis

@@ -109,6 +109,17 @@ def test_job_of_a_dead_worker_is_put_back_on_the_queue_as_it_is(db, redis, as_us
     assert prediction["job"] == job.id
 
 
+def test_queued_job_taken_off_its_queue_by_a_dead_worker_is_put_back(db, redis, as_user):
+    as_user("alice").post("/api/v1/inputs", json={"model": "iris", "features": IRIS_ROW})
+    queue = prediction_queue(redis)
+    [job] = queue.jobs
+    redis.lrem(queue.key, 0, job.id)  # a batch took it (LREM), and its worker died
+    assert job.get_status() == "queued"
+    assert reconcile(db, redis, now=later())["resumed_jobs"] == 1
+    assert [j.id for j in queue.jobs] == [job.id]
+    assert reconcile(db, redis, now=later())["resumed_jobs"] == 0  # waiting: left alone
+
+
 def test_job_of_a_live_worker_is_left_running(db, redis, as_user):
     as_user("alice").post("/api/v1/inputs", json={"model": "iris", "features": IRIS_ROW})
     queue = prediction_queue(redis)

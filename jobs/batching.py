@@ -1,0 +1,81 @@
+"""Micro-batching across requests.
+
+A worker that starts a prediction job also takes the prediction jobs queued right behind
+it for the same model version, up to BATCH_MAX_ROWS rows in all, and runs them as one
+model call and one write-back (jobs/predict.py). Each job it takes is started and
+finished in RQ as usual (started and finished registries, its own result, its own
+retries), so the dashboard shows every job as it is.
+
+Nothing waits for a batch to fill: a lone job runs at once. Under load, jobs queue up
+while a batch runs, and the next batch takes them (BentoML's adaptive batching, with
+no wait at all).
+
+A job is taken with LREM, which only one worker can win. A worker killed between that
+and starting the job leaves it `queued` in RQ and in no list: the reconciler puts such
+a job back on its queue (jobs/reconcile.py)."""
+import re
+
+from rq.executions import Execution
+from rq.job import Job
+
+import settings
+
+PREDICT = "jobs.predict.predict_chunk"
+DESCRIPTION = re.compile(r"predict (?P<model>.+) v(?P<version>\d+): (?P<rows>\d+) rows$")
+
+
+def describe(model, version, rows):
+    """A prediction job's description, which is also how a worker learns, without
+    loading a job's rows, whether it can join a batch."""
+    return f"predict {model} v{version}: {rows} rows"
+
+
+def joinable(queue, job, max_rows=None, lookahead=None):
+    """Ids of the jobs queued first for the same model version as `job`, as many as fit
+    with it into max_rows rows, in queue order."""
+    if job.func_name != PREDICT:
+        return []
+    model, version, _, rows = job.args
+    room = (max_rows or settings.BATCH_MAX_ROWS) - len(rows)
+    if room <= 0:
+        return []
+    ids = [i.decode() for i in queue.connection.lrange(
+        queue.key, 0, (lookahead or settings.BATCH_LOOKAHEAD_JOBS) - 1)]
+    with queue.connection.pipeline(transaction=False) as pipeline:
+        for job_id in ids:
+            pipeline.hget(Job.key_for(job_id), "description")
+        descriptions = pipeline.execute()
+    chosen = []
+    for job_id, description in zip(ids, descriptions):
+        match = DESCRIPTION.match((description or b"").decode())
+        if (job_id != job.id and match and match["model"] == model and int(match["version"]) == version
+                and int(match["rows"]) <= room):
+            chosen.append(job_id)
+            room -= int(match["rows"])
+    return chosen
+
+
+def take(worker, queue, job_ids):
+    """Remove the jobs from the queue and start them on this worker, as RQ starts the
+    job it dequeues. Returns [(job, execution), ...] for the ones this worker won."""
+    if not job_ids:
+        return []
+    with queue.connection.pipeline(transaction=False) as pipeline:
+        for job_id in job_ids:
+            pipeline.lrem(queue.key, 1, job_id)
+        removed = pipeline.execute()
+    won = [job_id for job_id, count in zip(job_ids, removed) if count == 1]
+    jobs = [job for job in Job.fetch_many(won, connection=queue.connection,
+                                          serializer=queue.serializer) if job is not None]
+    started = []
+    with queue.connection.pipeline() as pipeline:
+        for job in jobs:
+            execution = Execution.create(job, worker.get_heartbeat_ttl(job), pipeline=pipeline,
+                                         worker_name=worker.name)
+            worker.executions[execution.id] = execution
+            job.prepare_for_execution(worker.name, pipeline)
+            pipeline.persist(job.key)
+            started.append((job, execution))
+        pipeline.execute()
+    return started
+

@@ -1,0 +1,107 @@
+"""Micro-batching (jobs/batching.py): jobs queued for one model version run as one model
+call, each finishing in RQ with its own result; mixed models stay apart."""
+import pytest
+from bson import ObjectId
+from rq.job import Job
+from rq.registry import FailedJobRegistry, FinishedJobRegistry
+from sklearn.datasets import load_breast_cancer, load_iris
+
+from jobs import batching, predict, worker, writeback
+from jobs.queue import prediction_queue
+from service.registry import load_model
+
+IRIS = load_iris().data[:30].tolist()
+CANCER = load_breast_cancer().data[:30].tolist()
+
+
+@pytest.fixture
+def run_worker(db, redis, monkeypatch):
+    monkeypatch.setattr(predict, "mongo_db", lambda: db)
+    monkeypatch.setattr(worker, "mongo_db", lambda: db)
+
+    def run():
+        worker.PredictionWorker([prediction_queue(redis)], connection=redis).work(burst=True)
+    return run
+
+
+def post_one_by_one(as_user, model, rows):
+    ids = []
+    for row in rows:
+        response = as_user("alice").post("/api/v1/inputs", json={"model": model, "features": row})
+        assert response.status_code == 201, response.json
+        ids.append(response.json["prediction"])
+    return ids
+
+
+def documents(db, ids):
+    found = {str(d["_id"]): d for d in db.predictions.find(
+        {"_id": {"$in": [ObjectId(i) for i in ids]}})}
+    return [found[i] for i in ids]
+
+
+def assert_equal_to_sklearn(db, ids, model, rows):
+    entry, estimator = load_model(model, 1)
+    expected = estimator.predict_proba(rows).tolist()
+    for document, probabilities in zip(documents(db, ids), expected):
+        assert document["status"] == "done" and document["attempts"] == 1
+        got = document["result"]["probabilities"]
+        assert [got[c] for c in entry["classes"]] == probabilities
+
+
+def test_requests_of_two_models_run_as_one_batch_per_model_equal_to_sklearn(
+        as_user, db, redis, run_worker):
+    iris_ids, cancer_ids = [], []
+    for iris_row, cancer_row in zip(IRIS, CANCER):  # interleaved in the queue
+        iris_ids += post_one_by_one(as_user, "iris", [iris_row])
+        cancer_ids += post_one_by_one(as_user, "breast_cancer", [cancer_row])
+    job_ids = [j.id for j in prediction_queue(redis).jobs]
+    assert len(job_ids) == 60
+    run_worker()
+    assert_equal_to_sklearn(db, iris_ids, "iris", IRIS)
+    assert_equal_to_sklearn(db, cancer_ids, "breast_cancer", CANCER)
+    # one batch per model: all its rows were marked running by one update
+    assert len({d["started_at"] for d in documents(db, iris_ids)}) == 1
+    assert len({d["started_at"] for d in documents(db, cancer_ids)}) == 1
+    assert {d["started_at"] for d in documents(db, iris_ids)} != {
+        d["started_at"] for d in documents(db, cancer_ids)}
+    # every job finished in RQ with the summary of its own row
+    finished = FinishedJobRegistry(queue=prediction_queue(redis))
+    assert sorted(finished.get_job_ids()) == sorted(job_ids)
+    assert all(job.return_value() == {"done": 1, "failed": 0}
+               for job in Job.fetch_many(job_ids, connection=redis))
+
+
+def test_a_batch_stops_at_its_row_limit_and_the_rest_runs_next(
+        as_user, db, redis, run_worker, monkeypatch):
+    monkeypatch.setattr(batching.settings, "BATCH_MAX_ROWS", 7)
+    ids = post_one_by_one(as_user, "iris", IRIS[:20])
+    run_worker()
+    assert_equal_to_sklearn(db, ids, "iris", IRIS[:20])
+    batch_sizes = {}
+    for document in documents(db, ids):
+        batch_sizes[document["started_at"]] = batch_sizes.get(document["started_at"], 0) + 1
+    assert sorted(batch_sizes.values()) == [6, 7, 7]
+
+
+def test_a_lone_job_runs_alone(as_user, db, redis, run_worker):
+    [prediction_id] = post_one_by_one(as_user, "iris", IRIS[:1])
+    [job] = prediction_queue(redis).jobs
+    assert batching.joinable(prediction_queue(redis), job) == []
+    run_worker()
+    assert_equal_to_sklearn(db, [prediction_id], "iris", IRIS[:1])
+
+
+def test_a_batch_that_raises_fails_each_of_its_jobs_for_rq_to_retry(
+        as_user, db, redis, run_worker, monkeypatch):
+    ids = post_one_by_one(as_user, "iris", IRIS[:5])
+    job_ids = [j.id for j in prediction_queue(redis).jobs]
+
+    def database_down(*args):
+        raise ConnectionError("database down")
+    monkeypatch.setattr(writeback, "write_outcomes", database_down)
+    run_worker()
+    jobs = Job.fetch_many(job_ids, connection=redis)
+    assert [job.get_status() for job in jobs] == ["scheduled"] * 5  # each retried alone
+    assert all(job.retries_left == 3 for job in jobs)
+    assert FailedJobRegistry(queue=prediction_queue(redis)).count == 0
+    assert {d["status"] for d in documents(db, ids)} == {"running"}
