@@ -17,7 +17,7 @@ from .data import Mongo
 from .health import blueprint as health_blueprint
 from .openapi import blueprint as openapi_blueprint
 from .registry import sync_manifest
-from .validation import Validator
+from .validation import Validator, models_changed
 
 SETTINGS_FILE = str(Path(settings.__file__).resolve())
 log = logging.getLogger(__name__)
@@ -64,6 +64,7 @@ def register_models(app):
     try:
         with app.app_context():
             sync_manifest(app.data.driver.db)
+        models_changed(app.redis)
     except errors.UNAVAILABLE as exc:
-        log.warning("models not synced at start-up, database unavailable: %s", exc)
+        log.warning("models not synced at start-up, a store is unavailable: %s", exc)
 

@@ -9,7 +9,7 @@ import json
 import secrets
 from datetime import datetime, timedelta, timezone
 
-from flask import g
+from flask import current_app, g
 
 ROLES = ("client", "admin")
 LAST_USED_RESOLUTION = timedelta(minutes=1)  # at most one write per token per minute
@@ -68,6 +68,17 @@ def on_post_post_tokens(request, payload):
     payload.set_data(json.dumps(body))
 
 
+def account_key(digest):
+    """Where the API remembers a token's account (service/auth.py: account_for)."""
+    return f"account:{digest}"
+
+
+def on_deleted_item_tokens(item):
+    """A revoked token stops working at once: the API forgets its account."""
+    current_app.redis.delete(account_key(item["_id"]))
+
+
 def attach(app):
     app.on_insert_tokens += on_insert_tokens
+    app.on_deleted_item_tokens += on_deleted_item_tokens
     app.on_post_POST_tokens += on_post_post_tokens

@@ -15,6 +15,7 @@ from flask import Blueprint, current_app, request
 import settings
 
 from . import registry
+from .validation import models_changed
 
 blueprint = Blueprint("uploads", __name__)
 
@@ -79,6 +80,7 @@ def register(resource):
             files["artifact"].filename, features, form.get("alias"))
     except registry.ModelRefused as exc:
         return refused({"artifact": str(exc)})
+    models_changed(current_app.redis)
     document["_status"] = "OK"
     return send_response("models", (document, None, document["_etag"], 201))
 
@@ -90,9 +92,15 @@ def on_updated_models(updates, original):
     """A PATCH that gives aliases takes each from the versions of the name that had it."""
     for alias in updates.get("aliases") or []:
         registry.take_alias(current_app.data.driver.db, original["name"], alias, original["_id"])
+    models_changed(current_app.redis)
+
+
+def on_deleted_item_models(item):
+    models_changed(current_app.redis)
 
 
 def attach(app):
     prefix = f"/{app.config['URL_PREFIX']}/{app.config['API_VERSION']}"
     app.register_blueprint(blueprint, url_prefix=prefix)
     app.on_updated_models += on_updated_models
+    app.on_deleted_item_models += on_deleted_item_models

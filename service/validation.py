@@ -1,5 +1,6 @@
 """Model-aware validation of inputs: Cerberus rules that Eve runs on every POSTed item,
 so a bad item gets a 422 naming its field and nothing of the request is stored."""
+import time
 
 from cerberus.schema import DefinitionSchema
 from eve.io.mongo import Validator as MongoValidator
@@ -8,14 +9,33 @@ from flask import current_app, g
 from .registry import find_model
 
 
+GENERATION_KEY = "models:generation"
+REMEMBER_SECONDS = 60  # a change made behind the API's back (mongo shell) is seen after this
+
+
+def models_changed(redis):
+    """Every API process forgets the model versions it remembers (lookup_model): called
+    by whatever registers, aliases, retires or deletes a version."""
+    redis.incr(GENERATION_KEY)
+
+
 def lookup_model(name, version=None, alias=None):
-    """The version an input resolves to (service/registry.py: find_model), looked up once
-    per request however many items it carries."""
-    cache = g.setdefault("models_by_key", {})
-    key = (name, version, alias)
-    if key not in cache:
-        cache[key] = find_model(current_app.data.driver.db, name, version, alias)
-    return cache[key]
+    """The version an input resolves to (service/registry.py: find_model). The API
+    process remembers it until any model changes (one Redis GET per request instead of
+    database reads per item); an unknown name is not remembered."""
+    if "models_generation" not in g:
+        generation = current_app.redis.get(GENERATION_KEY)
+        g.models_generation = (generation, int(time.time() // REMEMBER_SECONDS))
+    remembered = current_app.extensions.setdefault("models_by_key", {})
+    key = (g.models_generation, name, version, alias)
+    if key not in remembered:
+        model = find_model(current_app.data.driver.db, name, version, alias)
+        if model is None:
+            return None
+        if len(remembered) >= 1000:
+            remembered.clear()  # entries of past generations
+        remembered[key] = model
+    return remembered[key]
 
 
 # The largest magnitude a feature takes: a power of two, so a float and an integer of

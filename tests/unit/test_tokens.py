@@ -63,3 +63,31 @@ def test_a_client_gets_nothing_of_tokens(as_user, client, db, tokens, method, it
     assert response.status_code in (401, 403)
     assert sorted(db.tokens.distinct("_id")) == before
     assert client.get(URL).status_code == 401
+
+
+def test_a_token_and_its_models_are_read_from_the_database_once_not_per_request(
+        as_user, client, monkeypatch):
+    from service import auth, validation
+    reads = {"accounts": 0, "models": 0}
+
+    def counted(name, function):
+        def call(*args, **kwargs):
+            reads[name] += 1
+            return function(*args, **kwargs)
+        return call
+    monkeypatch.setattr(auth, "find_account", counted("accounts", auth.find_account))
+    monkeypatch.setattr(validation, "find_model", counted("models", validation.find_model))
+    for _ in range(5):
+        response = as_user("alice").post("/api/v1/inputs", json={
+            "model": "iris", "features": [5.1, 3.5, 1.4, 0.2]})
+        assert response.status_code == 201
+    assert reads == {"accounts": 1, "models": 1}
+    # any change to the models (here: a retirement by PATCH) is seen by the next request
+    iris = as_user("admin").get("/api/v1/models", query_string={
+        "where": '{"name": "iris"}'}).get_json()["_items"][0]
+    patched = as_user("admin").patch(f"/api/v1/models/{iris['_id']}", json={"retired": True},
+                                     headers={"If-Match": iris["_etag"]})
+    assert patched.status_code == 200
+    refused = as_user("alice").post("/api/v1/inputs", json={
+        "model": "iris", "features": [5.1, 3.5, 1.4, 0.2]})
+    assert refused.status_code == 422, refused.get_json()  # no version left to serve it
