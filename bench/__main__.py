@@ -6,9 +6,12 @@ temporary directory, or uses the servers in MONGO_URI / REDIS_URL (database
 
 1. bulk throughput, first POST to last `done`, per model, per request size, 1 and 2 workers;
 2. single-row latency, POST to `done` seen by polling with If-None-Match, on an idle stack;
-3. baselines: compute floor, write floor, the naive Flask endpoint, RQ no-op jobs.
+3. 16 concurrent clients, each sending one row per request and polling it to `done`;
+4. baselines: compute floor, write floor, the naive Flask endpoint, RQ no-op jobs.
 
-Prints the table; writes bench/results/latest.json, latest.md and latest.png."""
+CPU seconds of each process during each run give the CPU per row. Prints the tables,
+with the throughput targets and whether this run met them; writes
+bench/results/latest.json, latest.md and latest.png."""
 import argparse
 import json
 import os
@@ -48,6 +51,10 @@ def parse_args():
                         default=int(os.environ.get("BENCH_LATENCY_REQUESTS", 500)))
     parser.add_argument("--naive-requests", type=int, default=1000,
                         help="one-row requests sent to the naive endpoint per model")
+    parser.add_argument("--concurrent-clients", type=int, default=16,
+                        help="clients sending one row per request, each polling to done")
+    parser.add_argument("--concurrent-rows", type=int, default=2000,
+                        help="rows per model in the concurrent-clients run")
     parser.add_argument("--models", default="", help="comma-separated (default: all shipped)")
     parser.add_argument("--profile", action="store_true",
                         help="py-spy the API and workers during one extra bulk run")
@@ -104,8 +111,17 @@ def service_measurements(stack, args, models, rows_by_model, profile_dir):
                                                    rows_by_model[entry["name"]],
                                                    args.latency_requests))
         print(report.latency_line(latency[-1]), flush=True)
+    concurrent = []
+    for entry in models:
+        with CpuMeter(processes) as cpu:
+            result = pipeline.concurrent_single_rows(api_url, token, db, entry["name"],
+                                                     rows_by_model[entry["name"]]
+                                                     [:args.concurrent_rows],
+                                                     clients=args.concurrent_clients)
+        concurrent.append({**result, "workers": count, "cpu_seconds": cpu.used})
+        print(report.concurrent_line(concurrent[-1]), flush=True)
     pipeline.clear(db)
-    return {"bulk": bulk, "latency": latency,
+    return {"bulk": bulk, "latency": latency, "concurrent": concurrent,
             "rq_noop": baselines.rq_overhead(redis_connection)}
 
 

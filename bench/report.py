@@ -16,6 +16,72 @@ def latency_line(run):
             f"p99 {run['p99_ms']} ms ({run['requests']} requests)")
 
 
+def concurrent_line(run):
+    return (f"{run['clients']} clients x 1 row {run['model']:<13} {run['rows_per_s']:>5} rows/s, "
+            f"p50 {run['p50_ms']} ms, p99 {run['p99_ms']} ms, "
+            f"{run['polls_per_row']} polls per row ({run['rows']} rows)")
+
+
+GROUPS = {"api": "api", "database": "database", "redis": "redis", "bench client": "client"}
+
+
+def cpu_per_row_ms(run):
+    """{process group: CPU ms per row} of one run; the workers are summed."""
+    per_row = {}
+    for name, seconds in run["cpu_seconds"].items():
+        group = GROUPS.get(name, "workers")
+        per_row[group] = per_row.get(group, 0.0) + seconds * 1000 / run["rows"]
+    per_row["service"] = sum(per_row.get(g, 0.0) for g in ("api", "workers", "redis"))
+    return {group: round(ms, 3) for group, ms in per_row.items()}
+
+
+def cpu_table(runs, label):
+    lines = [f"| {label} | api | workers | redis | service (api+workers+redis) | database "
+             f"| bench client |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for name, run in runs:
+        ms = cpu_per_row_ms(run)
+        lines.append(f"| {name} | {ms.get('api', 0)} | {ms.get('workers', 0)} "
+                     f"| {ms.get('redis', 0)} | {ms['service']} | {ms.get('database', 0)} "
+                     f"| {ms.get('client', 0)} |")
+    return lines
+
+
+def find(runs, **fields):
+    return next((r for r in runs if all(r.get(k) == v for k, v in fields.items())), None)
+
+
+def targets(result):
+    """The throughput issue's targets against this run: [(what, target, measured, met)]."""
+    rows = []
+    model, workers = "breast_cancer", max(r["workers"] for r in result["bulk"])
+    bulk = find(result["bulk"], model=model, rows_per_request=1000, workers=workers)
+    naive = naive_rate(result, model, workers, 1)
+    if bulk:
+        floor = result["floors"][model]["write"]["rows_per_s"]
+        rows.append((f"bulk, {model}, 1,000 rows/request, {workers} workers",
+                     ">= 3,000 rows/s and >= 10x naive",
+                     f"{bulk['rows_per_s']} rows/s, {ratio(bulk['rows_per_s'], naive)}x naive",
+                     bulk["rows_per_s"] >= 3000 and bulk["rows_per_s"] >= 10 * (naive or 0)))
+        rows.append(("bulk / write floor", ">= 0.8", ratio(bulk["rows_per_s"], floor),
+                     bulk["rows_per_s"] >= 0.8 * floor))
+        service = cpu_per_row_ms(bulk)["service"]
+        rows.append(("service CPU per row in that run (api + workers + redis)", "<= 0.3 ms",
+                     f"{service} ms", service <= 0.3))
+    for run in result.get("concurrent", []):
+        naive = naive_rate(result, run["model"], run["workers"], 1)
+        rows.append((f"{run['clients']} clients x 1 row, {run['model']}",
+                     ">= 3x naive 1 row/request, p99 <= 150 ms",
+                     f"{run['rows_per_s']} rows/s ({ratio(run['rows_per_s'], naive)}x), "
+                     f"p99 {run['p99_ms']} ms",
+                     run["rows_per_s"] >= 3 * (naive or 0) and run["p99_ms"] <= 150))
+    for run in result["latency"]:
+        alone = result["floors"][run["model"]]["compute"]["single_row_ms"]
+        rows.append((f"one row, idle, {run['model']}", "p50 <= model + 10 ms, p99 <= model + 40",
+                     f"model + {run['p50_ms'] - alone:.1f} / + {run['p99_ms'] - alone:.1f} ms",
+                     run["p50_ms"] <= alone + 10 and run["p99_ms"] <= alone + 40))
+    return rows
+
+
 def naive_rate(result, model, workers, rows_per_request):
     for run in result["naive"]:
         if (run["model"], run["workers"], run["rows_per_request"]) == (model, workers,
@@ -75,6 +141,32 @@ def markdown(result):
     for run in result["naive"]:
         lines.append(f"| {run['model']} | {run['workers']} | {run['rows_per_request']} "
                      f"| {run['rows_per_s']} | {run['p50_ms']} | {run['p99_ms']} |")
+    if result.get("concurrent"):
+        lines += [
+            "",
+            f"**Concurrent clients**: {result['concurrent'][0]['clients']} clients, each "
+            "POSTing one row and polling it (If-None-Match, 5 ms apart) to `done`, then "
+            "the next; 2 workers",
+            "",
+            "| model | rows/s | naive 1 row/request | service / naive | p50 ms | p99 ms "
+            "| polls per row |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for run in result["concurrent"]:
+            naive = naive_rate(result, run["model"], run["workers"], 1)
+            lines.append(f"| {run['model']} | {run['rows_per_s']} | {naive or '–'} "
+                         f"| {ratio(run['rows_per_s'], naive)} | {run['p50_ms']} "
+                         f"| {run['p99_ms']} | {run['polls_per_row']} |")
+    lines += ["", "**CPU per row**, ms, by process (all the cores' time during the run "
+              "over its rows)", ""]
+    lines += cpu_table([(f"bulk {r['model']} {r['rows_per_request']}/request "
+                         f"{r['workers']}w", r) for r in result["bulk"]], "run")
+    lines += cpu_table([(f"{r['clients']} clients {r['model']}", r)
+                        for r in result.get("concurrent", [])], "run")[2:]
+    lines += ["", "**Targets** (throughput issue)", "",
+              "| what | target | this run | met |", "|---|---|---|---|"]
+    lines += [f"| {what} | {target} | {measured} | {'yes' if met else 'no'} |"
+              for what, target, measured, met in targets(result)]
     noop = result["rq_noop"]
     lines += [
         "",

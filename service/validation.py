@@ -23,6 +23,9 @@ def lookup_model(name, version=None, alias=None):
     """The version an input resolves to (service/registry.py: find_model). The API
     process remembers it until any model changes (one Redis GET per request instead of
     database reads per item); an unknown name is not remembered."""
+    this_request = g.setdefault("models_by_key", {})
+    if (name, version, alias) in this_request:
+        return this_request[name, version, alias]
     if "models_generation" not in g:
         generation = current_app.redis.get(GENERATION_KEY)
         g.models_generation = (generation, int(time.time() // REMEMBER_SECONDS))
@@ -35,6 +38,7 @@ def lookup_model(name, version=None, alias=None):
         if len(remembered) >= 1000:
             remembered.clear()  # entries of past generations
         remembered[key] = model
+    this_request[name, version, alias] = remembered[key]
     return remembered[key]
 
 
@@ -106,6 +110,19 @@ class CheckedOnce(DefinitionSchema):
     time, so a schema made of the same rules objects as one already checked is trusted;
     the objects are kept here, so their ids stay theirs."""
     checked = {}
+    expanded = {}
+
+    @classmethod
+    def expand(cls, schema):
+        """Cerberus expands rules in place, so rules it has expanded once stay expanded:
+        when its expansion kept the same rules objects, later ones are skipped."""
+        key = tuple((field, id(rules)) for field, rules in schema.items())
+        if key in cls.expanded:
+            return schema
+        result = super().expand(schema)
+        if all(result.get(field) is rules for field, rules in schema.items()):
+            cls.expanded[key] = list(schema.values())
+        return result
 
     def validate(self, schema=None):
         schema = self.schema if schema is None else schema
