@@ -73,24 +73,31 @@ def log_outcomes(meta, model, version, sha256, prediction_ids, outcomes, duratio
               duration_ms=duration_ms)
 
 
-def predict_rows(db, model, version, prediction_ids, rows):
-    """Mark the rows running, predict them in one model call, write each outcome.
-    Returns (artifact sha256 or None, outcomes in row order)."""
-    writeback.mark_running(db, prediction_ids)
+def outcomes_of(db, model, version, rows):
+    """(artifact sha256 or None, [(status, result or error), ...]) for the rows."""
     try:
         entry, estimator = models.load(db, model, version)
     except ArtifactError as exc:  # bytes altered or gone: retrying cannot help
         log.error("model %s v%s not loaded: %s", model, version, exc)
-        outcomes = [("failed", error_of(exc))] * len(prediction_ids)
-        writeback.write_outcomes(db, prediction_ids, outcomes)
-        return None, outcomes
+        return None, [("failed", error_of(exc))] * len(rows)
     try:
-        outcomes = [("done", result) for result in compute(entry, estimator, rows)]
+        return entry["artifact"]["sha256"], [
+            ("done", result) for result in compute(entry, estimator, rows)]
     except Exception:
         log.exception("chunk of %s v%s failed as a whole; retrying row by row", model, version)
-        outcomes = compute_each(entry, estimator, rows)
-    writeback.write_outcomes(db, prediction_ids, outcomes)
-    return entry["artifact"]["sha256"], outcomes
+        return entry["artifact"]["sha256"], compute_each(entry, estimator, rows)
+
+
+def predict_rows(db, model, version, prediction_ids, rows):
+    """Predict the rows in one model call and write each outcome; the rows show
+    `running` meanwhile if that takes long (writeback.running_if_slow).
+    Returns (artifact sha256 or None, outcomes in row order)."""
+    started_at = writeback.now()
+    with writeback.running_if_slow(db, prediction_ids) as marked_running:
+        sha256, outcomes = outcomes_of(db, model, version, rows)
+    writeback.write_outcomes(db, prediction_ids, outcomes,
+                             started_at=None if marked_running() else started_at)
+    return sha256, outcomes
 
 
 def summary(outcomes):

@@ -1,13 +1,18 @@
 """Writing job progress and results into prediction documents, by `_id`.
 
-A chunk costs two commands: one update_many marks all its predictions running, one
-bulk_write sets each one's own result. (FerretDB, the development database, needs the
+A batch costs one command, a bulk_write setting each row's own result, or two when it
+runs longer than RUNNING_AFTER_SECONDS: then one update_many marks all its rows
+`running` first. (FerretDB, the development database, needs the
 fixes in tools/ferretdb-v1.24.2.patch for either to use its _id index and not to hang.)"""
 import hashlib
+import threading
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from bson import ObjectId
 from pymongo import UpdateOne
+
+import settings
 
 
 def now():
@@ -18,12 +23,14 @@ def etag_for(prediction_id, status, stamp):
     return hashlib.sha1(f"{prediction_id}/{status}/{stamp.isoformat()}".encode()).hexdigest()
 
 
-def status_update(prediction_id, status, fields, stamp):
+def status_update(prediction_id, status, fields, stamp, counts_attempt=False):
     """$set the fields plus a new _updated and _etag, so that Eve's conditional GETs
     (If-None-Match) see the change."""
-    return UpdateOne({"_id": ObjectId(prediction_id)},
-                     {"$set": {"status": status, "_updated": stamp,
-                               "_etag": etag_for(prediction_id, status, stamp), **fields}})
+    update = {"$set": {"status": status, "_updated": stamp,
+                       "_etag": etag_for(prediction_id, status, stamp), **fields}}
+    if counts_attempt:
+        update["$inc"] = {"attempts": 1}
+    return UpdateOne({"_id": ObjectId(prediction_id)}, update)
 
 
 def mark_queued(db, prediction_ids, job_id):
@@ -44,15 +51,42 @@ def mark_running(db, prediction_ids):
          "$inc": {"attempts": 1}})
 
 
-def write_outcomes(db, prediction_ids, outcomes):
+@contextmanager
+def running_if_slow(db, prediction_ids, after_seconds=None):
+    """Marks the rows `running` (mark_running) if the block takes longer than
+    after_seconds (RUNNING_AFTER_SECONDS); yields a function that tells whether it did.
+    A quicker block leaves them `queued`, for write_outcomes to take them to their final
+    status with one write per row instead of two. On leaving, a mark under way is
+    waited for, so that it never lands after the final write."""
+    marked = threading.Event()
+
+    def mark():
+        mark_running(db, prediction_ids)
+        marked.set()
+    timer = threading.Timer(settings.RUNNING_AFTER_SECONDS if after_seconds is None
+                            else after_seconds, mark)
+    timer.start()
+    try:
+        yield marked.is_set
+    finally:
+        timer.cancel()
+        timer.join()
+
+
+def write_outcomes(db, prediction_ids, outcomes, started_at=None):
     """outcomes: [("done", result) | ("failed", error), ...] in prediction_ids order.
-    Rewriting the same outcome is harmless: a model gives the same result for the same
-    row, so a retried chunk converges on the same documents."""
+    With started_at (rows not marked running), the write also sets it and counts the
+    attempt. Rewriting the same outcome is harmless: a model gives the same result for
+    the same row, so a retried chunk converges on the same documents."""
     stamp = now()
     updates = []
     for pid, (status, value) in zip(prediction_ids, outcomes):
         field = "result" if status == "done" else "error"
-        updates.append(status_update(pid, status, {field: value, "finished_at": stamp}, stamp))
+        fields = {field: value, "finished_at": stamp}
+        if started_at is not None:
+            fields["started_at"] = started_at
+        updates.append(status_update(pid, status, fields, stamp,
+                                     counts_attempt=started_at is not None))
     db.predictions.bulk_write(updates, ordered=False)
 
 

@@ -59,7 +59,7 @@ def test_requests_of_two_models_run_as_one_batch_per_model_equal_to_sklearn(
     run_worker()
     assert_equal_to_sklearn(db, iris_ids, "iris", IRIS)
     assert_equal_to_sklearn(db, cancer_ids, "breast_cancer", CANCER)
-    # one batch per model: all its rows were marked running by one update
+    # one batch per model: all its rows got the batch's start time
     assert len({d["started_at"] for d in documents(db, iris_ids)}) == 1
     assert len({d["started_at"] for d in documents(db, cancer_ids)}) == 1
     assert {d["started_at"] for d in documents(db, iris_ids)} != {
@@ -96,7 +96,7 @@ def test_a_batch_that_raises_fails_each_of_its_jobs_for_rq_to_retry(
     ids = post_one_by_one(as_user, "iris", IRIS[:5])
     job_ids = [j.id for j in prediction_queue(redis).jobs]
 
-    def database_down(*args):
+    def database_down(*args, **kwargs):
         raise ConnectionError("database down")
     monkeypatch.setattr(writeback, "write_outcomes", database_down)
     run_worker()
@@ -104,4 +104,4 @@ def test_a_batch_that_raises_fails_each_of_its_jobs_for_rq_to_retry(
     assert [job.get_status() for job in jobs] == ["scheduled"] * 5  # each retried alone
     assert all(job.retries_left == 3 for job in jobs)
     assert FailedJobRegistry(queue=prediction_queue(redis)).count == 0
-    assert {d["status"] for d in documents(db, ids)} == {"running"}
+    assert {d["status"] for d in documents(db, ids)} == {"queued"}  # nothing written

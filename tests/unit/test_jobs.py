@@ -1,3 +1,5 @@
+import time
+
 import numpy as np
 import pytest
 from bson import ObjectId
@@ -102,6 +104,31 @@ def test_a_chunk_is_written_with_one_command_per_step(job_db):
     writeback.write_outcomes(Db(), ids, [("done", {"value": 1.0})] * 25)
     assert calls == ["update_many", "bulk_write"]
     assert job_db.predictions.count_documents({"status": "done"}) == 25
+
+
+def test_a_quick_batch_goes_from_queued_to_done_in_one_write(job_db):
+    ids = queued(job_db, 3)
+    started_at = writeback.now()
+    with writeback.running_if_slow(job_db, ids, after_seconds=5) as marked_running:
+        assert job_db.predictions.count_documents({"status": "queued"}) == 3
+    assert not marked_running()
+    writeback.write_outcomes(job_db, ids, [("done", {"value": 1.0})] * 3, started_at=started_at)
+    for document in job_db.predictions.find():
+        assert (document["status"], document["attempts"]) == ("done", 1)
+        assert abs(document["started_at"] - started_at.replace(tzinfo=None)).total_seconds() < 1e-3
+
+
+def test_a_slow_batch_shows_running_while_it_runs_and_counts_one_attempt(job_db):
+    ids = queued(job_db, 3)
+    with writeback.running_if_slow(job_db, ids, after_seconds=0.01) as marked_running:
+        for _ in range(200):
+            if job_db.predictions.count_documents({"status": "running"}) == 3:
+                break
+            time.sleep(0.01)
+        assert job_db.predictions.count_documents({"status": "running", "attempts": 1}) == 3
+    assert marked_running()
+    writeback.write_outcomes(job_db, ids, [("done", {"value": 1.0})] * 3)
+    assert [d["attempts"] for d in job_db.predictions.find({"status": "done"})] == [1] * 3
 
 
 def test_each_status_change_gets_a_new_etag(job_db):
