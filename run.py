@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 
 GUNICORN_WORKERS = os.environ.get("API_PROCESSES", "2")
-GUNICORN_THREADS = os.environ.get("API_THREADS", "4")
+# Threads per process: a long-polling request (service/waiting.py) holds one while it waits.
+GUNICORN_THREADS = os.environ.get("API_THREADS", "32")
 
 
 def gunicorn_argv(port):

@@ -5,8 +5,10 @@ temporary directory, or uses the servers in MONGO_URI / REDIS_URL (database
 `prediction_bench` on that server, which it empties), then measures:
 
 1. bulk throughput, first POST to last `done`, per model, per request size, 1 and 2 workers;
-2. single-row latency, POST to `done` seen by polling with If-None-Match, on an idle stack;
-3. 16 concurrent clients, each sending one row per request and polling it to `done`;
+2. single-row latency, POST to `done` seen by polling with If-None-Match, or by
+   long polling (Prefer: wait), on an idle stack;
+3. 16 concurrent clients, each sending one row per request and polling (or long-polling)
+   it to `done`;
 4. baselines: compute floor, write floor, the naive Flask endpoint, RQ no-op jobs.
 
 CPU seconds of each process during each run give the CPU per row. Prints the tables,
@@ -33,6 +35,7 @@ from .profile import Profiler
 from .workload import rows_for, shipped_models
 
 RESULTS = Path(__file__).resolve().parent / "results"
+LONG_POLL_SECONDS = 10  # the clients that long-poll send Prefer: wait=10
 
 
 def bench_database(mongo_uri):
@@ -53,7 +56,7 @@ def parse_args():
                         help="one-row requests sent to the naive endpoint per model")
     parser.add_argument("--concurrent-clients", type=int, default=16,
                         help="clients sending one row per request, each polling to done")
-    parser.add_argument("--concurrent-rows", type=int, default=2000,
+    parser.add_argument("--concurrent-rows", type=int, default=1000,
                         help="rows per model in the concurrent-clients run")
     parser.add_argument("--models", default="", help="comma-separated (default: all shipped)")
     parser.add_argument("--profile", action="store_true",
@@ -105,21 +108,22 @@ def service_measurements(stack, args, models, rows_by_model, profile_dir):
         with Profiler(processes, profile_dir, f"{entry['name']}-{size}-{count}w"):
             pipeline.bulk_throughput(api_url, token, db, redis_connection, entry["name"],
                                      rows_by_model[entry["name"]], size)
-    latency = []
+    latency, concurrent = [], []
     for entry in models:
-        latency.append(pipeline.single_row_latency(api_url, token, db, entry["name"],
-                                                   rows_by_model[entry["name"]],
-                                                   args.latency_requests))
-        print(report.latency_line(latency[-1]), flush=True)
-    concurrent = []
+        for wait in (None, LONG_POLL_SECONDS):
+            latency.append(pipeline.single_row_latency(api_url, token, db, entry["name"],
+                                                       rows_by_model[entry["name"]],
+                                                       args.latency_requests, wait=wait))
+            print(report.latency_line(latency[-1]), flush=True)
     for entry in models:
-        with CpuMeter(processes) as cpu:
-            result = pipeline.concurrent_single_rows(api_url, token, db, entry["name"],
-                                                     rows_by_model[entry["name"]]
-                                                     [:args.concurrent_rows],
-                                                     clients=args.concurrent_clients)
-        concurrent.append({**result, "workers": count, "cpu_seconds": cpu.used})
-        print(report.concurrent_line(concurrent[-1]), flush=True)
+        for wait in (None, LONG_POLL_SECONDS):
+            with CpuMeter(processes) as cpu:
+                result = pipeline.concurrent_single_rows(
+                    api_url, token, db, entry["name"],
+                    rows_by_model[entry["name"]][:args.concurrent_rows],
+                    clients=args.concurrent_clients, wait=wait)
+            concurrent.append({**result, "workers": count, "cpu_seconds": cpu.used})
+            print(report.concurrent_line(concurrent[-1]), flush=True)
     pipeline.clear(db)
     return {"bulk": bulk, "latency": latency, "concurrent": concurrent,
             "rq_noop": baselines.rq_overhead(redis_connection)}

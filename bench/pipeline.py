@@ -72,8 +72,29 @@ def bulk_throughput(api_url, token, db, redis_connection, model, rows, rows_per_
             "post_p50_ms": latency_summary(latencies)["p50_ms"]}
 
 
-def single_row_latency(api_url, token, db, model, rows, requests_count):
-    """One row at a time, each POSTed then polled with If-None-Match until `done`."""
+def poll_until_done(client, url, pause=0.0, wait=None):
+    """GET the prediction until it is `done`: with If-None-Match, pause seconds apart,
+    or each GET held by the server up to `wait` s (Prefer: wait). Returns the GETs sent."""
+    etag, polls = None, 0
+    while True:
+        headers = {"If-None-Match": etag} if etag else {}
+        if wait:
+            headers["Prefer"] = f"wait={wait}"
+        polled = client.get(url, headers=headers)
+        polls += 1
+        if polled.status_code == 200:
+            etag = polled.headers["ETag"]
+            status = polled.json()["status"]
+            if status in ("done", "failed"):
+                assert status == "done", polled.text[:300]
+                return polls
+        if pause:
+            time.sleep(pause)
+
+
+def single_row_latency(api_url, token, db, model, rows, requests_count, wait=None):
+    """One row at a time, each POSTed then polled with If-None-Match until `done`, or
+    long-polled (Prefer: wait) when `wait` is given."""
     clear(db)
     client = session({"Authorization": f"Bearer {token}"})
     latencies, polls = [], 0
@@ -81,46 +102,30 @@ def single_row_latency(api_url, token, db, model, rows, requests_count):
         started = time.perf_counter()
         response = client.post(f"{api_url}/inputs", json={"model": model, "features": row})
         assert response.status_code == 201, response.text[:300]
-        url = f"{api_url}/predictions/{response.json()['prediction']}"
-        etag = None
-        while True:
-            polled = client.get(url, headers={"If-None-Match": etag} if etag else {})
-            polls += 1
-            if polled.status_code == 200:
-                etag = polled.headers["ETag"]
-                status = polled.json()["status"]
-                if status in ("done", "failed"):
-                    assert status == "done", polled.text[:300]
-                    break
+        polls += poll_until_done(client, f"{api_url}/predictions/"
+                                         f"{response.json()['prediction']}", wait=wait)
         latencies.append(time.perf_counter() - started)
-    return {"model": model, "requests": len(latencies),
+    return {"model": model, "requests": len(latencies), "long_poll": bool(wait),
             "polls_per_request": round(polls / len(latencies), 1), **latency_summary(latencies),
             "samples_ms": [round(s * 1000, 2) for s in latencies]}
 
 
-def concurrent_single_rows(api_url, token, db, model, rows, clients=16, poll_pause=0.005):
+def concurrent_single_rows(api_url, token, db, model, rows, clients=16, poll_pause=0.005,
+                           wait=None):
     """`clients` threads, each POSTing one row at a time and polling its prediction with
-    If-None-Match (pausing poll_pause between polls) until `done`, then the next row.
-    rows/s is all rows over the wall time; latency is POST to `done` seen."""
+    If-None-Match (poll_pause apart), or long-polling it when `wait` is given, until
+    `done`, then the next. rows/s is all rows over the wall time; latency is POST to
+    `done` seen."""
     clear(db)
 
     def one_row(row):
         client = session({"Authorization": f"Bearer {token}"})
         response = client.post(f"{api_url}/inputs", json={"model": model, "features": row})
         assert response.status_code == 201, response.text[:300]
-        url = f"{api_url}/predictions/{response.json()['prediction']}"
-        etag, polls = None, 0
-        while True:
-            polled = client.get(url, headers={"If-None-Match": etag} if etag else {})
-            polls += 1
-            if polled.status_code == 200:
-                etag = polled.headers["ETag"]
-                if polled.json()["status"] in ("done", "failed"):
-                    assert polled.json()["status"] == "done", polled.text[:300]
-                    return polls
-            time.sleep(poll_pause)
+        return poll_until_done(client, f"{api_url}/predictions/{response.json()['prediction']}",
+                               pause=poll_pause, wait=wait)
 
     polls, seconds, latencies = run_concurrently(one_row, rows, clients)
-    return {"model": model, "clients": clients, "rows": len(rows),
+    return {"model": model, "clients": clients, "rows": len(rows), "long_poll": bool(wait),
             "rows_per_s": round(len(rows) / seconds),
             "polls_per_row": round(sum(polls) / len(polls), 1), **latency_summary(latencies)}

@@ -11,13 +11,18 @@ def bulk_line(run):
             f"({run['rows']} rows in {run['seconds']} s; POSTs took {run['post_seconds']} s)")
 
 
+def how(run):
+    return "long-polled" if run.get("long_poll") else "polled"
+
+
 def latency_line(run):
-    return (f"single row {run['model']:<13} p50 {run['p50_ms']} ms, p95 {run['p95_ms']} ms, "
+    return (f"single row {run['model']:<13} {how(run):<11} p50 {run['p50_ms']} ms, p95 {run['p95_ms']} ms, "
             f"p99 {run['p99_ms']} ms ({run['requests']} requests)")
 
 
 def concurrent_line(run):
-    return (f"{run['clients']} clients x 1 row {run['model']:<13} {run['rows_per_s']:>5} rows/s, "
+    return (f"{run['clients']} clients x 1 row {run['model']:<13} {how(run):<11} "
+            f"{run['rows_per_s']:>5} rows/s, "
             f"p50 {run['p50_ms']} ms, p99 {run['p99_ms']} ms, "
             f"{run['polls_per_row']} polls per row ({run['rows']} rows)")
 
@@ -69,14 +74,15 @@ def targets(result):
                      f"{service} ms", service <= 0.3))
     for run in result.get("concurrent", []):
         naive = naive_rate(result, run["model"], run["workers"], 1)
-        rows.append((f"{run['clients']} clients x 1 row, {run['model']}",
+        rows.append((f"{run['clients']} clients x 1 row, {run['model']}, {how(run)}",
                      ">= 3x naive 1 row/request, p99 <= 150 ms",
                      f"{run['rows_per_s']} rows/s ({ratio(run['rows_per_s'], naive)}x), "
                      f"p99 {run['p99_ms']} ms",
                      run["rows_per_s"] >= 3 * (naive or 0) and run["p99_ms"] <= 150))
     for run in result["latency"]:
         alone = result["floors"][run["model"]]["compute"]["single_row_ms"]
-        rows.append((f"one row, idle, {run['model']}", "p50 <= model + 10 ms, p99 <= model + 40",
+        rows.append((f"one row, idle, {run['model']}, {how(run)}",
+                     "p50 <= model + 10 ms, p99 <= model + 40",
                      f"model + {run['p50_ms'] - alone:.1f} / + {run['p99_ms'] - alone:.1f} ms",
                      run["p50_ms"] <= alone + 10 and run["p99_ms"] <= alone + 40))
     return rows
@@ -120,15 +126,18 @@ def markdown(result):
             f"| {floors['compute']['rows_per_s']} |")
     lines += [
         "",
-        "**Single-row latency**: POST to `done` seen by polling with If-None-Match, "
-        "one request at a time, idle stack",
+        "**Single-row latency**: POST to `done` seen by polling with If-None-Match "
+        "(back to back), or by long polling (`Prefer: wait=10`), one request at a time, "
+        "idle stack",
         "",
-        "| model | p50 ms | p95 ms | p99 ms | model alone ms | p50 − model | p99 − model |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| model | seen by | p50 ms | p95 ms | p99 ms | model alone ms | p50 − model "
+        "| p99 − model |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for run in result["latency"]:
         alone = result["floors"][run["model"]]["compute"]["single_row_ms"]
-        lines.append(f"| {run['model']} | {run['p50_ms']} | {run['p95_ms']} | {run['p99_ms']} "
+        lines.append(f"| {run['model']} | {how(run)} | {run['p50_ms']} | {run['p95_ms']} "
+                     f"| {run['p99_ms']} "
                      f"| {alone} | {run['p50_ms'] - alone:.1f} | {run['p99_ms'] - alone:.1f} |")
     lines += [
         "",
@@ -145,23 +154,23 @@ def markdown(result):
         lines += [
             "",
             f"**Concurrent clients**: {result['concurrent'][0]['clients']} clients, each "
-            "POSTing one row and polling it (If-None-Match, 5 ms apart) to `done`, then "
-            "the next; 2 workers",
+            "POSTing one row and polling it (If-None-Match, 5 ms apart) or long-polling it "
+            "(`Prefer: wait=10`) to `done`, then the next; 2 workers",
             "",
-            "| model | rows/s | naive 1 row/request | service / naive | p50 ms | p99 ms "
-            "| polls per row |",
-            "|---|---:|---:|---:|---:|---:|---:|",
+            "| model | seen by | rows/s | naive 1 row/request | service / naive | p50 ms "
+            "| p99 ms | GETs per row |",
+            "|---|---|---:|---:|---:|---:|---:|---:|",
         ]
         for run in result["concurrent"]:
             naive = naive_rate(result, run["model"], run["workers"], 1)
-            lines.append(f"| {run['model']} | {run['rows_per_s']} | {naive or '–'} "
+            lines.append(f"| {run['model']} | {how(run)} | {run['rows_per_s']} | {naive or '–'} "
                          f"| {ratio(run['rows_per_s'], naive)} | {run['p50_ms']} "
                          f"| {run['p99_ms']} | {run['polls_per_row']} |")
     lines += ["", "**CPU per row**, ms, by process (all the cores' time during the run "
               "over its rows)", ""]
     lines += cpu_table([(f"bulk {r['model']} {r['rows_per_request']}/request "
                          f"{r['workers']}w", r) for r in result["bulk"]], "run")
-    lines += cpu_table([(f"{r['clients']} clients {r['model']}", r)
+    lines += cpu_table([(f"{r['clients']} clients {r['model']} {how(r)}", r)
                         for r in result.get("concurrent", [])], "run")[2:]
     lines += ["", "**Targets** (throughput issue)", "",
               "| what | target | this run | met |", "|---|---|---|---|"]
@@ -183,7 +192,8 @@ def chart(result, path):
     for run in result["latency"]:
         ordered = sorted(run["samples_ms"])
         fractions = [(i + 1) / len(ordered) for i in range(len(ordered))]
-        left.plot(ordered, fractions, label=f"{run['model']} (p50 {run['p50_ms']} ms)")
+        left.plot(ordered, fractions,
+                  label=f"{run['model']}, {how(run)} (p50 {run['p50_ms']} ms)")
     left.set_xlabel("POST → done (ms)")
     left.set_ylabel("fraction of requests")
     left.set_title("Single-row latency, idle stack (CDF)")

@@ -119,6 +119,8 @@ def predict_chunk(model, version, prediction_ids, rows):
                                     [pid for _, ids, _ in chunks for pid in ids],
                                     [row for _, _, part in chunks for row in part])
     duration_ms = round((time.perf_counter() - started) * 1000, 2)
+    if job is not None:
+        writeback.announce(job.connection, [pid for _, ids, _ in chunks for pid in ids])
     summaries, start = [], 0
     for chunk_job, ids, _ in chunks:
         own, start = outcomes[start:start + len(ids)], start + len(ids)
@@ -139,3 +141,4 @@ def mark_chunk_failed(job, connection, exc_type, exc_value, traceback):
     _, _, prediction_ids, _ = job.args
     writeback.mark_failed(mongo_db(), prediction_ids,
                           {"type": exc_type.__name__, "message": str(exc_value)[:500]})
+    writeback.announce(connection, prediction_ids)

@@ -92,6 +92,7 @@ def reconcile(db, connection, now=None):
     if give_up:
         writeback.mark_failed(db, give_up, {"type": "GaveUp", "message":
                                             f"no result after {MAX_ATTEMPTS} attempts"})
+        writeback.announce(connection, give_up)
     chunks = plan_chunks(requeue)
     for job_id, _, _, rows in chunks:
         writeback.mark_queued(db, [str(r["prediction"]) for r in rows], job_id)

@@ -5,14 +5,31 @@ runs longer than RUNNING_AFTER_SECONDS: then one update_many marks all its rows
 `running` first. (FerretDB, the development database, needs the
 fixes in tools/ferretdb-v1.24.2.patch for either to use its _id index and not to hang.)"""
 import hashlib
+import logging
 import threading
 from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from bson import ObjectId
+import redis
 from pymongo import UpdateOne
 
 import settings
+
+log = logging.getLogger(__name__)
+
+
+FINISHED_CHANNEL = "predictions:finished"
+
+
+def announce(connection, prediction_ids):
+    """Tell the API processes which predictions are finished, so that the requests
+    long-polling them answer now (service/waiting.py). Best effort: the write is done,
+    and a waiting request that misses this answers when its wait is over."""
+    try:
+        connection.publish(FINISHED_CHANNEL, ",".join(prediction_ids))
+    except redis.RedisError as exc:
+        log.warning("finished predictions not announced: %s", exc)
 
 
 def now():

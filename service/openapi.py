@@ -195,6 +195,19 @@ def bulk(schema, limit):
                                "maxItems": limit}]}
 
 
+def long_poll(operation):
+    """`Prefer: wait=N` (service/waiting.py) on an item GET."""
+    operation["summary"] += "; with `Prefer: wait=N`, held until it is finished or N s pass"
+    operation["parameters"].append({
+        "name": "Prefer", "in": "header", "required": False,
+        "schema": {"type": "string", "pattern": "^wait=([1-9]|[1-5][0-9]|60)$"},
+        "description": "RFC 7240: `wait=N`, 1 <= N <= 60 seconds (anything else: 400)"})
+    operation["responses"]["200"]["headers"] = {"Preference-Applied": {
+        "schema": {"type": "string"}, "description": "`wait=N` when the request waited"}}
+    operation["responses"]["400"] = {"description": ERROR_CODES["400"],
+                                     "content": {"application/json": {"schema": ERROR}}}
+
+
 def resource_paths(resource, settings):
     config = current_app.config
     ref = {"$ref": f"#/components/schemas/{resource}"}
@@ -224,6 +237,8 @@ def resource_paths(resource, settings):
         item["get"] = {"summary": f"one {settings['item_title']}", "parameters": [
             item_id, {"name": "If-None-Match", "in": "header", "schema": {"type": "string"}}],
             "responses": responses(200, ref, "304", "403", "404")}
+        if resource == "predictions":
+            long_poll(item["get"])
     if "PATCH" in settings["item_methods"]:
         item["patch"] = {"summary": f"change one {settings['item_title']} (admin)",
                          "parameters": [item_id, if_match],

@@ -11,17 +11,23 @@ def test_bench_runs_every_measurement_and_writes_its_results(tmp_path):
     out = subprocess.run(
         [sys.executable, "-m", "bench", "--rows", "300", "--sizes", "100", "--workers", "1",
          "--latency-requests", "5", "--naive-requests", "20", "--models", "iris",
-         "--output", str(tmp_path)],
+         "--concurrent-clients", "4", "--concurrent-rows", "12", "--output", str(tmp_path)],
         cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     result = json.loads((tmp_path / "latest.json").read_text())
     [bulk] = result["bulk"]
     assert (bulk["model"], bulk["rows"], bulk["workers"]) == ("iris", 300, 1)
     assert bulk["rows_per_s"] > 0 and bulk["cpu_seconds"]["database"] > 0
-    assert [run["requests"] for run in result["latency"]] == [5]
+    assert [(run["requests"], run["long_poll"]) for run in result["latency"]] == [
+        (5, False), (5, True)]
+    assert [(run["rows"], run["long_poll"]) for run in result["concurrent"]] == [
+        (12, False), (12, True)]
+    assert all(run["cpu_seconds"]["api"] > 0 for run in result["concurrent"])
     assert {(r["workers"], r["rows_per_request"]) for r in result["naive"]} == {(1, 1), (1, 100)}
     assert set(result["floors"]["iris"]) == {"compute", "write"}
     assert result["rq_noop"]["jobs"] == 2000
     table = (tmp_path / "latest.md").read_text()
     assert "| iris | 100 | 1 |" in table and table in out.stdout
+    assert "**Targets**" in table  # but not the bulk ones: breast_cancer, 1,000 rows/request
+    assert "| one row, idle, iris, long-polled |" in table and "| service CPU" not in table
     assert (tmp_path / "latest.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -5,6 +5,7 @@ import shutil
 import signal
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import joblib
@@ -43,11 +44,18 @@ def artifacts_with_poison(directory):
     return directory
 
 
+@contextmanager
+def stack_with_poison(tmp_path_factory, workers):
+    """A stack whose models include `poison` and `slow`, with short maintenance times."""
+    artifacts = artifacts_with_poison(tmp_path_factory.mktemp("artifacts") / "artifacts")
+    with running_stack(tmp_path_factory, workers=workers,
+                       extra_env={**FAST, "ARTIFACTS_DIR": str(artifacts)}) as stack:
+        yield stack
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    artifacts = artifacts_with_poison(tmp_path_factory.mktemp("artifacts") / "artifacts")
-    with running_stack(tmp_path_factory, workers=1,
-                       extra_env={**FAST, "ARTIFACTS_DIR": str(artifacts)}) as stack:
+    with stack_with_poison(tmp_path_factory, workers=1) as stack:
         yield stack
 
 

@@ -139,16 +139,22 @@ def test_each_status_change_gets_a_new_etag(job_db):
     assert job_db.predictions.find_one()["_etag"] != running
 
 
-def test_failure_callback_marks_the_chunk_failed_only_without_retries_left(job_db):
+def test_failure_callback_marks_the_chunk_failed_only_without_retries_left(job_db, redis):
     ids = queued(job_db, 2)
+    announced = redis.pubsub()
+    announced.subscribe(writeback.FINISHED_CHANNEL)
+    assert announced.get_message(timeout=2)["type"] == "subscribe"
 
     class Job:
         args = ("iris", 1, ids, [[1, 2, 3, 4]] * 2)
         retries_left = 1
 
-    predict.mark_chunk_failed(Job, None, RuntimeError, RuntimeError("boom"), None)
+    predict.mark_chunk_failed(Job, redis, RuntimeError, RuntimeError("boom"), None)
     assert job_db.predictions.count_documents({"status": "failed"}) == 0
     Job.retries_left = 0
-    predict.mark_chunk_failed(Job, None, RuntimeError, RuntimeError("boom"), None)
+    predict.mark_chunk_failed(Job, redis, RuntimeError, RuntimeError("boom"), None)
     assert job_db.predictions.count_documents({"status": "failed"}) == 2
     assert job_db.predictions.find_one()["error"] == {"type": "RuntimeError", "message": "boom"}
+    message = announced.get_message(timeout=2)  # the requests waiting for them wake up
+    assert message["data"].decode().split(",") == ids
+    assert announced.get_message(timeout=0.1) is None  # announced once, when marked failed

@@ -1,0 +1,141 @@
+"""Long polling: `Prefer: wait=N` (RFC 7240, 1 <= N <= 60) on GET /predictions/{id}.
+
+The request is held until the prediction is finished or N seconds pass, then answered as
+usual, with `Preference-Applied: wait=N`. The workers publish the ids they finish on one
+Redis channel (jobs/writeback.py: announce); each API process listens to it in one
+thread and wakes the requests waiting for those ids. A waiting request reads the
+database twice (is it finished already? then Eve's own GET), never while it waits.
+
+Each waiting request holds one of gunicorn's threads (API_PROCESSES x API_THREADS of
+them in all)."""
+import logging
+import re
+import threading
+from contextlib import contextmanager
+
+import redis
+from bson import ObjectId
+from bson.errors import InvalidId
+from flask import abort, after_this_request, current_app, g
+
+import settings
+from jobs.writeback import FINISHED_CHANNEL
+
+log = logging.getLogger(__name__)
+
+MAX_WAIT_SECONDS = 60
+FINISHED = ("done", "failed", "cancelled")
+WAIT = re.compile(r'\s*wait\s*=\s*"?([^",;\s]*)"?\s*$', re.IGNORECASE)
+
+
+def requested_wait(request):
+    """N of the request's `Prefer: wait=N`, None without one; 400 unless 1 <= N <= 60."""
+    for header in request.headers.getlist("Prefer"):
+        for preference in header.split(","):
+            match = WAIT.match(preference.split(";")[0])
+            if match:
+                value = match.group(1)
+                if not value.isdigit() or not 1 <= int(value) <= MAX_WAIT_SECONDS:
+                    abort(400, description=f"`Prefer: wait=N` takes a whole number of "
+                                           f"seconds from 1 to {MAX_WAIT_SECONDS}")
+                return int(value)
+    return None
+
+
+class Waiters:
+    """The requests of this process waiting for predictions, and the listener that wakes
+    them (started by the first wait)."""
+
+    def __init__(self, connection):
+        self.connection = connection
+        self.lock = threading.Lock()
+        self.events = {}  # prediction id -> [threading.Event, ...]
+        self.listener = None
+
+    @contextmanager
+    def waiting_for(self, prediction_id):
+        """Yields an Event set when the prediction is announced finished; subscribed
+        before it yields, so that no announcement made after that is missed."""
+        self.listen()
+        event = threading.Event()
+        with self.lock:
+            self.events.setdefault(prediction_id, []).append(event)
+        try:
+            yield event
+        finally:
+            with self.lock:
+                waiting = self.events.get(prediction_id, [])
+                waiting.remove(event)
+                if not waiting:
+                    self.events.pop(prediction_id, None)
+
+    def listen(self):
+        with self.lock:
+            if self.listener is not None and self.listener.is_alive():
+                return
+            pubsub = self.connection.pubsub()
+            pubsub.subscribe(FINISHED_CHANNEL)
+            confirmed = pubsub.get_message(timeout=settings.REDIS_TIMEOUT_SECONDS)
+            if not confirmed or confirmed["type"] != "subscribe":
+                pubsub.close()
+                raise redis.ConnectionError("no confirmation of the subscription")
+            self.listener = threading.Thread(target=self.wake_from, args=(pubsub,),
+                                             name="long-poll listener", daemon=True)
+            self.listener.start()
+
+    def wake_from(self, pubsub):
+        try:
+            while True:
+                message = pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                if message and message["type"] == "message":
+                    self.wake(message["data"].decode().split(","))
+        except redis.RedisError as exc:
+            log.warning("long-poll listener stopped: %s", exc)
+        finally:
+            pubsub.close()
+            with self.lock:  # nothing will wake them now: they answer with what is stored
+                for events in self.events.values():
+                    for event in events:
+                        event.set()
+
+    def wake(self, prediction_ids):
+        with self.lock:
+            for prediction_id in prediction_ids:
+                for event in self.events.get(prediction_id, ()):
+                    event.set()
+
+
+def is_finished_or_absent(prediction_id):
+    """One read: is the caller's prediction finished, or not there to wait for?"""
+    query = {"_id": ObjectId(prediction_id)}
+    account = g.get("account")
+    if account and account["role"] != "admin":
+        query["owner"] = account["name"]
+    document = current_app.data.driver.db.predictions.find_one(query, {"status": 1})
+    return document is None or document.get("status") in FINISHED
+
+
+def on_pre_get_predictions(request, lookup):
+    """Eve's pre-GET hook: hold an item GET that asks to wait."""
+    if "_id" not in lookup:
+        return  # a list: nothing to wait for, the preference is ignored
+    seconds = requested_wait(request)
+    if seconds is None:
+        return
+
+    @after_this_request
+    def applied(response):
+        response.headers["Preference-Applied"] = f"wait={seconds}"
+        return response
+    try:
+        prediction_id = str(ObjectId(lookup["_id"]))
+    except (InvalidId, TypeError):
+        return  # Eve answers 404
+    with current_app.extensions["waiters"].waiting_for(prediction_id) as finished:
+        if not is_finished_or_absent(prediction_id):
+            finished.wait(seconds)
+
+
+def attach(app):
+    app.extensions["waiters"] = Waiters(app.redis)
+    app.on_pre_GET_predictions += on_pre_get_predictions
