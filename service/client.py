@@ -9,10 +9,12 @@
 import json
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
 BULK = 1000        # inputs per POST, the API's limit
+SUBMIT_THREADS = 4  # POSTs at a time
 IDS_PER_QUERY = 100
 
 
@@ -40,10 +42,9 @@ class Client:
         return response.json() if response.content else None
 
     def submit(self, model, rows, refs=None, version=None, progress=None):
-        """POST rows (lists or {name: value} dicts) in bulk requests; returns the
-        prediction ids in row order."""
-        ids = []
-        for start in range(0, len(rows), BULK):
+        """POST rows (lists or {name: value} dicts) in bulk requests, SUBMIT_THREADS at a
+        time (the API has several processes); returns the prediction ids in row order."""
+        def post(start):
             batch = []
             for offset, features in enumerate(rows[start:start + BULK]):
                 item = {"model": model, "features": features}
@@ -54,10 +55,12 @@ class Client:
                 batch.append(item)
             body = self.request("POST", "/inputs", json=batch)
             items = body.get("_items", [body])
-            ids += [item["prediction"] for item in items]
             if progress:
                 progress(len(items))
-        return ids
+            return [item["prediction"] for item in items]
+
+        with ThreadPoolExecutor(SUBMIT_THREADS) as pool:
+            return [pid for ids in pool.map(post, range(0, len(rows), BULK)) for pid in ids]
 
     def predictions(self, ids=None, where=None):
         """The client's predictions: all of them, those matching `where`, or those in ids."""
