@@ -33,7 +33,17 @@ BATCH_LOOKAHEAD_JOBS = int(os.environ.get("BATCH_LOOKAHEAD_JOBS", "64"))
 # A batch marks its rows `running` only when it runs longer than this: a quicker one
 # takes them from `queued` to their final status in one write (jobs/writeback.py).
 RUNNING_AFTER_SECONDS = float(os.environ.get("RUNNING_AFTER_SECONDS", "0.25"))
-JOB_RETRY_INTERVALS = [1, 5, 15, 30]  # seconds between RQ retries of a job that raised
+JOB_RETRY_INTERVALS = [1, 5, 15, 30]
+
+# Callbacks (jobs/callbacks.py): the body is signed with CALLBACK_SECRET; only URLs on
+# the hosts of CALLBACK_ALLOWED_HOSTS (comma-separated host[:port]) are accepted, and
+# none while either is empty. A delivery is retried after each of these intervals.
+CALLBACK_SECRET = os.environ.get("CALLBACK_SECRET", "")
+CALLBACK_ALLOWED_HOSTS = [h.strip() for h in os.environ.get("CALLBACK_ALLOWED_HOSTS", "")
+                          .split(",") if h.strip()]
+CALLBACK_TIMEOUT_SECONDS = float(os.environ.get("CALLBACK_TIMEOUT_SECONDS", "5"))
+CALLBACK_RETRY_INTERVALS = [1, 2, 4, 8, 16]
+DATE_FORMAT = "%a, %d %b %Y %H:%M:%S GMT"  # Eve's, also in callback bodies  # seconds between RQ retries of a job that raised
 
 # Workers: how often each runs RQ's maintenance and the reconciler, how long its
 # liveness key outlives it, and when a queued/running prediction counts as stale.
@@ -123,6 +133,7 @@ inputs = {
         "alias": ALIAS,
         "features": features_schema,
         "ref": {"type": "string", "maxlength": 128},
+        "callback_url": {"type": "string", "maxlength": 2048, "allowed_callback": True},
         "prediction": {"type": "objectid", "readonly": True},
         "status": {"type": "string", "readonly": True},
     },
@@ -167,6 +178,11 @@ predictions = {
         "queued_at": {"type": "datetime", "readonly": True},
         "started_at": {"type": "datetime", "readonly": True},
         "finished_at": {"type": "datetime", "readonly": True},
+        "callback_url": {"type": "string", "readonly": True},
+        "callback": {"type": "dict", "readonly": True, "schema": {
+            "status": {"type": "string", "allowed": ["pending", "delivered", "failed"]},
+            "attempts": {"type": "integer"},
+            "last_error": {"type": "string", "nullable": True}}},
     },
 }
 

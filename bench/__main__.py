@@ -28,6 +28,7 @@ from rq import Worker
 from devstack import services
 from devstack.stack import Stack
 from jobs.connections import redis_from_url
+from jobs.queue import prediction_queue
 
 from . import baselines, pipeline, report
 from .machine import CpuMeter, describe
@@ -73,7 +74,7 @@ def use_workers(stack, redis_connection, count):
         elif index >= count:
             worker.stop()
     deadline = time.monotonic() + 60
-    while Worker.count(connection=redis_connection) != count:
+    while Worker.count(queue=prediction_queue(redis_connection)) != count:
         if time.monotonic() > deadline:
             raise TimeoutError(f"{count} workers did not register")
         time.sleep(0.2)

@@ -26,7 +26,7 @@ def main():
   Metrics    {stack.url}/metrics
   MongoDB    {stack.mongo_uri}
   Redis      {stack.redis_url}
-  Workers    {len(stack.workers)}           logs: {stack.log_dir}/
+  Workers    {len(stack.workers)}, and one for callbacks   logs: {stack.log_dir}/
   CLI        finds these in {endpoints.stack_file(stack.data_dir)}
 
   Admin token (new for this run; make more with

@@ -100,3 +100,8 @@ def api_server(port, env, log_dir):
 
 def worker(index, env, log_dir):
     return Service(f"worker-{index}", [sys.executable, "-m", "jobs.worker"], log_dir, env=env)
+
+
+def callback_worker(env, log_dir):
+    return Service("callback-worker", [sys.executable, "-m", "jobs.worker", "callbacks"],
+                   log_dir, env=env)

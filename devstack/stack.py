@@ -38,7 +38,8 @@ class Stack:
                     "PROMETHEUS_MULTIPROC_DIR": str(self.metrics_dir), **(extra_env or {})}
         self.api = services.api_server(port, self.env, self.log_dir)
         self.workers = [services.worker(i + 1, self.env, self.log_dir) for i in range(workers)]
-        self.services += [self.api, *self.workers]
+        self.callback_worker = services.callback_worker(self.env, self.log_dir)
+        self.services += [self.api, *self.workers, self.callback_worker]
 
     @property
     def url(self):

@@ -9,7 +9,7 @@ from rq import get_current_job
 from service.artifacts import ArtifactError
 from service.logs import audit
 
-from . import metrics, models, writeback
+from . import callbacks, metrics, models, writeback
 from .connections import mongo_db
 
 log = logging.getLogger(__name__)
@@ -121,6 +121,9 @@ def predict_chunk(model, version, prediction_ids, rows):
     duration_ms = round((time.perf_counter() - started) * 1000, 2)
     if job is not None:
         writeback.announce(job.connection, [pid for _, ids, _ in chunks for pid in ids])
+        callbacks.enqueue_deliveries(job.connection, {
+            pid: url for chunk_job, _, _ in chunks
+            for pid, url in chunk_job.meta.get("callbacks", {}).items()})
     summaries, start = [], 0
     for chunk_job, ids, _ in chunks:
         own, start = outcomes[start:start + len(ids)], start + len(ids)
@@ -142,3 +145,4 @@ def mark_chunk_failed(job, connection, exc_type, exc_value, traceback):
     writeback.mark_failed(mongo_db(), prediction_ids,
                           {"type": exc_type.__name__, "message": str(exc_value)[:500]})
     writeback.announce(connection, prediction_ids)
+    callbacks.enqueue_deliveries(connection, job.meta.get("callbacks", {}))

@@ -39,7 +39,9 @@ def job_data(job_id, model, version, inputs, request_id=None, client=None):
         on_failure=Callback("jobs.predict.mark_chunk_failed"),
         description=describe(model, version, len(rows)),
         meta={"request_id": request_id, "client": client,
-              "inputs": [str(item["_id"]) for item in inputs]},
+              "inputs": [str(item["_id"]) for item in inputs],
+              "callbacks": {str(item["prediction"]): item["callback_url"]
+                            for item in inputs if item.get("callback_url")}},
     )
 
 

@@ -18,7 +18,7 @@ from rq.job import Job, JobStatus
 
 import settings
 
-from . import writeback
+from . import callbacks, writeback
 from .liveness import worker_is_alive
 from .queue import enqueue_chunks, plan_chunks, prediction_queue
 
@@ -53,7 +53,8 @@ def stale_predictions(db, now):
     stale_after = timedelta(seconds=settings.RECONCILE_STALE_SECONDS)
     return list(db.predictions.find(
         {"status": {"$in": ["queued", "running"]}, "_updated": {"$lt": now - stale_after}},
-        {"_id": 1, "input": 1, "job": 1, "model": 1, "version": 1, "attempts": 1},
+        {"_id": 1, "input": 1, "job": 1, "model": 1, "version": 1, "attempts": 1,
+         "callback_url": 1},
     ).limit(BATCH))
 
 
@@ -93,6 +94,9 @@ def reconcile(db, connection, now=None):
         writeback.mark_failed(db, give_up, {"type": "GaveUp", "message":
                                             f"no result after {MAX_ATTEMPTS} attempts"})
         writeback.announce(connection, give_up)
+        callbacks.enqueue_deliveries(connection, {
+            pid: p["callback_url"] for p in predictions
+            if (pid := str(p["_id"])) in give_up and p.get("callback_url")})
     chunks = plan_chunks(requeue)
     for job_id, _, _, rows in chunks:
         writeback.mark_queued(db, [str(r["prediction"]) for r in rows], job_id)

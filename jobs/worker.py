@@ -12,12 +12,13 @@ Every MAINTENANCE_SECONDS the worker also runs RQ's registry maintenance and the
 reconciler, under a Redis lock that is left to expire: at most one pass per interval
 across all workers."""
 import logging
+import sys
 
 from rq import SimpleWorker
 
 import settings
 from service import logs
-from . import batching, models
+from . import batching, callbacks, models
 from .connections import mongo_db, redis_from_url
 from .queue import prediction_queue
 from .liveness import keep_alive
@@ -85,13 +86,21 @@ def preload_models():
         log.exception("models not preloaded")
 
 
-def main():
-    logs.configure("worker")
-    preload_models()
+def main(argv=None):
+    """`python -m jobs.worker` works the predictions; `python -m jobs.worker callbacks`
+    the callback deliveries (jobs/callbacks.py), apart, so that a receiver that hangs
+    never holds a prediction."""
+    callbacks_only = (argv if argv is not None else sys.argv[1:]) == [callbacks.QUEUE_NAME]
+    logs.configure("callback-worker" if callbacks_only else "worker")
     connection = redis_from_url(socket_timeout=None)
+    if callbacks_only:
+        queue = callbacks.callback_queue(connection)
+    else:
+        preload_models()
+        queue = prediction_queue(connection)
     # An idle worker runs maintenance only when its BLPOP times out, after
     # worker_ttl - 15 s (405 s by default): wake it every MAINTENANCE_SECONDS instead.
-    worker = PredictionWorker([prediction_queue(connection)], connection=connection,
+    worker = PredictionWorker([queue], connection=connection,
                               maintenance_interval=settings.MAINTENANCE_SECONDS,
                               worker_ttl=settings.MAINTENANCE_SECONDS + 15)
     worker.work(with_scheduler=True)

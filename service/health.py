@@ -19,7 +19,7 @@ def health():
     db = current_app.data.driver.db
     _, mongo_error = check("mongo", lambda: db.command("ping"))
     redis = current_app.redis
-    workers, redis_error = check("redis", lambda: Worker.count(connection=redis))
+    workers, redis_error = check("redis", lambda: Worker.count(queue=prediction_queue(redis)))
     queued, _ = check("redis", lambda: prediction_queue(redis).count)
     body = {"mongo": mongo_error or "ok", "redis": redis_error or "ok",
             "workers": workers, "queued": queued}

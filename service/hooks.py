@@ -17,7 +17,7 @@ from flask import abort, after_this_request, current_app, g
 from jobs.queue import enqueue_chunks, plan_chunks, prediction_queue
 
 from .logs import audit
-from .validation import lookup_model, ordered_features
+from .validation import lookup_model, model_of, ordered_features
 
 
 log = logging.getLogger(__name__)
@@ -25,22 +25,32 @@ log = logging.getLogger(__name__)
 
 def on_pre_post(resource, request):
     """Refuse, before Eve looks at it, a body that is not one object or a non-empty list
-    of objects, one nested too deeply to parse, or a bulk over the limit."""
+    of objects, one nested too deeply to parse, or a bulk over the limit; then look up
+    the inputs' models."""
     try:
         body = request.get_json(silent=True)
     except RecursionError:
         abort(400, description="the JSON body is nested too deeply")
     if body is None:
         return  # not JSON: Eve answers 400
-    if isinstance(body, dict):
-        return
-    if not isinstance(body, list) or not all(isinstance(item, dict) for item in body):
+    items = [body] if isinstance(body, dict) else body
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
         abort(400, description="the body must be a JSON object or a list of objects")
-    if not body:
+    if not items:
         abort(400, description="the list is empty: nothing to create")
     limit = current_app.config["MAX_BULK_ITEMS"]
-    if len(body) > limit:
-        abort(422, description=f"at most {limit} items per request, got {len(body)}")
+    if len(items) > limit:
+        abort(422, description=f"at most {limit} items per request, got {len(items)}")
+    if resource == "inputs":
+        resolve_models(items)
+
+
+def resolve_models(items):
+    """Look the items' model versions up now, before Eve validates them: Eve reports any
+    error raised during validation as a 422, but a database that cannot answer is a 503
+    (service/errors.py). The validator then finds them in the request's own cache."""
+    for item in items:
+        model_of(item)
 
 
 def prediction_document(item, job_id, stamp):
@@ -52,6 +62,9 @@ def prediction_document(item, job_id, stamp):
     }
     if "owner" in item:
         document["owner"] = item["owner"]
+    if item.get("callback_url"):
+        document["callback_url"] = item["callback_url"]
+        document["callback"] = {"status": "pending", "attempts": 0, "last_error": None}
     return document
 
 

@@ -54,6 +54,9 @@ def field_schema(rule, writing=False):
         schema["pattern"] = f"^(?:{schema['pattern'].strip('^$')})$"
     if rule.get("readonly"):
         schema["readOnly"] = True
+    if rule.get("nullable"):
+        schema["type"] = [*(schema["type"] if isinstance(schema["type"], list)
+                            else [schema["type"]]), "null"]
     if "schema" in rule and "array" in schema["type"]:
         schema["items"] = field_schema(rule["schema"], writing)
     if "schema" in rule and "object" in schema["type"]:

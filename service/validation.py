@@ -1,6 +1,7 @@
 """Model-aware validation of inputs: Cerberus rules that Eve runs on every POSTed item,
 so a bad item gets a 422 naming its field and nothing of the request is stored."""
 import time
+from urllib.parse import urlsplit
 
 from cerberus.schema import DefinitionSchema
 from eve.io.mongo import Validator as MongoValidator
@@ -100,6 +101,38 @@ def feature_errors(model, features):
     return [f"{error}: {', '.join(fields)}" for error, fields in bad.items()]
 
 
+def model_of(document):
+    """The model version an input document names, or None (its fields report why)."""
+    name, version, alias = (document.get(k) for k in ("model", "version", "alias"))
+    if not isinstance(name, str):
+        return None  # `model` reports it
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int)
+                                or not 1 <= version < 2**31):
+        return None  # `version` reports it
+    if alias is not None and (not isinstance(alias, str) or version is not None):
+        return None  # `alias` reports it
+    return lookup_model(name, version, alias)
+
+
+def callback_refusal(url, allowed_hosts, secret):
+    """Why the service will not call `url` back, or None. An allowed host without a port
+    takes any port."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:
+        return "not a URL"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "not an http or https URL"
+    if not secret:
+        return "callbacks are off here (no CALLBACK_SECRET)"
+    for entry in allowed_hosts:
+        host, _, allowed_port = entry.partition(":")
+        if host.lower() == parts.hostname and (not allowed_port or allowed_port == str(port)):
+            return None
+    return f"host {parts.netloc} is not in CALLBACK_ALLOWED_HOSTS"
+
+
 class CheckedOnce(DefinitionSchema):
     """A resource schema that Cerberus checks once per process, not once per document.
 
@@ -142,13 +175,7 @@ class Validator(MongoValidator):
     schema = property(MongoValidator.schema.fget, _set_schema, doc=MongoValidator.schema.__doc__)
 
     def _document_model(self):
-        version, alias = self.document.get("version"), self.document.get("alias")
-        if version is not None and (isinstance(version, bool) or not isinstance(version, int)
-                                    or not 1 <= version < 2**31):
-            return None  # `version` reports it
-        if alias is not None and (not isinstance(alias, str) or version is not None):
-            return None  # `alias` reports it
-        return lookup_model(self.document.get("model"), version, alias)
+        return model_of(self.document)
 
     def _validate_registered_model(self, enabled, field, value):
         """{'type': 'boolean'}"""
@@ -165,6 +192,14 @@ class Validator(MongoValidator):
             self._error(field, f"unknown {which}")
         elif model.get("retired") and (version is not None or alias is not None):
             self._error(field, f"{which} is retired")
+
+    def _validate_allowed_callback(self, enabled, field, value):
+        """{'type': 'boolean'}"""
+        if enabled and isinstance(value, str):
+            refusal = callback_refusal(value, current_app.config["CALLBACK_ALLOWED_HOSTS"],
+                                       current_app.config["CALLBACK_SECRET"])
+            if refusal:
+                self._error(field, refusal)
 
     def _validate_model_features(self, enabled, field, value):
         """{'type': 'boolean'}"""

@@ -163,12 +163,15 @@ def test_database_down_for_10_s_api_answers_503_and_all_completes_after(stack, a
     database = stack.database
     database.stop()
     started = time.monotonic()
-    while time.monotonic() - started < 10:
-        health = requests.get(f"{stack.url}/api/v1/health", timeout=10)
-        assert health.status_code == 503 and health.json()["mongo"] != "ok"
-        assert api.post("/inputs", json={"model": "iris", "features": ROWS[0]}).status_code == 503
-        time.sleep(1)
-    database.start()
+    try:
+        while time.monotonic() - started < 10:
+            health = requests.get(f"{stack.url}/api/v1/health", timeout=10)
+            assert health.status_code == 503 and health.json()["mongo"] != "ok"
+            posted = api.post("/inputs", json={"model": "iris", "features": ROWS[0]})
+            assert posted.status_code == 503, posted.text
+            time.sleep(1)
+    finally:
+        database.start()  # for the tests after this one, whatever happened
     settle_and_check_invariant(db)
     documents = assert_done_like_sklearn(db, ids, rows)
     assert not [d for d in documents.values() if d["status"] == "failed"]

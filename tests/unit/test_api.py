@@ -285,3 +285,20 @@ def test_a_json_post_of_a_model_is_refused_naming_the_form_fields(as_user, db):
     assert refused.status_code == 422
     assert set(refused.json["_issues"]) == {"name", "artifact"}
     assert db.models.count_documents({}) == models
+
+
+def test_a_database_down_while_models_are_looked_up_is_503_not_422(as_user, db, monkeypatch):
+    """Eve reports an error raised inside validation as a 422: models are looked up
+    before it validates, so that a database that cannot answer is a 503."""
+    import pymongo.errors
+
+    from service import validation
+
+    def unavailable(*args):
+        raise pymongo.errors.ServerSelectionTimeoutError("no server")
+    monkeypatch.setattr(validation, "find_model", unavailable)
+    for body in ({"model": "iris", "features": IRIS_ROW},
+                 [{"model": "iris", "features": IRIS_ROW}] * 3):
+        response = as_user("alice").post("/api/v1/inputs", json=body)
+        assert response.status_code == 503, response.json
+    assert stored(db) == (0, 0)

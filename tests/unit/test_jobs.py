@@ -148,6 +148,7 @@ def test_failure_callback_marks_the_chunk_failed_only_without_retries_left(job_d
     class Job:
         args = ("iris", 1, ids, [[1, 2, 3, 4]] * 2)
         retries_left = 1
+        meta = {}
 
     predict.mark_chunk_failed(Job, redis, RuntimeError, RuntimeError("boom"), None)
     assert job_db.predictions.count_documents({"status": "failed"}) == 0

@@ -1,0 +1,107 @@
+"""Callbacks: when a prediction that carries a `callback_url` is finished, its document
+is POSTed there as JSON, signed with `X-Signature: sha256=<HMAC-SHA256 of the body with
+CALLBACK_SECRET>`.
+
+Each delivery is an RQ job on its own queue, `callbacks`, worked by its own worker
+process (`python -m jobs.worker callbacks`), so a receiver that hangs holds that worker
+and never the predictions. A failed attempt (an error, or an answer that is not 2xx)
+raises, and RQ's Retry runs it again after CALLBACK_RETRY_INTERVALS, up to 5 times. Each
+attempt is recorded on the prediction as `callback`: {status: pending | delivered |
+failed, attempts, last_error}. A delivery job that finds its prediction delivered
+already (enqueued twice by a retried prediction job) does nothing."""
+import hashlib
+import hmac
+import json
+import logging
+from datetime import datetime
+
+import redis
+import requests
+from bson import ObjectId
+from rq import Queue, Retry, get_current_job
+
+import settings
+
+from .connections import mongo_db
+from .writeback import etag_for, now
+
+log = logging.getLogger(__name__)
+
+QUEUE_NAME = "callbacks"
+HIDDEN = ("job", "owner")  # what the API does not show a client either
+
+
+class DeliveryFailed(Exception):
+    pass
+
+
+def callback_queue(connection):
+    return Queue(QUEUE_NAME, connection=connection)
+
+
+def enqueue_deliveries(connection, callbacks):
+    """callbacks: {prediction_id: url}. Best effort, like the announcement: the
+    predictions are written whatever happens here."""
+    if not callbacks:
+        return
+    try:
+        callback_queue(connection).enqueue_many([
+            Queue.prepare_data("jobs.callbacks.deliver", args=(prediction_id, url),
+                               timeout=settings.CALLBACK_TIMEOUT_SECONDS * 3,
+                               retry=Retry(max=len(settings.CALLBACK_RETRY_INTERVALS),
+                                           interval=settings.CALLBACK_RETRY_INTERVALS),
+                               description=f"callback of prediction {prediction_id}")
+            for prediction_id, url in callbacks.items()])
+    except redis.RedisError as exc:
+        log.error("callbacks of %d predictions not enqueued: %s", len(callbacks), exc)
+
+
+def as_json(document):
+    """The prediction as the API shows it: ids as strings, dates as Eve writes them."""
+    def value(v):
+        if isinstance(v, ObjectId):
+            return str(v)
+        if isinstance(v, datetime):
+            return v.strftime(settings.DATE_FORMAT)
+        if isinstance(v, dict):
+            return {k: value(x) for k, x in v.items()}
+        return v
+    return json.dumps({k: value(v) for k, v in document.items() if k not in HIDDEN},
+                      sort_keys=True).encode()
+
+
+def signature(body):
+    digest = hmac.new(settings.CALLBACK_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def attempt(url, body):
+    """None when the receiver accepted the body, else what went wrong."""
+    try:
+        response = requests.post(url, data=body, timeout=settings.CALLBACK_TIMEOUT_SECONDS,
+                                 allow_redirects=False,
+                                 headers={"Content-Type": "application/json",
+                                          "X-Signature": signature(body)})
+    except requests.RequestException as exc:
+        return f"{type(exc).__name__}: {exc}"[:300]
+    return None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
+
+
+def deliver(prediction_id, url):
+    """RQ job: one delivery attempt of the prediction's document to url."""
+    db = mongo_db()
+    document = db.predictions.find_one({"_id": ObjectId(prediction_id)})
+    if document is None or document.get("callback", {}).get("status") == "delivered":
+        return "nothing to deliver"
+    attempts = document.get("callback", {}).get("attempts", 0) + 1
+    error = attempt(url, as_json(document))
+    job = get_current_job()
+    last = job is None or not job.retries_left
+    status = "delivered" if error is None else "failed" if last else "pending"
+    stamp = now()
+    db.predictions.update_one({"_id": document["_id"]}, {"$set": {
+        "callback": {"status": status, "attempts": attempts, "last_error": error},
+        "_updated": stamp, "_etag": etag_for(prediction_id, f"callback-{attempts}", stamp)}})
+    if error:
+        raise DeliveryFailed(f"{url}: {error}")
+    return status
