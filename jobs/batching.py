@@ -48,8 +48,8 @@ def joinable(queue, job, max_rows=None, lookahead=None):
     chosen = []
     for job_id, description in zip(ids, descriptions):
         match = DESCRIPTION.match((description or b"").decode())
-        if (job_id != job.id and match and match["model"] == model and int(match["version"]) == version
-                and int(match["rows"]) <= room):
+        if (job_id != job.id and match and match["model"] == model
+                and int(match["version"]) == version and int(match["rows"]) <= room):
             chosen.append(job_id)
             room -= int(match["rows"])
     return chosen

@@ -138,7 +138,7 @@ def predict_chunk(model, version, prediction_ids, rows):
 
 def mark_chunk_failed(job, connection, exc_type, exc_value, traceback):
     """RQ on_failure callback: once the job has no retries left, its predictions are
-    marked failed with the error instead of staying `running`."""
+    marked failed with the error instead of staying `queued` or `running`."""
     if job.retries_left:
         return
     _, _, prediction_ids, _ = job.args

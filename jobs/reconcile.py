@@ -5,15 +5,16 @@ RECONCILE_STALE_SECONDS, and asks RQ about each one's job. A job that is waiting
 scheduled, or running on a live worker is left alone. A job started by a worker that
 died, or `queued` but in no queue (taken into a batch by a worker that died before
 starting it, jobs/batching.py), is put back on the queue as it is (same id). Otherwise
-(Redis lost it, or it ended without a write-back) the predictions are enqueued again with their inputs' features, or marked `failed` after
-MAX_ATTEMPTS, or deleted when their input was never stored (the API died mid-request).
+(Redis lost it, or it ended without a write-back) the predictions are enqueued again
+with their inputs' features, or marked `failed` after MAX_ATTEMPTS, or deleted when
+their input was never stored (the API died mid-request).
 Write-back is idempotent, so a prediction enqueued twice still ends with one result."""
 import logging
 from datetime import datetime, timedelta, timezone
 from itertools import groupby
 
-from rq.exceptions import NoSuchJobError
 from rq import Queue
+from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 import settings
