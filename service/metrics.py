@@ -15,6 +15,7 @@ from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, 
 from prometheus_client.core import GaugeMetricFamily
 from rq import Worker
 
+from jobs.callbacks import callback_queue
 from jobs.queue import prediction_queue
 
 from .auth import refuse_unless_admin
@@ -36,8 +37,10 @@ class StoreCollector:
             redis = current_app.redis
             depth = GaugeMetricFamily("prediction_queue_depth", "jobs waiting in the queue")
             depth.add_metric([], prediction_queue(redis).count)
-            workers = GaugeMetricFamily("rq_workers", "live RQ workers")
-            workers.add_metric([], Worker.count(connection=redis))
+            workers = GaugeMetricFamily("rq_workers", "live RQ workers by queue",
+                                        labels=["queue"])
+            for queue in (prediction_queue(redis), callback_queue(redis)):
+                workers.add_metric([queue.name], Worker.count(queue=queue))
             by_status = GaugeMetricFamily("predictions", "predictions by model, version, status",
                                           labels=["model", "version", "status"])
             groups = current_app.data.driver.db.predictions.aggregate([{"$group": {

@@ -14,7 +14,7 @@ from settings import ALIAS, MODEL_NAME_PATTERN
 
 from . import query
 from .registry import find_model
-from .validation import FEATURE_BOUND, MAX_STRING_FEATURE
+from .validation import FEATURE_BOUND, MAX_STRING_FEATURE, callback_url_pattern
 
 blueprint = Blueprint("openapi", __name__)
 
@@ -114,6 +114,11 @@ def input_schema(models):
     a version, an alias), each with that version's features (a list in the model's
     order, or an object by name). Retired versions are left out."""
     generic = object_schema(current_app.config["DOMAIN"]["inputs"]["schema"], writing=True)
+    pattern = callback_url_pattern(current_app.config["CALLBACK_ALLOWED_HOSTS"])
+    if pattern and current_app.config["CALLBACK_SECRET"]:
+        generic["properties"]["callback_url"]["pattern"] = pattern
+    else:  # callbacks are off: the field is refused
+        generic["properties"].pop("callback_url")
     live = [m for m in models if not m.get("retired")]
     branches = []
     for name in sorted({m["name"] for m in live}):

@@ -1,7 +1,7 @@
 """Model-aware validation of inputs: Cerberus rules that Eve runs on every POSTed item,
 so a bad item gets a 422 naming its field and nothing of the request is stored."""
+import re
 import time
-from urllib.parse import urlsplit
 
 from cerberus.schema import DefinitionSchema
 from eve.io.mongo import Validator as MongoValidator
@@ -114,23 +114,25 @@ def model_of(document):
     return lookup_model(name, version, alias)
 
 
+def callback_url_pattern(allowed_hosts):
+    """The callback URLs the service takes, as a regex that the OpenAPI document
+    publishes too: http or https, a host of CALLBACK_ALLOWED_HOSTS (one without a port
+    takes any port), then nothing or a path of printable characters. None: none."""
+    hosts = [entry.replace(".", r"\.") + ("" if ":" in entry else "(?::[0-9]{1,5})?")
+             for entry in allowed_hosts if re.fullmatch(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?", entry)]
+    if not hosts:
+        return None
+    return f"^https?://(?:{'|'.join(hosts)})(?:[/?#][!-~]*)?$"
+
+
 def callback_refusal(url, allowed_hosts, secret):
-    """Why the service will not call `url` back, or None. An allowed host without a port
-    takes any port."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
-    except ValueError:
-        return "not a URL"
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "not an http or https URL"
+    """Why the service will not call `url` back, or None."""
     if not secret:
         return "callbacks are off here (no CALLBACK_SECRET)"
-    for entry in allowed_hosts:
-        host, _, allowed_port = entry.partition(":")
-        if host.lower() == parts.hostname and (not allowed_port or allowed_port == str(port)):
-            return None
-    return f"host {parts.netloc} is not in CALLBACK_ALLOWED_HOSTS"
+    pattern = callback_url_pattern(allowed_hosts)
+    if pattern is None or not re.fullmatch(pattern, url):
+        return "not an http or https URL on a host of CALLBACK_ALLOWED_HOSTS"
+    return None
 
 
 class CheckedOnce(DefinitionSchema):

@@ -77,7 +77,7 @@ def test_make_run_serves_supervises_and_stops_cleanly(make_run):
         time.sleep(0.2)
 
     direct = psutil.Process(process.pid).children()  # the RQ scheduler forks below the worker
-    [worker] = [p for p in direct if "jobs.worker" in " ".join(p.cmdline())]
+    [worker] = [p for p in direct if p.cmdline()[-2:] == ["-m", "jobs.worker"]]
     worker.kill()
     read_until(process, "worker-1 exited; restarted")
     deadline = time.monotonic() + 30

@@ -143,7 +143,8 @@ def test_metrics_include_the_workers_counts_and_latency(new_client, admin):
                 if line.startswith('predictions_finished_total{model="diabetes",status="done"')]
     assert finished and float(finished[0].split()[-1]) >= 3
     assert 'prediction_submit_to_done_seconds_count{model="diabetes",version="1"}' in text
-    assert "rq_workers 2.0" in text
+    assert 'rq_workers{queue="predictions"} 2.0' in text
+    assert 'rq_workers{queue="callbacks"} 1.0' in text
 
 
 def test_tokens_never_appear_in_logs_or_responses(stack, new_client):

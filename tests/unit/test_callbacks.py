@@ -3,6 +3,7 @@ signed, retried until the receiver accepts, and each attempt shows on the predic
 import hashlib
 import hmac
 import json
+import re
 
 import pytest
 from bson import ObjectId
@@ -10,6 +11,7 @@ from rq import SimpleWorker
 
 from jobs import callbacks, predict, worker
 from jobs.queue import prediction_queue
+from service.validation import callback_refusal, callback_url_pattern
 
 from ..callback_receiver import Receiver
 
@@ -91,3 +93,16 @@ def test_without_a_secret_no_callback_is_accepted(as_user, app, receiver):
         "model": "iris", "features": IRIS_ROW, "callback_url": f"http://{receiver.host}/"})
     assert response.status_code == 422
     assert "CALLBACK_SECRET" in response.json["_issues"]["callback_url"]
+
+
+def test_the_document_publishes_the_callback_urls_the_service_takes(client, app, receiver):
+    def branches():
+        spec = client.get("/api/v1/openapi.json").get_json()
+        return spec["components"]["schemas"]["inputs_write"]["oneOf"]
+    patterns = {b["properties"]["callback_url"]["pattern"] for b in branches()}
+    assert patterns == {callback_url_pattern([receiver.host])}
+    accepted = f"http://{receiver.host}/hook?x=1"
+    assert re.fullmatch(patterns.pop(), accepted) and not callback_refusal(
+        accepted, [receiver.host], SECRET)
+    app.config["CALLBACK_SECRET"] = ""  # off: the field is not in the document at all
+    assert all("callback_url" not in b["properties"] for b in branches())

@@ -48,4 +48,4 @@ def test_metrics_count_requests_and_predictions(as_user):
     assert 'http_requests_total{endpoint="/api/v1/inputs",method="POST",status="201"}' in text
     assert 'predictions{model="iris",status="queued",version="1"} 3.0' in text
     assert "prediction_queue_depth 1.0" in text
-    assert "rq_workers 0.0" in text
+    assert 'rq_workers{queue="predictions"} 0.0' in text
