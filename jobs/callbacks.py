@@ -28,7 +28,7 @@ from .writeback import etag_for, now
 log = logging.getLogger(__name__)
 
 QUEUE_NAME = "callbacks"
-HIDDEN = ("job", "owner")  # what the API does not show a client either
+HIDDEN = ("owner",)  # the API does not show it to a client either
 
 
 class DeliveryFailed(Exception):
