@@ -7,7 +7,7 @@ from pathlib import Path
 
 GUNICORN_WORKERS = os.environ.get("API_PROCESSES", "2")
 # Threads per process: a long-polling request (service/waiting.py) holds one while it waits.
-GUNICORN_THREADS = os.environ.get("API_THREADS", "32")
+GUNICORN_THREADS = os.environ.get("API_THREADS", "128")
 
 
 def gunicorn_argv(port):
