@@ -31,16 +31,16 @@ def lookup_model(name, version=None, alias=None):
         generation = current_app.redis.get(GENERATION_KEY)
         g.models_generation = (generation, int(time.time() // REMEMBER_SECONDS))
     remembered = current_app.extensions.setdefault("models_by_key", {})
-    key = (g.models_generation, name, version, alias)
-    if key not in remembered:
+    model = remembered.get((g.models_generation, name, version, alias))
+    if model is None:
         model = find_model(current_app.data.driver.db, name, version, alias)
         if model is None:
             return None
         if len(remembered) >= 1000:
             remembered.clear()  # entries of past generations
-        remembered[key] = model
-    this_request[name, version, alias] = remembered[key]
-    return remembered[key]
+        remembered[g.models_generation, name, version, alias] = model
+    this_request[name, version, alias] = model
+    return model
 
 
 # The largest magnitude a feature takes: a power of two, so a float and an integer of
