@@ -35,7 +35,8 @@ def requested_wait(request):
             match = WAIT.match(preference.split(";")[0])
             if match:
                 value = match.group(1)
-                if not value.isdigit() or not 1 <= int(value) <= MAX_WAIT_SECONDS:
+                if not (re.fullmatch("[0-9]{1,2}", value)
+                        and 1 <= int(value) <= MAX_WAIT_SECONDS):
                     abort(400, description=f"`Prefer: wait=N` takes a whole number of "
                                            f"seconds from 1 to {MAX_WAIT_SECONDS}")
                 return int(value)

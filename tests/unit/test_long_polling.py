@@ -60,7 +60,8 @@ def test_an_unfinished_prediction_is_answered_as_it_is_after_the_wait(as_user, d
     assert 0.9 < seconds < 5
 
 
-@pytest.mark.parametrize("prefer", ["wait=0", "wait=61", "wait=-1", "wait=1.5", "wait=soon"])
+@pytest.mark.parametrize("prefer", ["wait=0", "wait=61", "wait=-1", "wait=1.5", "wait=soon",
+                                    "wait=\uff15", "wait=007"])
 def test_a_wait_outside_1_to_60_seconds_is_400(as_user, prefer):
     prediction_id = submit(as_user)
     response, _ = timed_get(as_user, prediction_id, prefer)
