@@ -38,9 +38,17 @@ def make_run(tmp_path):
                                text=True, bufsize=1)
     try:
         yield process, port, env["DATA_DIR"]
-    finally:
+    finally:  # a failed test leaves no server behind: make run's own stop, then kill
         if process.poll() is None:
-            process.kill()
+            everything = children(process.pid)
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+            for child in everything:
+                if child.is_running():
+                    child.kill()
 
 
 def children(pid):
