@@ -9,6 +9,7 @@ import pytest
 
 from ..callback_receiver import Receiver
 from .conftest import Api, running_stack
+from .test_faults import wait_for
 
 SECRET = "e2e-secret"
 IRIS_ROW = [5.1, 3.5, 1.4, 0.2]
@@ -29,13 +30,6 @@ def api(tmp_path_factory, receivers):
            "CALLBACK_TIMEOUT_SECONDS": "3"}
     with running_stack(tmp_path_factory, workers=1, extra_env=env) as stack:
         yield Api(stack.url, stack.create_token("client", "callbacks"))
-
-
-def wait_for(condition, timeout=60):
-    end = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < end
-        time.sleep(0.1)
 
 
 def test_a_receiver_that_fails_twice_gets_one_signed_delivery(api, receivers):

@@ -28,11 +28,12 @@ def wait_for_prediction(api, prediction_id, seconds):
     return response, time.monotonic() - started
 
 
-def test_forty_requests_wait_for_a_slow_batch_and_the_api_answers_others_meanwhile(stack, api):
-    ids = post(api, [[float(i)] for i in range(40)], model="slow")  # 3 s in the model
-    with ThreadPoolExecutor(40) as pool:
+def test_100_requests_wait_for_a_slow_batch_and_the_api_answers_others_meanwhile(stack, api):
+    # more than 2 processes x 32 threads: fails with fewer threads than the default
+    ids = post(api, [[float(i)] for i in range(100)], model="slow")  # 3 s in the model
+    with ThreadPoolExecutor(100) as pool:
         waits = [pool.submit(wait_for_prediction, api, i, 30) for i in ids]
-        time.sleep(1)
+        time.sleep(1.5)
         started = time.monotonic()
         health = requests.get(f"{stack.url}/api/v1/health", timeout=10)
         assert health.status_code == 200 and time.monotonic() - started < 1

@@ -77,6 +77,8 @@ def test_every_filter_the_service_sends_is_served_from_an_index(stack, recorder)
     assert http.get("/api/v1/inputs", headers=client, query_string={
         "where": json.dumps({"ref": "r1"})}).json["_meta"]["total"] == 1
     assert http.get(f"/api/v1/predictions/{prediction}", headers=admin).status_code == 200
+    assert http.get(f"/api/v1/predictions/{prediction}",  # long polling's own read
+                    headers={**client, "Prefer": "wait=1"}).status_code == 200
     db = pymongo.MongoClient(stack.mongo_uri).get_default_database()
     ids = [item["prediction"] for item in items]  # as the job carries them: strings
     writeback.mark_running(db, ids)
@@ -88,6 +90,7 @@ def test_every_filter_the_service_sends_is_served_from_an_index(stack, recorder)
               if collection in ("predictions", "inputs", "tokens", "models")]
     client_item = {"$and": [{"_id": ObjectId(prediction)}, {"owner": "captured"}]}
     assert ("predictions", client_item) in shapes  # Eve's shape, as sent
+    assert ("predictions", {"_id": ObjectId(prediction), "owner": "captured"}) in shapes
     plans = []
     for collection, query in shapes:
         if not query:

@@ -27,3 +27,25 @@ def test_wait_asks_one_count_per_round_for_any_number_of_ids(monkeypatch):
         assert json.loads(params["where"]) == {
             "status": {"$in": ["queued", "running"]},
             "_id": {"$gte": min(ids), "$lte": max(ids)}}
+
+
+def test_submit_sends_several_posts_at_once_and_keeps_the_row_order(monkeypatch):
+    import threading
+    import time
+    running, most = [0], [0]
+    lock = threading.Lock()
+
+    def request(method, path, json=None, **kwargs):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.05)
+        with lock:
+            running[0] -= 1
+        return {"_items": [{"prediction": f"p-{row['features'][0]}"} for row in json]}
+
+    api = Client("http://api.invalid", "token")
+    monkeypatch.setattr(api, "request", request)
+    ids = api.submit("iris", [[i] for i in range(4500)])
+    assert ids == [f"p-{i}" for i in range(4500)]
+    assert most[0] > 1

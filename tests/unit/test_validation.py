@@ -73,3 +73,20 @@ def test_bad_documents_still_get_cerberus_own_issues(as_user):
                                   "petal_length, petal_width), got 2",
                       "ref": "must be of string type", "status": "field is read-only",
                       "extra": "unknown field"}
+
+
+def test_rules_are_expanded_once_not_once_per_posted_document(as_user, monkeypatch):
+    """Cerberus expanded each field's rules again for every document it normalised."""
+    from cerberus.schema import DefinitionSchema
+    calls = []
+    original = DefinitionSchema._expand_subschemas.__func__
+    monkeypatch.setattr(DefinitionSchema, "_expand_subschemas", classmethod(
+        lambda cls, schema: calls.append(1) or original(cls, schema)))
+
+    def expansions(rows):
+        calls.clear()
+        body = [{"model": "iris", "features": [5.1, 3.5, 1.4, 0.2]}] * rows
+        assert as_user("alice").post("/api/v1/inputs", json=body).status_code == 201
+        return len(calls)
+    expansions(1)  # the first use expands them
+    assert expansions(200) == expansions(2)
