@@ -76,8 +76,9 @@ def wait_until_done(admin, timeout=1800):
         time.sleep(1)
 
 
-def single_row_ms(client, rounds):
-    """Submit one row, poll its prediction (If-None-Match) until done."""
+def single_row_ms(client, rounds, wait=None):
+    """Submit one row, poll its prediction (If-None-Match) until done, or long-poll it
+    (Prefer: wait) when `wait` is given."""
     timings = []
     for index in range(rounds):
         started = time.perf_counter()
@@ -85,6 +86,8 @@ def single_row_ms(client, rounds):
         etag = None
         while True:
             headers = {"If-None-Match": etag} if etag else {}
+            if wait:
+                headers["Prefer"] = f"wait={wait}"
             response = client.session.get(f"{client.base}/predictions/{prediction}",
                                           headers=headers, timeout=60)
             if response.status_code == 200:
@@ -114,10 +117,12 @@ def measure(client, own, own_total, rounds):
                                   ("_created range", "/predictions", {"_created": {"$gte": since}}),
                                   ("ref", "/inputs", {"ref": "r7"}))}
     single = single_row_ms(client, 40)
+    long_polled = single_row_ms(client, 40, wait=10)
     return {"item_p50": statistics.median(item), "item_p99": percentile(item, 99),
             "list_p50": statistics.median(listing), **{f"where {k} p50": v
                                                        for k, v in wheres.items()},
-            "single_p50": statistics.median(single), "single_max": max(single)}
+            "single_p50": statistics.median(single), "single_max": max(single),
+            "single long-polled p50": statistics.median(long_polled)}
 
 
 def raw_predict_ms():
@@ -204,7 +209,7 @@ def main():
             for level in levels:
                 fill(admin, level + own_total, others)
                 figures = measure(client, own, own_total, args.rounds)
-                own_total += 40  # measure()'s single rows are the client's own
+                own_total += 80  # measure()'s single rows (polled, long-polled) are the client's
                 results.append((level, figures))
                 print(level, {k: round(v, 1) for k, v in figures.items()}, flush=True)
             cli = cli_round_trip(stack.url, stack.create_token("client", "cli"), args.cli_rows)
