@@ -136,10 +136,16 @@ inputs = {
         "callback_url": {"type": "string", "maxlength": 2048, "allowed_callback": True},
         "prediction": {"type": "objectid", "readonly": True},
         "status": {"type": "string", "readonly": True},
+        "batch": {"type": "objectid", "readonly": True},
     },
 }
 
-STATUSES = ["queued", "running", "done", "failed"]
+CALLBACK = {"type": "dict", "readonly": True, "schema": {
+    "status": {"type": "string", "allowed": ["pending", "delivered", "failed"]},
+    "attempts": {"type": "integer"},
+    "last_error": {"type": "string", "nullable": True}}}
+
+STATUSES = ["queued", "running", "done", "failed", "cancelled"]
 
 predictions = {
     "item_title": "prediction",
@@ -165,6 +171,7 @@ predictions = {
         "created": [("_created", -1)],
         "status_queued_at": [("status", 1), ("queued_at", 1)],
         "input": [("input", 1)],
+        "batch_created": [("batch", 1), ("_created", -1)],
     },
     "schema": {
         "input": {"type": "objectid", "readonly": True},
@@ -178,11 +185,38 @@ predictions = {
         "queued_at": {"type": "datetime", "readonly": True},
         "started_at": {"type": "datetime", "readonly": True},
         "finished_at": {"type": "datetime", "readonly": True},
+        "batch": {"type": "objectid", "readonly": True},
         "callback_url": {"type": "string", "readonly": True},
-        "callback": {"type": "dict", "readonly": True, "schema": {
-            "status": {"type": "string", "allowed": ["pending", "delivered", "failed"]},
-            "attempts": {"type": "integer"},
-            "last_error": {"type": "string", "nullable": True}}},
+        "callback": CALLBACK,
+    },
+}
+
+# Files of rows (service/batches.py: POST, /results, /cancel; GET is Eve's). Written by
+# the API and the workers only; the counters are kept by the workers (jobs/batches.py).
+batches = {
+    "item_title": "batch",
+    "resource_methods": ["GET"],
+    "item_methods": ["GET"],
+    "allowed_roles": CLIENT_OR_ADMIN,
+    "allowed_item_roles": CLIENT_OR_ADMIN,
+    "auth_field": "owner",
+    "mongo_indexes": {"owner_created": [("owner", 1), ("_created", -1)],
+                      "created": [("_created", -1)],
+                      "status_updated": [("status", 1), ("_updated", 1)]},
+    "schema": {
+        "model": {"type": "string", "readonly": True},
+        "version": {"type": "integer", "readonly": True},
+        "status": {"type": "string", "readonly": True,
+                   "allowed": ["queued", "running", "done", "cancelled"]},
+        "total": {"type": "integer", "readonly": True},
+        "done": {"type": "integer", "readonly": True},
+        "failed": {"type": "integer", "readonly": True},
+        "cancelled": {"type": "integer", "readonly": True},
+        "created": {"type": "datetime", "readonly": True},
+        "finished_at": {"type": "datetime", "readonly": True, "nullable": True},
+        "ref_column": {"type": "string", "readonly": True},
+        "callback_url": {"type": "string", "readonly": True},
+        "callback": CALLBACK,
     },
 }
 
@@ -204,4 +238,5 @@ tokens = {
     },
 }
 
-DOMAIN = {"models": models, "inputs": inputs, "predictions": predictions, "tokens": tokens}
+DOMAIN = {"models": models, "inputs": inputs, "predictions": predictions, "batches": batches,
+          "tokens": tokens}

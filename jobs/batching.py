@@ -21,13 +21,15 @@ from rq.job import Job
 import settings
 
 PREDICT = "jobs.predict.predict_chunk"
-DESCRIPTION = re.compile(r"predict (?P<model>.+) v(?P<version>\d+): (?P<rows>\d+) rows$")
+DESCRIPTION = re.compile(
+    r"predict (?P<model>.+) v(?P<version>\d+): (?P<rows>\d+) rows( of batch [0-9a-f]{24})?$")
 
 
-def describe(model, version, rows):
+def describe(model, version, rows, batch=None):
     """A prediction job's description, which is also how a worker learns, without
-    loading a job's rows, whether it can join a batch."""
-    return f"predict {model} v{version}: {rows} rows"
+    loading a job's rows, whether it can join a batch. The rows of a file (POST
+    /batches) name their batch, which the dashboard then shows."""
+    return f"predict {model} v{version}: {rows} rows" + (f" of batch {batch}" if batch else "")
 
 
 def joinable(queue, job, max_rows=None, lookahead=None):

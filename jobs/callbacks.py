@@ -1,5 +1,5 @@
-"""Callbacks: when a prediction that carries a `callback_url` is finished, its document
-is POSTed there as JSON, signed with `X-Signature: sha256=<HMAC-SHA256 of the body with
+"""Callbacks: when a prediction (or a batch, jobs/batches.py) that carries a
+`callback_url` is finished, its document is POSTed there as JSON, signed with `X-Signature: sha256=<HMAC-SHA256 of the body with
 CALLBACK_SECRET>`.
 
 Each delivery is an RQ job on its own queue, `callbacks`, worked by its own worker
@@ -28,7 +28,7 @@ from .writeback import etag_for, now
 log = logging.getLogger(__name__)
 
 QUEUE_NAME = "callbacks"
-HIDDEN = ("owner",)  # the API does not show it to a client either
+HIDDEN = ("owner", "counted", "rows", "stored", "cancel_requested")  # nor does the API
 
 
 class DeliveryFailed(Exception):
@@ -39,21 +39,23 @@ def callback_queue(connection):
     return Queue(QUEUE_NAME, connection=connection)
 
 
-def enqueue_deliveries(connection, callbacks):
-    """callbacks: {prediction_id: url}. Best effort, like the announcement: the
-    predictions are written whatever happens here."""
+def enqueue_deliveries(connection, callbacks, collection="predictions"):
+    """callbacks: {document_id: url} of `predictions` or `batches`. Best effort, like the
+    announcement: the documents are written whatever happens here."""
     if not callbacks:
         return
+    kind = {"predictions": "prediction", "batches": "batch"}[collection]
     try:
         callback_queue(connection).enqueue_many([
-            Queue.prepare_data("jobs.callbacks.deliver", args=(prediction_id, url),
+            Queue.prepare_data("jobs.callbacks.deliver", args=(document_id, url),
+                               kwargs={"collection": collection},
                                timeout=settings.CALLBACK_TIMEOUT_SECONDS * 3,
                                retry=Retry(max=len(settings.CALLBACK_RETRY_INTERVALS),
                                            interval=settings.CALLBACK_RETRY_INTERVALS),
-                               description=f"callback of prediction {prediction_id}")
-            for prediction_id, url in callbacks.items()])
+                               description=f"callback of {kind} {document_id}")
+            for document_id, url in callbacks.items()])
     except redis.RedisError as exc:
-        log.error("callbacks of %d predictions not enqueued: %s", len(callbacks), exc)
+        log.error("callbacks of %d %s not enqueued: %s", len(callbacks), collection, exc)
 
 
 def as_json(document):
@@ -87,10 +89,10 @@ def attempt(url, body):
     return None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
 
 
-def deliver(prediction_id, url):
-    """RQ job: one delivery attempt of the prediction's document to url."""
+def deliver(document_id, url, collection="predictions"):
+    """RQ job: one delivery attempt of the prediction's (or batch's) document to url."""
     db = mongo_db()
-    document = db.predictions.find_one({"_id": ObjectId(prediction_id)})
+    document = db[collection].find_one({"_id": ObjectId(document_id)})
     if document is None or document.get("callback", {}).get("status") == "delivered":
         return "nothing to deliver"
     attempts = document.get("callback", {}).get("attempts", 0) + 1
@@ -99,9 +101,9 @@ def deliver(prediction_id, url):
     last = job is None or not job.retries_left
     status = "delivered" if error is None else "failed" if last else "pending"
     stamp = now()
-    db.predictions.update_one({"_id": document["_id"]}, {"$set": {
+    db[collection].update_one({"_id": document["_id"]}, {"$set": {
         "callback": {"status": status, "attempts": attempts, "last_error": error},
-        "_updated": stamp, "_etag": etag_for(prediction_id, f"callback-{attempts}", stamp)}})
+        "_updated": stamp, "_etag": etag_for(document_id, f"callback-{attempts}", stamp)}})
     if error:
         raise DeliveryFailed(f"{url}: {error}")
     return status

@@ -4,12 +4,13 @@ import time
 
 import numpy as np
 import pandas as pd
+from bson import ObjectId
 from rq import get_current_job
 
 from service.artifacts import ArtifactError
 from service.logs import audit
 
-from . import callbacks, metrics, models, writeback
+from . import batches, callbacks, metrics, models, writeback
 from .connections import mongo_db
 
 log = logging.getLogger(__name__)
@@ -91,13 +92,16 @@ def outcomes_of(db, model, version, rows):
 def predict_rows(db, model, version, prediction_ids, rows):
     """Predict the rows in one model call and write each outcome; the rows show
     `running` meanwhile if that takes long (writeback.running_if_slow).
-    Returns (artifact sha256 or None, outcomes in row order)."""
+    Returns (artifact sha256 or None, outcomes in row order, rows written: all but
+    those of a cancelled batch)."""
+    if not rows:
+        return None, [], 0
     started_at = writeback.now()
     with writeback.running_if_slow(db, prediction_ids) as marked_running:
         sha256, outcomes = outcomes_of(db, model, version, rows)
-    writeback.write_outcomes(db, prediction_ids, outcomes,
-                             started_at=None if marked_running() else started_at)
-    return sha256, outcomes
+    written = writeback.write_outcomes(db, prediction_ids, outcomes,
+                                       started_at=None if marked_running() else started_at)
+    return sha256, outcomes, written
 
 
 def summary(outcomes):
@@ -105,21 +109,57 @@ def summary(outcomes):
     return {"done": done, "failed": len(outcomes) - done}
 
 
+def batch_counts(db, chunks, outcomes, written):
+    """[(job, done, failed), ...] as written: from the outcomes when every row was
+    written, else (rows of a cancelled batch skipped) from the documents."""
+    counts, start = [], 0
+    for chunk_job, ids, _ in chunks:
+        own, start = outcomes[start:start + len(ids)], start + len(ids)
+        counts.append((chunk_job, *summary(own).values()))
+    if written == len(outcomes):
+        return counts
+    counted = []
+    for chunk_job, ids, _ in chunks:
+        statuses = [p["status"] for p in db.predictions.find(
+            {"_id": {"$in": [ObjectId(pid) for pid in ids]}}, {"status": 1})]
+        counted.append((chunk_job, statuses.count("done"), statuses.count("failed")))
+    return counted
+
+
+def without_cancelled_batches(db, connection, chunks):
+    """The chunks to predict: a job of a batch being cancelled has its rows cancelled
+    instead (jobs/batches.py), and gets a summary of zero rows."""
+    of_batch = {chunk[0].meta["batch"] for chunk in chunks
+                if chunk[0] is not None and chunk[0].meta.get("batch")}
+    cancelled = batches.cancel_requested(db, of_batch)
+    if not cancelled:
+        return chunks
+    skipped = [chunk[0] for chunk in chunks
+               if chunk[0] is not None and chunk[0].meta.get("batch") in cancelled]
+    batches.cancel_jobs(db, connection, skipped)
+    return [chunk if chunk[0] not in skipped else (chunk[0], [], []) for chunk in chunks]
+
+
 def predict_chunk(model, version, prediction_ids, rows):
     """RQ job: predict `rows` with (model, version) and write each result into its
     prediction document. The worker may have joined jobs queued for the same model
     version to this one (jobs/batching.py): their rows go into the same model call and
-    write-back, and each one's summary is left in job.joined_results.
+    write-back, and each one's summary is left in job.joined_results. The rows of a
+    batch are counted on the batch once written (jobs/batches.py).
     Infrastructure errors propagate, so RQ retries the job and each joined one."""
     job = get_current_job()
+    db = mongo_db()
     chunks = [(job, prediction_ids, rows)]
     chunks += [(other, other.args[2], other.args[3]) for other in getattr(job, "joined", ())]
+    if job is not None:
+        chunks = without_cancelled_batches(db, job.connection, chunks)
     started = time.perf_counter()
-    sha256, outcomes = predict_rows(mongo_db(), model, version,
-                                    [pid for _, ids, _ in chunks for pid in ids],
-                                    [row for _, _, part in chunks for row in part])
+    sha256, outcomes, written = predict_rows(db, model, version,
+                                             [pid for _, ids, _ in chunks for pid in ids],
+                                             [row for _, _, part in chunks for row in part])
     duration_ms = round((time.perf_counter() - started) * 1000, 2)
     if job is not None:
+        batches.count_jobs(db, job.connection, batch_counts(db, chunks, outcomes, written))
         writeback.announce(job.connection, [pid for _, ids, _ in chunks for pid in ids])
         callbacks.enqueue_deliveries(job.connection, {
             pid: url for chunk_job, _, _ in chunks
@@ -142,7 +182,9 @@ def mark_chunk_failed(job, connection, exc_type, exc_value, traceback):
     if job.retries_left:
         return
     _, _, prediction_ids, _ = job.args
-    writeback.mark_failed(mongo_db(), prediction_ids,
-                          {"type": exc_type.__name__, "message": str(exc_value)[:500]})
+    db = mongo_db()
+    written = writeback.mark_failed(db, prediction_ids,
+                                    {"type": exc_type.__name__, "message": str(exc_value)[:500]})
+    batches.count_jobs(db, connection, [(job, 0, written)])
     writeback.announce(connection, prediction_ids)
     callbacks.enqueue_deliveries(connection, job.meta.get("callbacks", {}))

@@ -14,12 +14,12 @@ def prediction_queue(connection):
 
 
 def plan_chunks(inputs, chunk_size=None):
-    """Group inputs by (model, version) and cut each group into chunks of at most
-    chunk_size rows. Returns [(job_id, model, version, [input, ...]), ...]."""
+    """Group inputs by (model, version, batch) and cut each group into chunks of at
+    most chunk_size rows. Returns [(job_id, model, version, [input, ...]), ...]."""
     chunk_size = chunk_size or settings.CHUNK_SIZE
-    key = lambda item: (item["model"], item["version"])  # noqa: E731
+    key = lambda item: (item["model"], item["version"], str(item.get("batch") or ""))  # noqa: E731
     chunks = []
-    for (model, version), group in groupby(sorted(inputs, key=key), key=key):
+    for (model, version, _), group in groupby(sorted(inputs, key=key), key=key):
         rows = list(group)
         for start in range(0, len(rows), chunk_size):
             chunks.append((uuid.uuid4().hex, model, version, rows[start:start + chunk_size]))
@@ -37,8 +37,9 @@ def job_data(job_id, model, version, inputs, request_id=None, client=None):
         retry=Retry(max=len(settings.JOB_RETRY_INTERVALS),
                     interval=settings.JOB_RETRY_INTERVALS),
         on_failure=Callback("jobs.predict.mark_chunk_failed"),
-        description=describe(model, version, len(rows)),
+        description=describe(model, version, len(rows), inputs[0].get("batch")),
         meta={"request_id": request_id, "client": client,
+              "batch": str(inputs[0]["batch"]) if inputs[0].get("batch") else None,
               "inputs": [str(item["_id"]) for item in inputs],
               "callbacks": {str(item["prediction"]): item["callback_url"]
                             for item in inputs if item.get("callback_url")}},

@@ -19,7 +19,7 @@ from rq.job import Job, JobStatus
 
 import settings
 
-from . import callbacks, writeback
+from . import batches, callbacks, writeback
 from .liveness import worker_is_alive
 from .queue import enqueue_chunks, plan_chunks, prediction_queue
 
@@ -55,7 +55,7 @@ def stale_predictions(db, now):
     return list(db.predictions.find(
         {"status": {"$in": ["queued", "running"]}, "_updated": {"$lt": now - stale_after}},
         {"_id": 1, "input": 1, "job": 1, "model": 1, "version": 1, "attempts": 1,
-         "callback_url": 1},
+         "callback_url": 1, "batch": 1},
     ).limit(BATCH))
 
 
@@ -108,3 +108,34 @@ def reconcile(db, connection, now=None):
     if any(counts.values()):
         log.warning("reconciled predictions: %s", counts)
     return counts
+
+
+def repair_batches(db, connection, now=None):
+    """Batches not finished and unchanged for RECONCILE_STALE_SECONDS: one whose rows are
+    all finished has its counters recounted from them and is finished (a count was lost:
+    rows given up above, a worker killed between its write and its count); one never
+    fully stored (the API died while storing it) is deleted with its rows, as its
+    request never answered 201."""
+    now = now or datetime.now(timezone.utc)
+    stale_after = timedelta(seconds=settings.RECONCILE_STALE_SECONDS)
+    repaired = deleted = 0
+    for batch in db.batches.find({"status": {"$in": list(batches.UNFINISHED)},
+                                  "_updated": {"$lt": now - stale_after}},
+                                 {"counted": 0}).limit(100):
+        if not batch.get("stored"):
+            for kind in ("predictions", "inputs"):
+                db[kind].delete_many(batches.rows_filter(batch["rows"][kind], batch["total"]))
+            db.batches.delete_one({"_id": batch["_id"]})
+            deleted += 1
+            continue
+        counts = batches.recount(db, batch)
+        if counts is None:
+            continue
+        batch = db.batches.find_one_and_update(
+            {"_id": batch["_id"]}, {"$set": {**counts, **batches.touch(batch["_id"], "recount")}},
+            projection={"counted": 0}, return_document=batches.ReturnDocument.AFTER)
+        batches.finished(db, connection, batch)
+        repaired += 1
+    if repaired or deleted:
+        log.warning("repaired batches: %d recounted, %d never stored deleted", repaired, deleted)
+    return {"recounted": repaired, "deleted": deleted}

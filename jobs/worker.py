@@ -22,7 +22,7 @@ from . import batching, callbacks, models
 from .connections import mongo_db, redis_from_url
 from .queue import prediction_queue
 from .liveness import keep_alive
-from .reconcile import reconcile
+from .reconcile import reconcile, repair_batches
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,7 @@ class PredictionWorker(SimpleWorker):
             return
         try:
             reconcile(mongo_db(), self.connection)
+            repair_batches(mongo_db(), self.connection)
         except Exception:  # a store that is down now: the next pass tries again
             log.exception("reconciler pass failed")
 

@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 
 
 FINISHED_CHANNEL = "predictions:finished"
+# A row of a cancelled batch is never written again (jobs/batches.py).
+NOT_CANCELLED = {"$ne": "cancelled"}
 
 
 def announce(connection, prediction_ids):
@@ -47,7 +49,7 @@ def status_update(prediction_id, status, fields, stamp, counts_attempt=False):
                        "_etag": etag_for(prediction_id, status, stamp), **fields}}
     if counts_attempt:
         update["$inc"] = {"attempts": 1}
-    return UpdateOne({"_id": ObjectId(prediction_id)}, update)
+    return UpdateOne({"_id": ObjectId(prediction_id), "status": NOT_CANCELLED}, update)
 
 
 def mark_queued(db, prediction_ids, job_id):
@@ -62,7 +64,7 @@ def mark_running(db, prediction_ids):
     enough: an ETag has to change when its own document changes, nothing more."""
     stamp = now()
     db.predictions.update_many(
-        {"_id": {"$in": [ObjectId(pid) for pid in prediction_ids]}},
+        {"_id": {"$in": [ObjectId(pid) for pid in prediction_ids]}, "status": NOT_CANCELLED},
         {"$set": {"status": "running", "started_at": stamp, "_updated": stamp,
                   "_etag": etag_for(",".join(prediction_ids), "running", stamp)},
          "$inc": {"attempts": 1}})
@@ -94,7 +96,8 @@ def write_outcomes(db, prediction_ids, outcomes, started_at=None):
     """outcomes: [("done", result) | ("failed", error), ...] in prediction_ids order.
     With started_at (rows not marked running), the write also sets it and counts the
     attempt. Rewriting the same outcome is harmless: a model gives the same result for
-    the same row, so a retried chunk converges on the same documents."""
+    the same row, so a retried chunk converges on the same documents.
+    Returns how many rows were written (all but the cancelled ones)."""
     stamp = now()
     updates = []
     for pid, (status, value) in zip(prediction_ids, outcomes):
@@ -104,8 +107,8 @@ def write_outcomes(db, prediction_ids, outcomes, started_at=None):
             fields["started_at"] = started_at
         updates.append(status_update(pid, status, fields, stamp,
                                      counts_attempt=started_at is not None))
-    db.predictions.bulk_write(updates, ordered=False)
+    return db.predictions.bulk_write(updates, ordered=False).matched_count
 
 
 def mark_failed(db, prediction_ids, error):
-    write_outcomes(db, prediction_ids, [("failed", error)] * len(prediction_ids))
+    return write_outcomes(db, prediction_ids, [("failed", error)] * len(prediction_ids))

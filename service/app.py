@@ -11,7 +11,7 @@ with warnings.catch_warnings():  # Eve 2.3 imports a Cerberus API that warns on 
 import settings
 from jobs.connections import redis_from_url
 
-from . import dashboard, errors, hooks, logs, metrics, query, tokens, uploads, waiting
+from . import batches, dashboard, errors, hooks, logs, metrics, query, tokens, uploads, waiting
 from .auth import BearerAuth
 from .data import Mongo
 from .health import blueprint as health_blueprint
@@ -35,6 +35,7 @@ def create_app(overrides=None, data=Mongo, redis=None):
     query.attach(app)
     tokens.attach(app)
     uploads.attach(app)
+    batches.attach(app)
     waiting.attach(app)
     errors.attach(app)
     prefix = f"/{config['URL_PREFIX']}/{config['API_VERSION']}"

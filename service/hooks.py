@@ -62,6 +62,8 @@ def prediction_document(item, job_id, stamp):
     }
     if "owner" in item:
         document["owner"] = item["owner"]
+    if item.get("batch"):
+        document["batch"] = item["batch"]
     if item.get("callback_url"):
         document["callback_url"] = item["callback_url"]
         document["callback"] = {"status": "pending", "attempts": 0, "last_error": None}

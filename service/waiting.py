@@ -1,6 +1,7 @@
-"""Long polling: `Prefer: wait=N` (RFC 7240, 1 <= N <= 60) on GET /predictions/{id}.
+"""Long polling: `Prefer: wait=N` (RFC 7240, 1 <= N <= 60) on GET /predictions/{id} and
+GET /batches/{id}.
 
-The request is held until the prediction is finished or N seconds pass, then answered as
+The request is held until the prediction (or batch) is finished or N seconds pass, then answered as
 usual, with `Preference-Applied: wait=N`. The workers publish the ids they finish on one
 Redis channel (jobs/writeback.py: announce); each API process listens to it in one
 thread and wakes the requests waiting for those ids. A waiting request reads the
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 MAX_WAIT_SECONDS = 60
 FINISHED = ("done", "failed", "cancelled")
+WAITABLE = ("predictions", "batches")
 WAIT = re.compile(r'\s*wait\s*=\s*"?([^",;\s]*)"?\s*$', re.IGNORECASE)
 
 
@@ -106,19 +108,20 @@ class Waiters:
                     event.set()
 
 
-def is_finished_or_absent(prediction_id):
-    """One read: is the caller's prediction finished, or not there to wait for?"""
-    query = {"_id": ObjectId(prediction_id)}
+def is_finished_or_absent(resource, document_id):
+    """One read: is the caller's prediction (or batch) finished, or not there to wait
+    for?"""
+    query = {"_id": ObjectId(document_id)}
     account = g.get("account")
     if account and account["role"] != "admin":
         query["owner"] = account["name"]
-    document = current_app.data.driver.db.predictions.find_one(query, {"status": 1})
+    document = current_app.data.driver.db[resource].find_one(query, {"status": 1})
     return document is None or document.get("status") in FINISHED
 
 
-def on_pre_get_predictions(request, lookup):
+def on_pre_get(resource, request, lookup):
     """Eve's pre-GET hook: hold an item GET that asks to wait."""
-    if "_id" not in lookup:
+    if resource not in WAITABLE or "_id" not in lookup:
         return  # a list: nothing to wait for, the preference is ignored
     seconds = requested_wait(request)
     if seconds is None:
@@ -133,10 +136,10 @@ def on_pre_get_predictions(request, lookup):
     except (InvalidId, TypeError):
         return  # Eve answers 404
     with current_app.extensions["waiters"].waiting_for(prediction_id) as finished:
-        if not is_finished_or_absent(prediction_id):
+        if not is_finished_or_absent(resource, prediction_id):
             finished.wait(seconds)
 
 
 def attach(app):
     app.extensions["waiters"] = Waiters(app.redis)
-    app.on_pre_GET_predictions += on_pre_get_predictions
+    app.on_pre_GET += on_pre_get

@@ -1,0 +1,360 @@
+"""/api/v1/batches: files of rows.
+
+POST /batches?model=M[&version=N|&alias=A][&ref_column=ref][&callback_url=U], the body a
+CSV file (text/csv) or a multipart/form-data field `file`: the file is validated whole
+(service/batch_files.py) and only then stored, 1,000 rows at a time, as ordinary inputs
+and predictions with a `batch` field, each chunk queued for the workers as soon as it is
+stored. GET /batches and /batches/{id} are Eve's (settings.py); their counters are kept
+by the workers (jobs/batches.py). GET /batches/{id}/results streams every row, in file
+order, as it is at the time of the request (finished rows with their results, the others
+with their status). POST /batches/{id}/cancel cancels the rows not started yet.
+
+Isolation as for inputs: a client's batches carry its name as `owner`, and a batch of
+another client is a 404 on every route."""
+import csv
+import io
+import json
+import logging
+from datetime import datetime, timezone
+
+from bson import ObjectId
+from bson.errors import InvalidId
+from eve.auth import requires_auth
+from eve.render import send_response
+from flask import Blueprint, Response, abort, current_app, g, request, stream_with_context
+
+from jobs import batches as counters
+from jobs.queue import enqueue_chunks, plan_chunks, prediction_queue
+from jobs.writeback import etag_for
+
+from . import batch_files
+from .hooks import prediction_document
+from .logs import audit
+from .validation import callback_refusal, lookup_model, ordered_features
+
+log = logging.getLogger(__name__)
+blueprint = Blueprint("batches", __name__)
+
+UPLOAD_MAX_BYTES = 1024 * 2**20  # a million rows of 30 features fit
+TOUCH_EVERY_CHUNKS = 10  # the reconciler takes a batch unchanged for a minute as abandoned
+SHOWN = ("_id", "model", "version", "status", "total", "done", "failed", "cancelled",
+         "created", "finished_at", "ref_column", "callback_url", "callback",
+         "_created", "_updated", "_etag")
+
+
+def refused(issues, status=422):
+    body = {"_status": "ERR", "_issues": issues, "_error": {
+        "code": status, "message": f"the batch was refused: {len(issues)} issue(s)"}}
+    return send_response("batches", (body, None, None, status))
+
+
+def shown(batch):
+    return {key: batch[key] for key in SHOWN if key in batch}
+
+
+def owner():
+    account = g.get("account")
+    return account["name"] if account and account["role"] != "admin" else None
+
+
+def caller_batch(batch_id):
+    """The caller's batch, or 404 (another client's batch is not there for it)."""
+    try:
+        query = {"_id": ObjectId(batch_id)}
+    except (InvalidId, TypeError):
+        abort(404)
+    if owner() is not None:
+        query["owner"] = owner()
+    batch = current_app.data.driver.db.batches.find_one(query, {"counted": 0})
+    if batch is None:
+        abort(404)
+    return batch
+
+
+def parameters():
+    """(model document, ref column, callback_url) from the query string; 422 else."""
+    args = request.args
+    name, alias, ref_column = args.get("model"), args.get("alias"), args.get("ref_column", "ref")
+    version = args.get("version")
+    issues = []
+    if not name:
+        issues.append(batch_files.issue(0, "model", "required: ?model=NAME"))
+    if version is not None and not (version.isascii() and version.isdigit()
+                                    and 1 <= int(version) < 2**31):
+        issues.append(batch_files.issue(0, "version", "a whole number from 1"))
+    if version is not None and alias is not None:
+        issues.append(batch_files.issue(0, "alias", "give a version or an alias, not both"))
+    if not ref_column or len(ref_column) > 128:
+        issues.append(batch_files.issue(0, "ref_column", "1 to 128 characters"))
+    callback_url = args.get("callback_url")
+    if callback_url is not None:
+        refusal = callback_refusal(callback_url, current_app.config["CALLBACK_ALLOWED_HOSTS"],
+                                   current_app.config["CALLBACK_SECRET"])
+        if refusal:
+            issues.append(batch_files.issue(0, "callback_url", refusal))
+    if issues:
+        return None, issues
+    model = lookup_model(name, int(version) if version else None, alias)
+    if model is None:
+        return None, [batch_files.issue(0, "model", f"unknown model {name!r}" + (
+            f" version {version}" if version else "") + (f" alias {alias!r}" if alias else ""))]
+    if model.get("retired") and (version or alias):
+        return None, [batch_files.issue(0, "model", f"model {name!r} version "
+                                                    f"{model['version']} is retired")]
+    return (model, ref_column, callback_url), []
+
+
+def body_lines():
+    """The body as lines of text, read as the CSV parser asks for them."""
+    content_type = request.mimetype
+    if content_type == "text/csv":
+        raw = request.stream
+    elif content_type == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is None:
+            return None
+        raw = upload.stream
+    else:
+        abort(415, description="send the file as text/csv, or as multipart/form-data "
+                               "field `file`")
+    return io.TextIOWrapper(io.BufferedReader(Readable(raw), 1 << 16),
+                            encoding="utf-8-sig", newline="")
+
+
+class Readable(io.RawIOBase):
+    """Any object with read(n) (the WSGI input, an upload) as a raw stream, for
+    TextIOWrapper."""
+
+    def __init__(self, source):
+        self.source = source
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        data = self.source.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+
+def drain():
+    """Read what is left of the body: a server that answers before reading it all
+    makes the client's connection reset, and the client never sees the answer."""
+    stream = request.stream
+    while stream.read(1 << 20):
+        pass
+
+
+def create():
+    """Whatever the answer, the body is read to its end before it is sent (drain)."""
+    request.max_content_length = UPLOAD_MAX_BYTES
+    if request.content_length is not None and request.content_length > UPLOAD_MAX_BYTES:
+        abort(413, description=f"a batch file holds at most {UPLOAD_MAX_BYTES // 2**20} MB")
+    try:
+        return create_batch(resource="batches")
+    finally:
+        drain()
+
+
+@requires_auth("resource")
+def create_batch(resource):
+    current_app.redis.ping()  # Redis down: 503 now, before anything is read or stored
+    found, issues = parameters()
+    if issues:
+        return refused(issues)
+    model, ref_column, callback_url = found
+    lines = body_lines()
+    if lines is None:
+        return refused([batch_files.issue(0, "file", "required: the multipart field `file`")])
+    try:
+        total, validated = batch_files.validate(lines, model, ref_column)
+    except batch_files.FileRefused as exc:
+        return refused(exc.issues, exc.status)
+    except batch_files.NotCsv as exc:
+        abort(400, description=str(exc))
+    with validated:
+        batch = store(model, total, validated, ref_column, callback_url)
+    audit(log, "batch_accepted", request_id=g.get("request_id"), client=owner(),
+          batch=batch["_id"], model=model["name"], version=model["version"], rows=total)
+    response = send_response("batches", ({**shown(batch), "_status": "OK"}, None,
+                                         batch["_etag"], 201))
+    response.headers["Location"] = f"{request.base_url}/{batch['_id']}"
+    return response
+
+
+def new_batch(model, total, ref_column, callback_url):
+    stamp = datetime.now(timezone.utc)
+    batch_id = ObjectId()
+    batch = {"_id": batch_id, "model": model["name"], "version": model["version"],
+             "status": "queued", "total": total, "done": 0, "failed": 0, "cancelled": 0,
+             "created": stamp, "finished_at": None, "ref_column": ref_column,
+             "_created": stamp, "_updated": stamp, "_etag": etag_for(str(batch_id), "new", stamp),
+             "rows": counters.new_prefixes(batch_id), "stored": False, "counted": []}
+    if owner() is not None:
+        batch["owner"] = owner()
+    if callback_url:
+        batch["callback_url"] = callback_url
+        batch["callback"] = {"status": "pending", "attempts": 0, "last_error": None}
+    return batch
+
+
+def row_items(batch, model, first_row, rows, stamp):
+    items = []
+    for row, (features, ref) in enumerate(rows, first_row):
+        input_id = counters.row_id(batch["rows"]["inputs"], row)
+        item = {"_id": input_id, "prediction": counters.row_id(batch["rows"]["predictions"], row),
+                "model": model["name"], "version": model["version"], "batch": batch["_id"],
+                "features": ordered_features(model, features), "status": "queued",
+                "_created": stamp, "_updated": stamp, "_etag": etag_for(str(input_id), "new", stamp)}
+        if ref is not None:
+            item["ref"] = ref
+        if "owner" in batch:
+            item["owner"] = batch["owner"]
+        items.append(item)
+    return items
+
+
+def store(model, total, validated, ref_column, callback_url):
+    """Store the batch, then its rows chunk by chunk, each chunk queued once stored.
+    Anything failing on the way deletes what was stored (and raises: 503)."""
+    db = current_app.data.driver.db
+    batch = new_batch(model, total, ref_column, callback_url)
+    db.batches.insert_one(batch)
+    queue, stored = prediction_queue(current_app.redis), 0
+    try:
+        for number, rows in enumerate(batch_files.chunks(validated)):
+            stamp = datetime.now(timezone.utc)
+            items = row_items(batch, model, stored + 1, rows, stamp)
+            planned = plan_chunks(items)
+            db.inputs.insert_many(items, ordered=False)
+            db.predictions.insert_many([prediction_document(item, job_id, stamp)
+                                        for job_id, _, _, chunk in planned for item in chunk],
+                                       ordered=False)
+            enqueue_chunks(queue, planned, request_id=g.get("request_id"), client=owner())
+            stored += len(rows)
+            if number % TOUCH_EVERY_CHUNKS == TOUCH_EVERY_CHUNKS - 1:
+                db.batches.update_one({"_id": batch["_id"]},
+                                      {"$set": counters.touch(batch["_id"], f"stored/{stored}")})
+    except Exception:
+        forget(db, batch)
+        raise
+    batch = db.batches.find_one_and_update(
+        {"_id": batch["_id"]}, {"$set": {"stored": True}}, projection={"counted": 0},
+        return_document=counters.ReturnDocument.AFTER)
+    counters.finished(db, current_app.redis, batch)  # its rows may all be finished already
+    return batch
+
+
+def forget(db, batch):
+    try:
+        for kind in ("predictions", "inputs"):
+            db[kind].delete_many(counters.rows_filter(batch["rows"][kind], batch["total"]))
+        db.batches.delete_one({"_id": batch["_id"]})
+    except Exception:  # the reconciler deletes it (never stored) once the store is back
+        log.exception("batch %s not deleted after a failed upload", batch["_id"])
+
+
+def result_columns(model):
+    """The CSV columns after `ref`, the features and `status`."""
+    if model["task"] == "classification":
+        return ["label", *(f"p_{name}" for name in model["classes"])]
+    return ["value"]
+
+
+def result_cells(model, prediction):
+    result = (prediction or {}).get("result") or {}
+    if model["task"] == "classification":
+        probabilities = result.get("probabilities", {})
+        return [result.get("label", ""), *(probabilities.get(c, "") for c in model["classes"])]
+    return [result.get("value", "")]
+
+
+def error_text(prediction):
+    error = (prediction or {}).get("error")
+    return f"{error.get('type')}: {error.get('message')}" if error else ""
+
+
+def batch_rows(db, batch, page=1000):
+    """(row, input, prediction) of every row in file order, read 1,000 rows at a time,
+    each page by two `_id` ranges (jobs/batches.py)."""
+    prefixes, total = batch["rows"], batch["total"]
+    for first in range(1, total + 1, page):
+        last = min(total, first + page - 1)
+        inputs = {counters.row_of(d["_id"]): d for d in db.inputs.find(
+            counters.rows_filter(prefixes["inputs"], last, first), {"features": 1, "ref": 1})}
+        predictions = {counters.row_of(d["_id"]): d for d in db.predictions.find(
+            counters.rows_filter(prefixes["predictions"], last, first),
+            {"status": 1, "result": 1, "error": 1})}
+        for row in range(first, last + 1):
+            yield row, inputs.get(row), predictions.get(row)
+
+
+def csv_lines(model, rows):
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["ref", *model["features"], "status", *result_columns(model), "error"])
+    for _, source, prediction in rows:
+        writer.writerow([(source or {}).get("ref") or "", *(source or {}).get("features", []),
+                         (prediction or {}).get("status", "deleted"),
+                         *result_cells(model, prediction), error_text(prediction)])
+        if buffer.tell() > 1 << 16:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def jsonl_lines(model, rows):
+    for row, source, prediction in rows:
+        source, prediction = source or {}, prediction or {}
+        yield json.dumps({
+            "row": row, "ref": source.get("ref"),
+            "features": dict(zip(model["features"], source.get("features", []))),
+            "prediction": str(prediction["_id"]) if prediction else None,
+            "status": prediction.get("status", "deleted"), "result": prediction.get("result"),
+            "error": prediction.get("error")}) + "\n"
+
+
+@requires_auth("item")
+def results(resource, batch_id):
+    batch = caller_batch(batch_id)
+    output = request.args.get("format", "csv")
+    if output not in ("csv", "jsonl"):
+        abort(400, description="format is csv (the default) or jsonl")
+    db = current_app.data.driver.db
+    model = db.models.find_one({"name": batch["model"], "version": batch["version"]})
+    if model is None:
+        abort(409, description="the batch's model version was deleted: its rows are "
+                               "still in /inputs and /predictions")
+    lines = (csv_lines if output == "csv" else jsonl_lines)(model, batch_rows(db, batch))
+    mimetype = "text/csv" if output == "csv" else "application/jsonl"
+    return Response(stream_with_context(lines), mimetype=mimetype, headers={
+        "Content-Disposition": f'attachment; filename="batch-{batch_id}.{output}"'})
+
+
+@requires_auth("item")
+def cancel(resource, batch_id):
+    """Cancel the rows not started yet; a finished batch is answered as it is."""
+    batch = caller_batch(batch_id)
+    if batch["status"] in counters.UNFINISHED:
+        db = current_app.data.driver.db
+        db.batches.update_one({"_id": batch["_id"]}, {"$set": {"cancel_requested": True}})
+        batch = counters.cancel_rows(db, batch["_id"], counters.rows_filter(
+            batch["rows"]["predictions"], batch["total"]))
+        counters.finished(db, current_app.redis, batch)
+        batch = db.batches.find_one({"_id": batch["_id"]}, {"counted": 0})
+        audit(log, "batch_cancelled", request_id=g.get("request_id"), client=owner(),
+              batch=batch["_id"], cancelled=batch["cancelled"])
+    return send_response("batches", (shown(batch), None, batch["_etag"], 200))
+
+
+blueprint.add_url_rule("/batches", view_func=create, methods=["POST"])
+blueprint.add_url_rule("/batches/<batch_id>/results", view_func=results, methods=["GET"],
+                       defaults={"resource": "batches"})
+blueprint.add_url_rule("/batches/<batch_id>/cancel", view_func=cancel, methods=["POST"],
+                       defaults={"resource": "batches"})
+
+
+def attach(app):
+    prefix = f"/{app.config['URL_PREFIX']}/{app.config['API_VERSION']}"
+    app.register_blueprint(blueprint, url_prefix=prefix)
