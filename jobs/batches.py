@@ -9,23 +9,33 @@ the database reads by its `_id` index (results, cancel) without a `row` field to
 Counters: `done`, `failed` and `cancelled` are kept on the batch document, so reading
 them costs one lookup. A worker adds a job's rows once it has written them; the job's id
 goes into the batch's `counted` list in the same update, so a job run twice (retried,
-or resumed after a crash) is counted once. Cancelling counts the rows it takes from
-`queued` to `cancelled`, each once: the workers' writes skip a cancelled row
-(jobs/writeback.py), and only one update can take a row out of `queued`. When the
-counters reach `total`, the batch is finished: `done`, or `cancelled` when any row was.
-Should a count still be lost, the reconciler recounts a batch that has no row left to
-finish (repair)."""
+or resumed after a crash) is counted once. When the counters reach `total`, the batch is
+finished: `done`, or `cancelled` when any row was. Should a count still be lost, the
+reconciler recounts a batch that has no row left to finish (jobs/reconcile.py).
+
+Every write of a batch document is made under a Redis lock of that batch (`update`):
+FerretDB v1 applies an update by reading the document and writing it back, so two
+updates of one document at the same time lose one of them ($inc included).
+
+Cancelling: the batch is marked `cancel_requested`; its jobs still in the queue are
+taken off it (LREM, which a worker's dequeue cannot also win) and their rows cancelled;
+a job of the batch that a worker starts later (a retry, a chunk stored after the cancel)
+cancels its own rows instead of predicting them; a job already running finishes. So a
+row is written by one job only, and is never both done and cancelled."""
 import os
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from bson import ObjectId
 from pymongo import ReturnDocument
+from rq.job import Job
 
 from . import callbacks, writeback
 from .writeback import etag_for
 
 UNFINISHED = ("queued", "running")
 MAX_ROWS = 2**24 - 1  # what 3 bytes of row number hold
+LOCK_SECONDS = 30
 
 
 def new_prefixes(batch_id):
@@ -57,51 +67,82 @@ def touch(batch_id, what):
     return {"_updated": stamp, "_etag": etag_for(str(batch_id), what, stamp)}
 
 
-def count_job(db, batch_id, job_id, done, failed):
-    """Add a job's written rows to its batch, once per job. Returns the batch after the
-    update, or None when the job had been counted (or the batch is gone)."""
-    return db.batches.find_one_and_update(
-        {"_id": ObjectId(batch_id), "counted": {"$ne": job_id}},
-        {"$inc": {"done": done, "failed": failed}, "$push": {"counted": job_id},
-         "$set": touch(batch_id, f"{job_id}/{done}/{failed}")},
-        projection={"counted": 0}, return_document=ReturnDocument.AFTER)
+@contextmanager
+def locked(connection, batch_id):
+    with connection.lock(f"batch:{batch_id}:lock", timeout=LOCK_SECONDS,
+                         blocking_timeout=LOCK_SECONDS):
+        yield
 
 
-def mark_running(db, batch):
+def update(db, connection, batch_id, changes, condition=None, what="update"):
+    """Apply `changes` to the batch (when it also matches `condition`) under its lock,
+    with a new _updated and _etag. Returns the batch after it, or None if none matched."""
+    changes = {**changes, "$set": {**changes.get("$set", {}), **touch(batch_id, what)}}
+    with locked(connection, batch_id):
+        return db.batches.find_one_and_update({"_id": ObjectId(batch_id), **(condition or {})},
+                                              changes, return_document=ReturnDocument.AFTER)
+
+
+def count_job(db, connection, batch_id, job_id, done=0, failed=0, cancelled=0):
+    """Add a job's rows to its batch, once per job. Returns the batch after the update,
+    or None when the job had been counted (or the batch is gone)."""
+    batch = update(db, connection, batch_id,
+                   {"$inc": {"done": done, "failed": failed, "cancelled": cancelled},
+                    "$push": {"counted": job_id}},
+                   condition={"counted": {"$ne": job_id}}, what=f"{job_id}/{done}/{failed}")
     if batch is not None and batch.get("status") == "queued":
-        db.batches.update_one({"_id": batch["_id"], "status": "queued"},
-                              {"$set": {"status": "running", **touch(batch["_id"], "running")}})
-
-
-def cancel_rows(db, batch_id, rows_filter_):
-    """Take the batch's rows that match and are still `queued` to `cancelled`, and count
-    them. Returns the batch after the update."""
-    stamp = now()
-    taken = db.predictions.update_many(
-        {**rows_filter_, "status": "queued"},
-        {"$set": {"status": "cancelled", "finished_at": stamp, "_updated": stamp,
-                  "_etag": etag_for(str(batch_id), "cancelled", stamp)}}).modified_count
-    return db.batches.find_one_and_update(
-        {"_id": ObjectId(batch_id)},
-        {"$inc": {"cancelled": taken}, "$set": touch(batch_id, f"cancel/{taken}")},
-        projection={"counted": 0}, return_document=ReturnDocument.AFTER)
+        batch = update(db, connection, batch_id, {"$set": {"status": "running"}},
+                       condition={"status": "queued"}, what="running") or batch
+    return batch
 
 
 def is_complete(batch):
     return batch["done"] + batch["failed"] + batch["cancelled"] >= batch["total"]
 
 
-def finish_if_complete(db, batch):
+def finish_if_complete(db, connection, batch):
     """Set the final status once the counters reach total. True for the one caller that
     did (it announces the batch and calls it back)."""
     if batch is None or not batch.get("stored") or not is_complete(batch):
         return False
     final = "cancelled" if batch["cancelled"] else "done"
+    return update(db, connection, batch["_id"], {"$set": {"status": final, "finished_at": now()}},
+                  condition={"status": {"$in": list(UNFINISHED)}}, what=final) is not None
+
+
+def finished(db, connection, batch):
+    """After a batch's counters changed: finish it if they are complete, and then tell
+    the long-polling requests and its callback_url."""
+    if finish_if_complete(db, connection, batch):
+        writeback.announce(connection, [str(batch["_id"])])
+        if batch.get("callback_url"):
+            callbacks.enqueue_deliveries(connection, {str(batch["_id"]): batch["callback_url"]},
+                                         collection="batches")
+
+
+def count_jobs(db, connection, counts):
+    """counts: [(job, done, failed), ...] of jobs whose rows were just written."""
+    for job, done, failed in counts:
+        batch_id = job.meta.get("batch") if job is not None else None
+        if batch_id:
+            finished(db, connection, count_job(db, connection, batch_id, job.id, done, failed))
+
+
+def cancel_rows(db, prediction_ids):
+    """Take the rows that are still `queued` to `cancelled`; returns how many."""
     stamp = now()
-    result = db.batches.update_one(
-        {"_id": batch["_id"], "status": {"$in": list(UNFINISHED)}},
-        {"$set": {"status": final, "finished_at": stamp, **touch(batch["_id"], final)}})
-    return result.modified_count == 1
+    return db.predictions.update_many(
+        {"_id": {"$in": [ObjectId(pid) for pid in prediction_ids]}, "status": "queued"},
+        {"$set": {"status": "cancelled", "finished_at": stamp, "_updated": stamp,
+                  "_etag": etag_for(prediction_ids[0], "cancelled", stamp)}}).modified_count
+
+
+def cancel_jobs(db, connection, jobs):
+    """Cancel the rows of these jobs of a batch, instead of predicting them."""
+    for job in jobs:
+        taken = cancel_rows(db, job.args[2])
+        finished(db, connection, count_job(db, connection, job.meta["batch"], job.id,
+                                           cancelled=taken))
 
 
 def cancel_requested(db, batch_ids):
@@ -111,6 +152,35 @@ def cancel_requested(db, batch_ids):
     return {str(b["_id"]) for b in db.batches.find(
         {"_id": {"$in": [ObjectId(b) for b in batch_ids]}, "cancel_requested": True},
         {"_id": 1})}
+
+
+def queued_jobs_of(queue, batch_id):
+    """Take the batch's jobs off the queue; returns those this call removed."""
+    connection = queue.connection
+    ids = [i.decode() for i in connection.lrange(queue.key, 0, -1)]
+    with connection.pipeline(transaction=False) as pipeline:
+        for job_id in ids:
+            pipeline.hget(Job.key_for(job_id), "description")
+        descriptions = pipeline.execute()
+    mine = [job_id for job_id, description in zip(ids, descriptions)
+            if (description or b"").decode().endswith(f" of batch {batch_id}")]
+    with connection.pipeline(transaction=False) as pipeline:
+        for job_id in mine:
+            pipeline.lrem(queue.key, 1, job_id)
+        removed = pipeline.execute()
+    won = [job_id for job_id, count in zip(mine, removed) if count == 1]
+    return [job for job in Job.fetch_many(won, connection=connection) if job is not None]
+
+
+def cancel(db, queue, batch):
+    """POST /batches/{id}/cancel: see the module's docstring. Returns the batch."""
+    batch_id = batch["_id"]
+    update(db, queue.connection, batch_id, {"$set": {"cancel_requested": True}}, what="cancel")
+    jobs = queued_jobs_of(queue, batch_id)
+    cancel_jobs(db, queue.connection, jobs)
+    for job in jobs:
+        job.cancel()  # shown as canceled in RQ (and its dashboard), not as queued
+    return db.batches.find_one({"_id": batch_id})
 
 
 def recount(db, batch):
@@ -124,33 +194,3 @@ def recount(db, batch):
         if status in counts:
             counts[status] += 1
     return counts
-
-
-def finished(db, connection, batch):
-    """After a batch's counters changed: finish it if they are complete, and then tell
-    the long-polling requests and its callback_url."""
-    if finish_if_complete(db, batch):
-        writeback.announce(connection, [str(batch["_id"])])
-        if batch.get("callback_url"):
-            callbacks.enqueue_deliveries(connection, {str(batch["_id"]): batch["callback_url"]},
-                                         collection="batches")
-
-
-def count_jobs(db, connection, counts):
-    """counts: [(job, done, failed), ...] of jobs whose rows were just written."""
-    for job, done, failed in counts:
-        batch_id = job.meta.get("batch") if job is not None else None
-        if batch_id:
-            batch = count_job(db, batch_id, job.id, done, failed)
-            mark_running(db, batch)
-            finished(db, connection, batch)
-
-
-def cancel_jobs(db, connection, jobs):
-    """The rows of these jobs, whose batches are being cancelled, are cancelled here
-    rather than predicted (those still queued; a row already written stays as it is)."""
-    for job in jobs:
-        batch = cancel_rows(db, job.meta["batch"],
-                            {"_id": {"$in": [ObjectId(pid) for pid in job.args[2]]}})
-        count_job(db, job.meta["batch"], job.id, 0, 0)
-        finished(db, connection, batch)

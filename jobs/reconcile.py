@@ -131,9 +131,7 @@ def repair_batches(db, connection, now=None):
         counts = batches.recount(db, batch)
         if counts is None:
             continue
-        batch = db.batches.find_one_and_update(
-            {"_id": batch["_id"]}, {"$set": {**counts, **batches.touch(batch["_id"], "recount")}},
-            projection={"counted": 0}, return_document=batches.ReturnDocument.AFTER)
+        batch = batches.update(db, connection, batch["_id"], {"$set": counts}, what="recount")
         batches.finished(db, connection, batch)
         repaired += 1
     if repaired or deleted:

@@ -233,14 +233,12 @@ def store(model, total, validated, ref_column, callback_url):
             enqueue_chunks(queue, planned, request_id=g.get("request_id"), client=owner())
             stored += len(rows)
             if number % TOUCH_EVERY_CHUNKS == TOUCH_EVERY_CHUNKS - 1:
-                db.batches.update_one({"_id": batch["_id"]},
-                                      {"$set": counters.touch(batch["_id"], f"stored/{stored}")})
+                counters.update(db, current_app.redis, batch["_id"], {}, what=f"stored/{stored}")
     except Exception:
         forget(db, batch)
         raise
-    batch = db.batches.find_one_and_update(
-        {"_id": batch["_id"]}, {"$set": {"stored": True}}, projection={"counted": 0},
-        return_document=counters.ReturnDocument.AFTER)
+    batch = counters.update(db, current_app.redis, batch["_id"], {"$set": {"stored": True}},
+                            what="stored")
     counters.finished(db, current_app.redis, batch)  # its rows may all be finished already
     return batch
 
@@ -337,12 +335,8 @@ def cancel(resource, batch_id):
     """Cancel the rows not started yet; a finished batch is answered as it is."""
     batch = caller_batch(batch_id)
     if batch["status"] in counters.UNFINISHED:
-        db = current_app.data.driver.db
-        db.batches.update_one({"_id": batch["_id"]}, {"$set": {"cancel_requested": True}})
-        batch = counters.cancel_rows(db, batch["_id"], counters.rows_filter(
-            batch["rows"]["predictions"], batch["total"]))
-        counters.finished(db, current_app.redis, batch)
-        batch = db.batches.find_one({"_id": batch["_id"]}, {"counted": 0})
+        batch = counters.cancel(current_app.data.driver.db, prediction_queue(current_app.redis),
+                                batch)
         audit(log, "batch_cancelled", request_id=g.get("request_id"), client=owner(),
               batch=batch["_id"], cancelled=batch["cancelled"])
     return send_response("batches", (shown(batch), None, batch["_etag"], 200))

@@ -188,10 +188,10 @@ def test_cancel_mid_batch_leaves_no_row_both_done_and_cancelled(
     assert batch["status"] == "cancelled"
 
 
-def test_a_job_counted_twice_is_counted_once(db, as_user, iris_rows):
+def test_a_job_counted_twice_is_counted_once(db, redis, as_user, iris_rows):
     batch_id = upload(as_user("alice"), iris_csv(iris_rows[:4])).get_json()["_id"]
-    assert counters.count_job(db, batch_id, "job-1", 3, 1)["done"] == 3
-    assert counters.count_job(db, batch_id, "job-1", 3, 1) is None
+    assert counters.count_job(db, redis, batch_id, "job-1", 3, 1)["done"] == 3
+    assert counters.count_job(db, redis, batch_id, "job-1", 3, 1) is None
     assert db.batches.find_one()["done"] == 3
 
 
