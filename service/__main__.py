@@ -73,60 +73,30 @@ def api_client(args):
     return Client(args.url or endpoints.api_url(), args.token)
 
 
-def cell(value, kind):
-    """A CSV cell as the feature's type: a number, a boolean (true/false, 1/0), a string."""
-    if kind == "string":
-        return value
-    if kind == "boolean":
-        if value.strip().lower() in ("true", "1"):
-            return True
-        if value.strip().lower() in ("false", "0"):
-            return False
-        raise ValueError(f"not a boolean: {value!r}")
-    try:
-        return float(value)
-    except ValueError:
-        raise ValueError(f"not a number: {value!r}") from None
-
-
-def read_rows(path, features, kinds=None):
-    """CSV rows as {name: value} when the header names every feature, else as lists in
-    column order; a `ref` column becomes each input's ref."""
-    kinds = kinds or ["number"] * len(features)
-    with open(path, newline="") as f:
-        table = list(csv.DictReader(f))
-    if not table:
-        return [], []
-    refs = [row.pop("ref", None) for row in table]
-    try:
-        if set(features) <= set(table[0]):
-            rows = [{name: cell(row[name], kind) for name, kind in zip(features, kinds)}
-                    for row in table]
-        else:
-            rows = [[cell(value, kind) for value, kind in zip(row.values(), kinds)]
-                    for row in table]
-    except (TypeError, ValueError, AttributeError) as exc:
-        raise CommandError(f"{path}: {exc} in the CSV") from None
-    return rows, refs
-
-
 def read_ids(path):
     source = sys.stdin if path in (None, "-") else open(path)
     return [line.strip() for line in source if line.strip()]
 
 
 def cmd_submit(args):
+    """Upload the file as one batch and print its id; with --wait, a progress bar from
+    the batch's counters until it is finished; with --out, its results into that file."""
     from tqdm import tqdm
     api = api_client(args)
-    versions = sorted((m for m in api.models() if m["name"] == args.model
-                       and args.version in (None, m["version"])), key=lambda m: m["version"])
-    if not versions:
-        raise CommandError(f"unknown model {args.model!r}")
-    model = versions[-1]
-    rows, refs = read_rows(args.file, model["features"], model.get("feature_types"))
-    with tqdm(total=len(rows), unit="row", desc="submitted", file=sys.stderr) as bar:
-        ids = api.submit(args.model, rows, refs=refs, version=args.version, progress=bar.update)
-    print("\n".join(ids))
+    batch = api.submit_file(args.file, args.model, version=args.version, alias=args.alias,
+                            callback_url=args.callback_url)
+    print(batch["_id"], flush=True)
+    if not (args.wait or args.out):
+        return
+    with tqdm(total=batch["total"], unit="row", desc="done", file=sys.stderr) as bar:
+        def progress(current):
+            bar.update(current["done"] + current["failed"] + current["cancelled"] - bar.n)
+        batch = api.wait_batch(batch["_id"], timeout=args.timeout, progress=progress)
+    print(f"batch {batch['_id']}: {batch['status']}, {batch['done']} done, "
+          f"{batch['failed']} failed, {batch['cancelled']} cancelled", file=sys.stderr)
+    if args.out:
+        api.batch_results(batch["_id"], args.out,
+                          "jsonl" if args.out.endswith((".jsonl", ".ndjson")) else "csv")
 
 
 def cmd_wait(args):
@@ -196,10 +166,18 @@ def main(argv=None):
         run=cmd_train)
     commands.add_parser("sync-models", help="register artifacts/manifest.json").set_defaults(
         run=cmd_sync_models)
-    submit = commands.add_parser("submit", help="bulk-post a CSV, print the prediction ids")
-    submit.add_argument("file")
+    submit = commands.add_parser("submit", help="upload a CSV file as one batch, print its id")
+    submit.add_argument("file", help="CSV whose header names the features (any order); a "
+                                     "`ref` column is kept")
     submit.add_argument("--model", required=True)
-    submit.add_argument("--version", type=int)
+    which = submit.add_mutually_exclusive_group()
+    which.add_argument("--version", type=int)
+    which.add_argument("--alias")
+    submit.add_argument("--wait", action="store_true", help="progress bar until it is done")
+    submit.add_argument("--out", help="write the results there once done (CSV; JSON lines "
+                                      "for a name ending in .jsonl); implies --wait")
+    submit.add_argument("--callback-url", help="POSTed the batch when it is finished")
+    submit.add_argument("--timeout", type=float)
     submit.set_defaults(run=cmd_submit)
     wait = commands.add_parser("wait", help="progress bar until the predictions are done")
     wait.add_argument("ids", nargs="?", help="file of prediction ids (- for stdin); "

@@ -2,7 +2,7 @@
 
 `validate(lines, model, ref_column)` reads the header and every row; each row's values
 are converted as the model's features say (number: a finite number; string: at most 256
-characters; boolean: true or false) and written, 1,000 rows at a time, to a temporary
+characters; boolean: true or false, or 1 or 0) and written, 1,000 rows at a time, to a temporary
 file. Nothing is stored until the whole file is known good: the caller then reads the
 rows back from that file (`chunks`), so the API's memory holds one chunk, whatever the
 file's size."""
@@ -61,9 +61,9 @@ def converter(kind):
     if kind == "boolean":
         def boolean(text):
             lowered = text.strip().lower()
-            if lowered not in ("true", "false"):
-                raise ValueError("not true or false")
-            return lowered == "true"
+            if lowered not in ("true", "false", "1", "0"):
+                raise ValueError("not true or false (or 1 or 0)")
+            return lowered in ("true", "1")
         return boolean
 
     def string(text):

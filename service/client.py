@@ -2,7 +2,11 @@
 
     from service.client import Client
     api = Client("http://127.0.0.1:5000", token)
-    ids = api.submit("iris", [[5.1, 3.5, 1.4, 0.2]])
+    batch = api.submit_file("rows.csv", "iris")     # a file of rows: one batch
+    api.wait_batch(batch["_id"])
+    api.batch_results(batch["_id"], "results.csv")
+
+    ids = api.submit("iris", [[5.1, 3.5, 1.4, 0.2]])  # rows in memory: bulk inputs
     api.wait(ids)
     rows = api.export(ids)
 """
@@ -61,6 +65,47 @@ class Client:
 
         with ThreadPoolExecutor(SUBMIT_THREADS) as pool:
             return [pid for ids in pool.map(post, range(0, len(rows), BULK)) for pid in ids]
+
+    def submit_file(self, path, model, version=None, alias=None, callback_url=None):
+        """Upload a CSV file as one batch (streamed, not read into memory); returns the
+        batch document."""
+        params = {"model": model, "version": version, "alias": alias,
+                  "callback_url": callback_url}
+        with open(path, "rb") as f:
+            return self.request("POST", "/batches", data=f,
+                                params={k: v for k, v in params.items() if v is not None},
+                                headers={"Content-Type": "text/csv"})
+
+    def batch(self, batch_id, wait=None):
+        """The batch document; with wait (seconds), held until it is finished or that
+        much time has passed (long polling)."""
+        headers = {"Prefer": f"wait={wait}"} if wait else {}
+        return self.request("GET", f"/batches/{batch_id}", headers=headers)
+
+    def wait_batch(self, batch_id, timeout=None, progress=None, round_seconds=1):
+        """Until the batch is finished: one long-polling request per round, whatever
+        its number of rows; progress(batch) after each. Returns the batch."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            batch = self.batch(batch_id, wait=round_seconds)
+            if progress:
+                progress(batch)
+            if batch["status"] in ("done", "cancelled"):
+                return batch
+            if deadline is not None and time.monotonic() > deadline:
+                left = batch["total"] - batch["done"] - batch["failed"] - batch["cancelled"]
+                raise TimeoutError(f"{left} rows of batch {batch_id} still pending")
+
+    def batch_results(self, batch_id, path, format="csv"):
+        """Write the batch's results (CSV, or JSON lines) to path, as they stream in."""
+        response = self.session.get(f"{self.base}/batches/{batch_id}/results",
+                                    params={"format": format}, stream=True,
+                                    timeout=self.timeout)
+        if response.status_code >= 400:
+            raise ApiError(response)
+        with response, open(path, "wb") as out:
+            for chunk in response.iter_content(1 << 16):
+                out.write(chunk)
 
     def predictions(self, ids=None, where=None):
         """The client's predictions: all of them, those matching `where`, or those in ids."""

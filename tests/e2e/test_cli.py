@@ -26,7 +26,7 @@ def cli(stack, token, *args, stdin=None):
     return done
 
 
-def test_submit_wait_export_round_trip(stack, tmp_path):
+def test_submit_a_file_as_a_batch_wait_and_get_the_results_file(stack, tmp_path):
     token = stack.create_token("client", "cli-user")
     data = load_iris().data
     path = tmp_path / "iris.csv"
@@ -37,23 +37,27 @@ def test_submit_wait_export_round_trip(stack, tmp_path):
             writer.writerow([f"row-{index}", *reversed(row.tolist())])
 
     submitted = cli(stack, token, "submit", str(path), "--model", "iris")
-    ids = submitted.stdout.split()
-    assert len(ids) == 150 and "submitted" in submitted.stderr  # the progress bar
-    ids_file = tmp_path / "ids.txt"
-    ids_file.write_text("\n".join(ids))
+    [batch_id] = submitted.stdout.split()
+    cli(stack, token, "wait", "--timeout", "120")  # all of this client's predictions
 
-    waited = cli(stack, token, "wait", str(ids_file), "--timeout", "120")
-    assert "150/150" in waited.stderr
-
-    exported = cli(stack, token, "export", "--format", "csv", "--ids", str(ids_file))
-    rows = {r["ref"]: r for r in csv.DictReader(io.StringIO(exported.stdout))}
-    assert len(rows) == 150
+    out = tmp_path / "results.csv"
+    waited = cli(stack, token, "submit", str(path), "--model", "iris", "--out", str(out))
+    assert "150/150" in waited.stderr and "done, 150 done, 0 failed" in waited.stderr
+    rows = list(csv.DictReader(open(out, newline="")))
+    assert [r["ref"] for r in rows] == [f"row-{i}" for i in range(150)]  # file order
     _, estimator = load_model("iris", 1)
-    for index, expected in enumerate(estimator.predict_proba(data).tolist()):
-        row = rows[f"row-{index}"]
+    for row, features, expected in zip(rows, data, estimator.predict_proba(data).tolist()):
         assert row["status"] == "done"
         assert [float(row[f"p_{c}"]) for c in ("setosa", "versicolor", "virginica")] == expected
-        assert [float(row[name]) for name in FEATURES] == data[index].tolist()
+        assert [float(row[name]) for name in FEATURES] == features.tolist()
+
+    exported = cli(stack, token, "export", "--format", "csv")  # the client's predictions
+    exported_rows = list(csv.DictReader(io.StringIO(exported.stdout)))
+    assert len(exported_rows) == 300 and {r["status"] for r in exported_rows} == {"done"}
+    assert {r["ref"] for r in exported_rows} == {r["ref"] for r in rows}
+    answer = requests.get(f"{stack.url}/api/v1/batches/{batch_id}", timeout=10,
+                          headers={"Authorization": f"Bearer {token}"})
+    assert (answer.json()["status"], answer.json()["done"]) == ("done", 150)
 
 
 def clean_env(data_dir):
@@ -114,7 +118,7 @@ def test_api_commands_fail_in_one_line(stack, tmp_path):
                             "401")
     env["PREDICTION_API_TOKEN"] = stack.create_token("client", "one-line")
     assert_one_line_failure(run_cli(env, "submit", str(csv_file), "--model", "iris"),
-                            "not a number")
+                            "422", "not a finite number")
     assert_one_line_failure(run_cli(env, "submit", str(tmp_path / "missing.csv"), "--model",
                                     "iris"), "missing.csv")
     assert_one_line_failure(run_cli(env, "wait", "--url", f"http://127.0.0.1:"

@@ -1,4 +1,5 @@
 """What the registry reads from an uploaded estimator, and the workers' model cache."""
+import io
 import numpy as np
 import pandas as pd
 import pytest
@@ -92,14 +93,15 @@ def test_the_cache_keeps_the_recently_used_within_its_bounds(monkeypatch):
     assert list(big.loaded) == [("m", 2), ("m", 3)]
 
 
-def test_the_cli_reads_csv_cells_as_the_features_types(tmp_path):
-    from service.__main__ import CommandError, read_rows
-    path = tmp_path / "rows.csv"
-    path.write_text("color,size,fragile,ref\nred,12.5,true,a\nblue,3,0,b\n")
-    rows, refs = read_rows(path, ["color", "size", "fragile"], ["string", "number", "boolean"])
-    assert rows == [{"color": "red", "size": 12.5, "fragile": True},
-                    {"color": "blue", "size": 3.0, "fragile": False}]
-    assert refs == ["a", "b"]
-    path.write_text("color,size,fragile\nred,12.5,maybe\n")
-    with pytest.raises(CommandError, match="not a boolean: 'maybe'"):
-        read_rows(path, ["color", "size", "fragile"], ["string", "number", "boolean"])
+def test_a_batch_file_s_cells_are_read_as_the_features_types():
+    from service.batch_files import FileRefused, chunks, validate
+    model = {"features": ["color", "size", "fragile"],
+             "feature_types": ["string", "number", "boolean"]}
+    total, validated = validate(io.StringIO(
+        "fragile,ref,size,color\ntrue,a,12.5,red\n0,b,3,blue\n"), model)
+    assert total == 2
+    assert list(chunks(validated)) == [[(["red", 12.5, True], "a"), (["blue", 3.0, False], "b")]]
+    with pytest.raises(FileRefused) as refused:
+        validate(io.StringIO("color,size,fragile\nred,12.5,maybe\n"), model)
+    assert refused.value.issues == [{"row": 1, "field": "fragile",
+                                     "message": "not true or false (or 1 or 0)"}]
