@@ -41,7 +41,10 @@ def field_schema(rule, writing=False):
     types = rule.get("type", "string")
     types = types if isinstance(types, list) else [types]
     if types == ["datetime"]:
-        return {**HTTP_DATE, **({"readOnly": True} if rule.get("readonly") else {})}
+        schema = {**HTTP_DATE, **({"readOnly": True} if rule.get("readonly") else {})}
+        if rule.get("nullable"):
+            schema["type"] = ["string", "null"]  # the pattern applies to strings only
+        return schema
     schema = {"type": [JSON_TYPES[t] for t in types]}
     if len(schema["type"]) == 1:
         schema["type"] = schema["type"][0]
@@ -181,6 +184,60 @@ def model_upload():
                                    "400", "403", "413", "415", "422")}
 
 
+def batch_upload(models):
+    """POST /batches: a CSV file (service/batches.py)."""
+    callbacks = callback_url_pattern(current_app.config["CALLBACK_ALLOWED_HOSTS"])
+    parameters = [
+        {"name": "model", "in": "query", "required": True, "schema": {
+            "type": "string", "enum": sorted({m["name"] for m in models
+                                              if not m.get("retired")})}},
+        {"name": "version", "in": "query", "schema": {
+            "type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+         "description": "a version of the model (not with alias)"},
+        {"name": "alias", "in": "query", "schema": {"type": "string",
+                                                    "pattern": ALIAS["regex"]}},
+        {"name": "ref_column", "in": "query", "schema": {
+            "type": "string", "minLength": 1, "maxLength": 128, "default": "ref"}}]
+    if callbacks and current_app.config["CALLBACK_SECRET"]:
+        parameters.append({"name": "callback_url", "in": "query", "schema": {
+            "type": "string", "pattern": callbacks}})
+    csv_text = {"type": "string", "description": "a header naming the features (any "
+                                                 "order, and the ref column), then rows"}
+    return {"summary": "upload a file of rows (CSV, up to 1,000,000 rows): one batch",
+            "parameters": parameters,
+            "requestBody": {"required": True, "content": {
+                "text/csv": {"schema": csv_text},
+                "multipart/form-data": {"schema": {
+                    "type": "object", "required": ["file"],
+                    "properties": {"file": {**csv_text, "contentMediaType": "text/csv"}}},
+                    "encoding": {"file": {"contentType": "text/csv"}}}}},
+            "responses": responses(201, {"$ref": "#/components/schemas/batches"},
+                                   "400", "403", "413", "415", "422")}
+
+
+def batch_item_paths():
+    """GET /batches/{id}/results and POST /batches/{id}/cancel."""
+    batch_id = {"name": "id", "in": "path", "required": True,
+                "schema": id_schema(current_app.config["DOMAIN"]["batches"])}
+    results = {"text/csv": {"schema": {"type": "string"}},
+               "application/jsonl": {"schema": {"type": "string"}}}
+    answers = responses(200, None, "400", "403", "404", "409")
+    answers["200"]["content"] = results
+    return {
+        "/batches/{id}/results": {"get": {
+            "summary": "every row of the batch in file order, as it is now: CSV (ref, the "
+                       "features, status, label and p_<class> or value, error) or JSON lines",
+            "parameters": [batch_id, {"name": "format", "in": "query", "schema": {
+                "type": "string", "enum": ["csv", "jsonl"], "default": "csv"}}],
+            "responses": answers}},
+        "/batches/{id}/cancel": {"post": {
+            "summary": "cancel the rows not started yet (a finished batch is answered as is)",
+            "parameters": [batch_id],
+            "responses": responses(200, {"$ref": "#/components/schemas/batches"},
+                                   "403", "404")}},
+    }
+
+
 def responses(ok_code, ok_schema, *errors):
     ok = {"description": "OK"}
     if ok_schema:
@@ -245,7 +302,7 @@ def resource_paths(resource, settings):
         item["get"] = {"summary": f"one {settings['item_title']}", "parameters": [
             item_id, {"name": "If-None-Match", "in": "header", "schema": {"type": "string"}}],
             "responses": responses(200, ref, "304", "403", "404")}
-        if resource == "predictions":
+        if resource in ("predictions", "batches"):
             long_poll(item["get"])
     if "PATCH" in settings["item_methods"]:
         item["patch"] = {"summary": f"change one {settings['item_title']} (admin)",
@@ -299,6 +356,8 @@ def document():
         schemas[f"{resource}_patch"] = object_schema(settings["schema"], writing=True,
                                                      partial=True)
     paths["/models"]["post"] = model_upload()
+    paths["/batches"]["post"] = batch_upload(models)
+    paths.update(batch_item_paths())
     schemas["inputs_write"] = input_schema(models)
     schemas["tokens"]["properties"]["token"] = {
         "type": "string", "description": "the secret: in the answer to POST only"}
