@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 FERRETDB := .tools/bin/ferretdb
 
-.PHONY: run test soak bench bench-store deps venv redis-server docker-compose chromium ferretdb mongo-server train clean
+.PHONY: run test soak bench bench-store bench-batches deps venv redis-server docker-compose chromium ferretdb mongo-server train clean
 
 run: deps
 	$(PY) -m devstack run
@@ -64,6 +64,10 @@ bench: deps
 # one client's reads as the store fills (bench/store.py); BENCH_STORE_ARGS="--levels 0,10000"
 bench-store: deps
 	$(PY) -m bench.store $(BENCH_STORE_ARGS)
+
+# files of rows: the CLI's 100k-row round trip, a 1M-row file refused (bench/batches.py)
+bench-batches: deps
+	$(PY) -m bench.batches $(BENCH_BATCHES_ARGS)
 
 train: venv
 	$(PY) -m service train

@@ -15,6 +15,7 @@ import csv
 import io
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 from bson import ObjectId
@@ -272,19 +273,32 @@ def error_text(prediction):
     return f"{error.get('type')}: {error.get('message')}" if error else ""
 
 
+PROJECTIONS = {"inputs": {"features": 1, "ref": 1},
+               "predictions": {"status": 1, "result": 1, "error": 1}}
+
+
 def batch_rows(db, batch, page=1000):
     """(row, input, prediction) of every row in file order, read 1,000 rows at a time,
-    each page by two `_id` ranges (jobs/batches.py)."""
+    each page by two `_id` ranges (jobs/batches.py). The inputs and the predictions of a
+    page are read at the same time, and the next page while this one is sent."""
     prefixes, total = batch["rows"], batch["total"]
-    for first in range(1, total + 1, page):
+
+    def read(kind, first, last):
+        return {counters.row_of(d["_id"]): d for d in db[kind].find(
+            counters.rows_filter(prefixes[kind], last, first), PROJECTIONS[kind])}
+
+    def start(pool, first):
         last = min(total, first + page - 1)
-        inputs = {counters.row_of(d["_id"]): d for d in db.inputs.find(
-            counters.rows_filter(prefixes["inputs"], last, first), {"features": 1, "ref": 1})}
-        predictions = {counters.row_of(d["_id"]): d for d in db.predictions.find(
-            counters.rows_filter(prefixes["predictions"], last, first),
-            {"status": 1, "result": 1, "error": 1})}
-        for row in range(first, last + 1):
-            yield row, inputs.get(row), predictions.get(row)
+        return first, last, [pool.submit(read, kind, first, last) for kind in PROJECTIONS]
+
+    with ThreadPoolExecutor(2 * len(PROJECTIONS)) as pool:
+        pending = start(pool, 1)
+        while pending:
+            first, last, reads = pending
+            pending = start(pool, last + 1) if last < total else None
+            inputs, predictions = (future.result() for future in reads)
+            for row in range(first, last + 1):
+                yield row, inputs.get(row), predictions.get(row)
 
 
 def csv_lines(model, rows):

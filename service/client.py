@@ -20,6 +20,7 @@ import requests
 BULK = 1000        # inputs per POST, the API's limit
 SUBMIT_THREADS = 4  # POSTs at a time
 IDS_PER_QUERY = 100
+UPLOAD_SECONDS = 3600  # a file's rows are stored before POST /batches answers
 
 
 class ApiError(Exception):
@@ -29,6 +30,7 @@ class ApiError(Exception):
             body = response.json()
         except ValueError:
             body = response.text
+        self.body = body
         super().__init__(f"HTTP {response.status_code}: {body}")
 
 
@@ -39,8 +41,9 @@ class Client:
         self.session.headers["Authorization"] = f"Bearer {token}"
         self.timeout = timeout
 
-    def request(self, method, path, **kwargs):
-        response = self.session.request(method, self.base + path, timeout=self.timeout, **kwargs)
+    def request(self, method, path, timeout=None, **kwargs):
+        response = self.session.request(method, self.base + path,
+                                        timeout=timeout or self.timeout, **kwargs)
         if response.status_code >= 400:
             raise ApiError(response)
         return response.json() if response.content else None
@@ -71,8 +74,8 @@ class Client:
         batch document."""
         params = {"model": model, "version": version, "alias": alias,
                   "callback_url": callback_url}
-        with open(path, "rb") as f:
-            return self.request("POST", "/batches", data=f,
+        with open(path, "rb") as f:  # stored before the answer: allow UPLOAD_SECONDS for it
+            return self.request("POST", "/batches", data=f, timeout=(self.timeout, UPLOAD_SECONDS),
                                 params={k: v for k, v in params.items() if v is not None},
                                 headers={"Content-Type": "text/csv"})
 

@@ -12,7 +12,6 @@ import time
 from urllib.parse import urlsplit
 
 import numpy as np
-import pymongo
 import pytest
 from bson import ObjectId
 
@@ -21,6 +20,7 @@ from service.registry import load_model
 from ..callback_receiver import Receiver
 from .conftest import Api, running_stack
 from .test_faults import FAST, ROWS, artifacts_with_poison, wait_for
+from .test_faults import db  # noqa: F401 - the fixture, on this module's stack
 
 SECRET = "e2e-batches"
 IRIS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
@@ -49,12 +49,6 @@ def stack(tmp_path_factory, receiver):
 @pytest.fixture(scope="module")
 def alice(stack):
     return Api(stack.url, stack.create_token("client", "alice-batches"))
-
-
-@pytest.fixture(scope="module")
-def db(stack):
-    return pymongo.MongoClient(stack.mongo_uri, serverSelectionTimeoutMS=5000,
-                               tz_aware=True).get_default_database()
 
 
 def upload(api, text, query="model=iris"):
