@@ -91,6 +91,23 @@ def test_a_failing_statement_leaves_the_ones_before_it_applied_as_mongodb_does(s
     assert collection.find_one({"_id": ids[101]})["n"] == 101
 
 
+def test_updates_by_id_that_also_test_other_fields_apply_as_mongodb_does(scratch):
+    """The workers' write-back skips a cancelled row: {_id: X, status: {$ne: ...}}. Such
+    statements are written together too (patch item 8), and must still match only the
+    documents whose other fields pass, in either order of the bulk."""
+    collection, ids = scratch
+    collection.update_many({"_id": {"$in": ids[:200:3]}}, {"$set": {"status": "cancelled"}})
+    for ordered in (True, False):
+        updates = [UpdateOne({"_id": i, "status": {"$ne": "cancelled"}},
+                             {"$set": {"status": "done"}, "$inc": {"n": 1}})
+                   for i in ids[:200]]
+        outcomes, documents = _same_bulk_on_both(collection, ids, updates, ordered=ordered)
+        assert outcomes[0] == outcomes[1]
+        assert outcomes[0][1] == 200 - len(ids[:200:3])
+        assert documents[0] == documents[1]
+    assert collection.count_documents({"status": "cancelled"}) == len(ids[:200:3])
+
+
 def test_the_same_id_twice_in_one_command_sees_the_first_write(scratch):
     collection, ids = scratch
     updates = [UpdateOne({"_id": ids[0]}, {"$inc": {"n": 5}}),
