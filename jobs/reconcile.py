@@ -72,7 +72,20 @@ def orphaned(db, connection, now):
             resumed += 1
         elif state == "gone":
             found.extend(group)
-    return found, resumed
+    return still_unfinished(db, found), resumed
+
+
+def still_unfinished(db, predictions):
+    """Those of the predictions that are still unfinished, and still their job's, read
+    again now: a job that finished between the first read and the question to RQ wrote
+    its rows before RQ knew it finished, so they are finished now, not orphaned (enqueued
+    again they would run twice, and count twice in their batch)."""
+    if not predictions:
+        return []
+    now_unfinished = {(p["_id"], p.get("job")) for p in db.predictions.find(
+        {"_id": {"$in": [p["_id"] for p in predictions]},
+         "status": {"$in": ["queued", "running"]}}, {"job": 1})}
+    return [p for p in predictions if (p["_id"], p.get("job")) in now_unfinished]
 
 
 def reconcile(db, connection, now=None):

@@ -37,6 +37,23 @@ def test_prediction_whose_job_is_gone_is_enqueued_again(db, redis):
     assert job.args[3] == [IRIS_ROW]
 
 
+def test_a_job_that_finishes_while_the_reconciler_looks_is_not_run_again(
+        db, redis, monkeypatch):
+    """The reconciler reads a stale row, then asks RQ about its job; the job finishes in
+    between (its row written first): the row is finished, not orphaned."""
+    from jobs import reconcile as reconciler
+    pid = orphan(db)
+    state = reconciler.job_state
+
+    def job_finishing_meanwhile(job_id, connection):
+        db.predictions.update_one({"_id": pid}, {"$set": {"status": "done"}})
+        return state(job_id, connection)
+    monkeypatch.setattr(reconciler, "job_state", job_finishing_meanwhile)
+    assert reconcile(db, redis, now=later())["requeued"] == 0
+    assert db.predictions.find_one({"_id": pid})["status"] == "done"
+    assert prediction_queue(redis).count == 0
+
+
 def test_running_prediction_of_a_lost_job_is_enqueued_again(db, redis):
     orphan(db, status="running", attempts=1)
     assert reconcile(db, redis, now=later())["requeued"] == 1
