@@ -8,7 +8,11 @@ Starts its own stack (2 RQ workers) and, as one client token:
   until `done` (long polling), results file;
 - a `--big-rows` file (default 1,000,000 rows) whose row `--big-rows - 1` is bad: time
   to the 422, the API processes' resident memory before and at most during the upload,
-  and that nothing was stored.
+  and that nothing was stored;
+- `--waiters` (200) clients long-polling one row each of 10,000 breast_cancer rows (10
+  POSTs) while they run: how long after the worker's announcement each got its answer,
+  and the database's operations per second during the run beside the same run without
+  them.
 
 Prints a table and writes bench/results/batches.{json,md}."""
 import argparse
@@ -21,15 +25,21 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pymongo
+import redis
+import requests
 from sklearn.datasets import load_iris
 
 from devstack import services
 from devstack.services import ROOT
 from devstack.stack import Stack
 from service.client import Client
+
+from .workload import rows_for
 
 RESULTS = Path(__file__).resolve().parent / "results"
 IRIS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
@@ -119,8 +129,88 @@ def big_refused(stack, api, path, bad_row):
             "rss_growth_mb": round(max(peak) - before), "stored": after - db_before}
 
 
+def database_operations(db):
+    """Queries and commands the database has answered so far (serverStatus)."""
+    counters = db.command("serverStatus").get("opcounters", {})
+    return sum(counters.get(kind, 0) for kind in ("query", "getmore", "command"))
+
+
+def long_pollers(stack, token, waiters=200, rows=10_000):
+    """`waiters` clients each long-polling one of `rows` breast_cancer rows queued while
+    the workers are stopped; then the workers start. Measured: when each waiter got its
+    answer after the worker announced the row written, and the database's operations per
+    second during the run, beside the same run without waiters."""
+    api = f"{stack.url}/api/v1"
+    headers = {"Authorization": f"Bearer {token}"}
+    db = pymongo.MongoClient(stack.mongo_uri, tz_aware=True).get_default_database()
+    features = rows_for("breast_cancer", rows)
+
+    def queue_rows():
+        for worker in stack.workers:
+            worker.stop()
+        ids = []
+        for start in range(0, rows, 1000):
+            answer = requests.post(f"{api}/inputs", headers=headers, timeout=120, json=[
+                {"model": "breast_cancer", "features": x} for x in features[start:start + 1000]])
+            ids += [item["prediction"] for item in answer.json()["_items"]]
+        return ids
+
+    def run():
+        started, before = time.monotonic(), database_operations(db)
+        for worker in stack.workers:
+            worker.start()
+        while requests.get(f"{api}/predictions", headers=headers, timeout=30, params={
+                "where": '{"status": {"$in": ["queued", "running"]}}', "max_results": 1}
+                ).json()["_meta"]["total"]:
+            time.sleep(0.2)
+        seconds = time.monotonic() - started
+        return seconds, (database_operations(db) - before) / seconds
+
+    queue_rows()
+    alone_seconds, alone_rate = run()
+    ids = queue_rows()
+    watched, answered, announced = ids[::rows // waiters], {}, {}
+    subscriber = redis.Redis.from_url(stack.redis_url).pubsub()
+    subscriber.subscribe("predictions:finished")
+    subscriber.get_message(timeout=2)
+    stop = threading.Event()
+
+    def listen():
+        while not stop.is_set():
+            message = subscriber.get_message(timeout=0.5)
+            if message and message["type"] == "message":
+                now = time.time()
+                for pid in message["data"].decode().split(","):
+                    announced.setdefault(pid, now)
+
+    def wait(prediction_id):
+        session = requests.Session()
+        while True:
+            answer = session.get(f"{api}/predictions/{prediction_id}", timeout=90,
+                                 headers={**headers, "Prefer": "wait=60"})
+            if answer.json()["status"] == "done":
+                answered[prediction_id] = time.time()
+                return
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    with ThreadPoolExecutor(waiters) as pool:
+        futures = [pool.submit(wait, pid) for pid in watched]
+        time.sleep(3)  # all waiting
+        seconds, rate = run()
+        for future in futures:
+            future.result()
+    stop.set()
+    late = sorted((answered[p] - announced[p]) * 1000 for p in watched)
+    return {"waiters": waiters, "rows": rows,
+            "woken_ms": {"p50": round(late[len(late) // 2], 1),
+                         "p95": round(late[int(0.95 * len(late)) - 1], 1),
+                         "max": round(late[-1], 1)},
+            "db_ops_per_s": {"without_waiters": round(alone_rate), "with_waiters": round(rate)},
+            "run_s": {"without_waiters": round(alone_seconds, 1), "with_waiters": round(seconds, 1)}}
+
+
 def report(results):
-    cli, phases, big = results["cli"], results["phases"], results["big"]
+    cli, phases, big, lp = (results[k] for k in ("cli", "phases", "big", "long_polling"))
     lines = [
         f"# make bench-batches ({results['date']}, commit {results['commit']})", "",
         "| what | figure | target |", "|---|---|---|",
@@ -133,7 +223,14 @@ def report(results):
         f"bad | {big['status']} in {big['seconds']} s (row named: {big['names_the_row']}), "
         f"stored {big['stored']} | 422 within 30 s, nothing stored |",
         f"| API memory (all gunicorn processes) during it | {big['rss_before_mb']} -> "
-        f"{big['rss_peak_mb']} MB (+{big['rss_growth_mb']}) | grows <= 300 MB |", ""]
+        f"{big['rss_peak_mb']} MB (+{big['rss_growth_mb']}) | grows <= 300 MB |",
+        f"| {lp['waiters']} clients long-polling while {lp['rows']:,} breast_cancer rows run: "
+        f"answered after the worker's announcement | p50 {lp['woken_ms']['p50']} ms, p95 "
+        f"{lp['woken_ms']['p95']} ms, max {lp['woken_ms']['max']} ms | each <= 50 ms |",
+        f"| database operations per second during that run (serverStatus) | "
+        f"{lp['db_ops_per_s']['with_waiters']:,} with the waiters, "
+        f"{lp['db_ops_per_s']['without_waiters']:,} without (run "
+        f"{lp['run_s']['with_waiters']} s / {lp['run_s']['without_waiters']} s) | no rise |", ""]
     return "\n".join(lines)
 
 
@@ -141,6 +238,7 @@ def main():
     parser = argparse.ArgumentParser(prog="python -m bench.batches")
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--big-rows", type=int, default=1_000_000)
+    parser.add_argument("--waiters", type=int, default=200)
     args = parser.parse_args()
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                             capture_output=True, text=True).stdout.strip()
@@ -158,11 +256,12 @@ def main():
             cli = {"seconds": round(seconds, 1), "rows_per_s": round(args.rows / seconds)}
             phases = by_phases(api, tmp / "rows.csv", args.rows)
             big = big_refused(stack, api, tmp / "big.csv", args.big_rows - 1)
+            long_polling = long_pollers(stack, token, args.waiters)
         finally:
             stack.stop()
     results = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                "commit": commit, "rows": args.rows, "big_rows": args.big_rows,
-               "cli": cli, "phases": phases, "big": big}
+               "cli": cli, "phases": phases, "big": big, "long_polling": long_polling}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "batches.json").write_text(json.dumps(results, indent=2) + "\n")
     text = report(results)

@@ -79,6 +79,7 @@ def settled(api, batch_id, deadline=120):
     end = time.monotonic() + deadline
     while True:
         batch = long_poll(api, batch_id).json()
+        assert batch["done"] + batch["failed"] + batch["cancelled"] <= batch["total"], batch
         if batch["status"] in FINISHED:
             return batch
         assert time.monotonic() < end, batch
@@ -100,6 +101,8 @@ def test_a_csv_in_any_column_order_comes_back_in_file_order_as_scikit_learn_pred
     answer = long_poll(alice, batch_id)
     while answer.json()["status"] not in FINISHED:
         assert answer.headers["Preference-Applied"] == "wait=30"
+        counted = answer.json()
+        assert counted["done"] + counted["failed"] + counted["cancelled"] <= counted["total"]
         answer = long_poll(alice, batch_id)
     batch = answer.json()
     assert (batch["status"], batch["total"], batch["done"], batch["failed"],
