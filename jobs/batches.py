@@ -34,7 +34,6 @@ from . import callbacks, writeback
 from .writeback import etag_for
 
 UNFINISHED = ("queued", "running")
-MAX_ROWS = 2**24 - 1  # what 3 bytes of row number hold
 LOCK_SECONDS = 30
 
 
