@@ -227,3 +227,24 @@ def test_a_batch_never_fully_stored_is_deleted_with_its_rows(as_user, db, redis,
     assert repair_batches(db, redis) == {"recounted": 0, "deleted": 0}  # not stale yet
     assert repair_batches(db, redis, now=a_minute_later()) == {"recounted": 0, "deleted": 1}
     assert stored(db) == {"batches": 0, "inputs": 0, "predictions": 0}
+
+
+def test_the_database_failing_while_rows_are_stored_is_503_and_nothing_stays(
+        as_user, db, monkeypatch, iris_rows):
+    import pymongo.errors
+    monkeypatch.setattr(batch_files, "CHUNK_ROWS", 10)
+    predictions = type(db.predictions)
+    calls = []
+    insert_many = predictions.insert_many
+
+    def third_chunk_fails(self, documents, *args, **kwargs):
+        if self.name == "predictions":
+            calls.append(len(documents))
+            if len(calls) == 3:
+                raise pymongo.errors.AutoReconnect("connection lost mid-upload")
+        return insert_many(self, documents, *args, **kwargs)
+    monkeypatch.setattr(predictions, "insert_many", third_chunk_fails)
+    answer = upload(as_user("alice"), iris_csv(iris_rows))
+    assert answer.status_code == 503
+    assert len(calls) == 3  # two chunks were stored before, and are gone again
+    assert stored(db) == {"batches": 0, "inputs": 0, "predictions": 0}
