@@ -2,9 +2,9 @@
 
 Counters and histograms live in prometheus-client's multiprocess mode when
 PROMETHEUS_MULTIPROC_DIR is set (gunicorn runs several processes; `make run` points
-the RQ workers of this host at the same directory). Queue depth, live workers and
-predictions by model, version and status are read from Redis and MongoDB at scrape
-time: they are then right for the whole deployment, however many hosts run workers,
+the RQ workers of this host at the same directory). Queue depth, live workers,
+predictions by model, version and status, and batches by status (with the rows their
+unfinished ones have left) are read from Redis and MongoDB at scrape time: they are then right for the whole deployment, however many hosts run workers,
 with no pushgateway."""
 import os
 import time
@@ -50,7 +50,20 @@ class StoreCollector:
                 key = group["_id"]
                 by_status.add_metric([str(key.get("model")), str(key.get("version")),
                                       str(key.get("status"))], group["count"])
-        yield from (depth, workers, by_status)
+            batches = GaugeMetricFamily("batches", "batches (files of rows) by status",
+                                        labels=["status"])
+            rows_left = GaugeMetricFamily("batch_rows_unfinished",
+                                          "rows of unfinished batches not finished yet")
+            left = 0
+            for batch in current_app.data.driver.db.batches.find(
+                    {"status": {"$in": ["queued", "running"]}},
+                    {"total": 1, "done": 1, "failed": 1, "cancelled": 1}):
+                left += batch["total"] - batch["done"] - batch["failed"] - batch["cancelled"]
+            for group in current_app.data.driver.db.batches.aggregate([
+                    {"$group": {"_id": "$status", "count": {"$sum": 1}}}]):
+                batches.add_metric([str(group["_id"])], group["count"])
+            rows_left.add_metric([], left)
+        yield from (depth, workers, by_status, batches, rows_left)
 
 
 def start_timer():

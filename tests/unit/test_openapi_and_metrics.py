@@ -49,3 +49,13 @@ def test_metrics_count_requests_and_predictions(as_user):
     assert 'predictions{model="iris",status="queued",version="1"} 3.0' in text
     assert "prediction_queue_depth 1.0" in text
     assert 'rq_workers{queue="predictions"} 0.0' in text
+
+
+def test_metrics_count_batches_and_their_rows_left(as_user):
+    rows = "sepal_length,sepal_width,petal_length,petal_width\n" + "5.1,3.5,1.4,0.2\n" * 7
+    for _ in range(2):
+        as_user("alice").post("/api/v1/batches?model=iris", data=rows.encode(),
+                              headers={"Content-Type": "text/csv"})
+    text = as_user("admin").get("/metrics").data.decode()
+    assert 'batches{status="queued"} 2.0' in text
+    assert "batch_rows_unfinished 14.0" in text
