@@ -158,12 +158,12 @@ def predict_chunk(model, version, prediction_ids, rows):
                                              [pid for _, ids, _ in chunks for pid in ids],
                                              [row for _, _, part in chunks for row in part])
     duration_ms = round((time.perf_counter() - started) * 1000, 2)
-    if job is not None:
-        batches.count_jobs(db, job.connection, batch_counts(db, chunks, outcomes, written))
+    if job is not None:  # the waiting requests first: counting a batch's rows takes a lock
         writeback.announce(job.connection, [pid for _, ids, _ in chunks for pid in ids])
         callbacks.enqueue_deliveries(job.connection, {
             pid: url for chunk_job, _, _ in chunks
             for pid, url in chunk_job.meta.get("callbacks", {}).items()})
+        batches.count_jobs(db, job.connection, batch_counts(db, chunks, outcomes, written))
     summaries, start = [], 0
     for chunk_job, ids, _ in chunks:
         own, start = outcomes[start:start + len(ids)], start + len(ids)
