@@ -17,7 +17,7 @@ from contextlib import contextmanager
 import redis
 from bson import ObjectId
 from bson.errors import InvalidId
-from flask import abort, after_this_request, current_app, g
+from flask import abort, after_this_request, current_app
 
 import settings
 from jobs.writeback import FINISHED_CHANNEL
@@ -112,9 +112,9 @@ def is_finished_or_absent(resource, document_id):
     """One read: is the caller's prediction (or batch) finished, or not there to wait
     for?"""
     query = {"_id": ObjectId(document_id)}
-    account = g.get("account")
-    if account and account["role"] != "admin":
-        query["owner"] = account["name"]
+    owner = current_app.auth.get_request_auth_value()  # Eve's auth_field value (auth.py)
+    if owner is not None:
+        query["owner"] = owner
     document = current_app.data.driver.db[resource].find_one(query, {"status": 1})
     return document is None or document.get("status") in FINISHED
 
