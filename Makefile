@@ -49,7 +49,7 @@ mongo-server:
 
 ferretdb: $(FERRETDB)
 
-$(FERRETDB): tools/build-ferretdb.sh tools/ferretdb-v1.24.2.patch
+$(FERRETDB): tools/build-ferretdb.sh tools/ferretdb-v1.24.2.patch tools/modernc-libc-v1.55.3.patch
 	@command -v go >/dev/null || { echo "Go is needed to build FerretDB (or set MONGO_URI)"; exit 1; }
 	tools/build-ferretdb.sh $@
 

@@ -123,8 +123,7 @@ inputs = {
     "allowed_item_roles": CLIENT_OR_ADMIN,
     "auth_field": "owner",
     # See the predictions' indexes.
-    "mongo_indexes": {"owner": [("owner", 1)],
-                      "ref_owner_created": [("ref", 1), ("owner", 1), ("_created", -1)],
+    "mongo_indexes": {"ref_owner_created": [("ref", 1), ("owner", 1), ("_created", -1)],
                       "owner_created": [("owner", 1), ("_created", -1)],
                       "created": [("_created", -1)]},
     "schema": {
@@ -163,8 +162,8 @@ predictions = {
     # An index for a `where` on a field ends in `_created`, which every list bounds
     # (service/data.py): the page and its count read that index alone, and SQLite, which
     # keeps no statistics, prefers it to `owner_created` (more columns held).
+    # No index on `owner` alone: those led by it serve it, and each index costs every write.
     "mongo_indexes": {
-        "owner": [("owner", 1)],
         "owner_status_created": [("owner", 1), ("status", 1), ("_created", -1)],
         "model_owner_created": [("model", 1), ("owner", 1), ("_created", -1)],
         "owner_created": [("owner", 1), ("_created", -1)],

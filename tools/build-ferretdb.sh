@@ -17,6 +17,14 @@ echo "$version" > "$work/src/build/version/version.txt"
 # Fixes and pushdowns for v1's SQLite backend (lookups, filters, sorts and counts in SQL, a
 # hang past 100 update statements, one transaction per update command): see the patch header.
 (cd "$work/src" && git apply -p1 "$here/ferretdb-v1.24.2.patch")
+# modernc.org/libc, the C library that SQLite runs on, with a memcmp that compares words,
+# not bytes (see that patch's header); FerretDB is built against the patched copy.
+libc=modernc.org/libc@$(cd "$work/src" && go list -m -f '{{.Version}}' modernc.org/libc)
+libc_src=$(cd "$work/src" && go mod download -json "$libc" \
+           | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+cp -r "$libc_src" "$work/libc" && chmod -R u+w "$work/libc"
+(cd "$work/libc" && git apply -p1 "$here/modernc-libc-${libc#*@}.patch")
+(cd "$work/src" && go mod edit -replace "modernc.org/libc=$work/libc")
 mkdir -p "$(dirname "$out")"
 (cd "$work/src" && GOFLAGS=-buildvcs=false go build -o "$out" ./cmd/ferretdb)
 echo "built $out ($("$out" --version 2>&1 | head -1))"

@@ -128,6 +128,54 @@ def test_find_by_id_and_other_field_still_filters_on_both(scratch):
     assert collection.count_documents({"_id": {"$in": ids[:10]}, "owner": "a"}) == 5
 
 
+# tools/modernc-libc-v1.55.3.patch: SQLite's memcmp compares eight bytes at a time. It
+# decides index seeks (which entry sorts first) and the JSON cache's lookups (is this the
+# document parsed before?). Strings of one byte length that differ at every offset around
+# the 8-byte words, in bytes above 0x7f too, in documents of one length, so that each
+# comparison runs over a long equal prefix and ends in the word loop or the byte loop.
+def _lookalike_strings():
+    length, strings = 96, []
+    for marker in ("a", "b", "\u00e9", "\u00ff", "\u0100", "\U0001f600", "~"):
+        for offset in (0, 1, 6, 7, 8, 9, 15, 16, 17, 40, 63, 64, 65, 88, 94):
+            head = "p" * offset + marker
+            strings.append(head + "q" * (length - len(head.encode())))
+        strings.append("p" * (length - len(marker.encode())) + marker)  # at the very end
+    return sorted({s for s in strings if len(s.encode()) == length})
+
+
+def test_string_lookups_and_rewrites_answer_as_mongodb_does(stack):
+    client = pymongo.MongoClient(stack.mongo_uri, socketTimeoutMS=30000)
+    collection = client.get_default_database()["scratch_memcmp"]
+    collection.drop()
+    reference = mongomock.MongoClient().db.scratch
+    strings = _lookalike_strings()
+    documents = [{"_id": ObjectId(), "tag": tag, "n": n} for n, tag in enumerate(strings)]
+    collection.create_index([("tag", 1)])
+    for target in (collection, reference):
+        target.insert_many([dict(d) for d in documents])
+
+    def answers(target):
+        return ([sorted(d["n"] for d in target.find({"tag": tag})) for tag in strings],
+                [target.count_documents({"tag": tag}) for tag in strings],  # SQL's own answer
+                [target.count_documents({"tag": {"$in": strings[i:i + 3]}})
+                 for i in range(0, len(strings), 5)],
+                sorted((d["tag"], d["n"]) for d in target.find({}, {"_id": 0})))
+    assert answers(collection) == answers(reference)
+    assert all(found == [n] for n, found in enumerate(answers(collection)[0]))
+    # rewritten to another string of the same length: each index entry is found by the
+    # old document's text, then written from the new one
+    rewrites = [UpdateOne({"_id": d["_id"]}, {"$set": {"tag": strings[-1 - n]}})
+                for n, d in enumerate(documents)]
+    for target in (collection, reference):
+        target.bulk_write(rewrites, ordered=False)
+    assert answers(collection) == answers(reference)
+    # ASCII ones are looked up in the index (the others, which some encoder escapes, are
+    # not pushed down), an index that also holds the strings with high bytes
+    assert "USING INDEX" in plan(collection, {"tag": strings[1]})
+    collection.drop()
+    client.close()
+
+
 # Documents with the shapes MongoDB's equality treats specially: arrays that contain the
 # value, strings an encoder escapes, ObjectIDs, numbers, missing and nested fields.
 TRICKY = [{"owner": "a", "status": "done"}, {"owner": "b", "status": "queued"},
