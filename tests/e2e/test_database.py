@@ -108,6 +108,29 @@ def test_updates_by_id_that_also_test_other_fields_apply_as_mongodb_does(scratch
     assert collection.count_documents({"status": "cancelled"}) == len(ids[:200:3])
 
 
+def test_updates_by_string_and_objectid_ids_read_together_apply_as_mongodb_does(scratch):
+    """A command by distinct _ids reads all its documents by one query (patch item 11):
+    string _ids beside ObjectIDs, a missing one matches nothing, a statement whose other
+    field fails matches nothing, in either order of the statements. (A string that spells
+    an ObjectID's hex is refused as a duplicate _id by FerretDB v1 itself, unpatched.)"""
+    collection, ids = scratch
+    collection.insert_many([{"_id": "s-1", "n": -1}, {"_id": "plain", "n": -2}])
+    for ordered in (True, False):
+        updates = [UpdateOne({"_id": "s-1"}, {"$inc": {"n": 100}}),
+                   UpdateOne({"_id": ids[0]}, {"$inc": {"n": 1000}}),
+                   UpdateOne({"_id": "missing"}, {"$set": {"done": True}}),
+                   UpdateOne({"_id": "plain", "n": {"$lt": 0}}, {"$set": {"n": 7}}),
+                   UpdateOne({"_id": ids[1], "n": {"$lt": 0}}, {"$set": {"n": 7}}),
+                   *[UpdateOne({"_id": i}, {"$set": {"seen": n}}) for n, i in enumerate(ids[5:150])]]
+        outcomes, documents = _same_bulk_on_both(collection, ids + ["s-1", "plain"],
+                                                 updates[::-1] if ordered else updates, ordered)
+        assert outcomes[0] == outcomes[1]
+        assert documents[0] == documents[1]
+    assert collection.find_one({"_id": "s-1"})["n"] == 199
+    assert collection.find_one({"_id": "plain"})["n"] == 7
+    assert collection.find_one({"_id": ids[0]})["n"] == 2000
+
+
 def test_the_same_id_twice_in_one_command_sees_the_first_write(scratch):
     collection, ids = scratch
     updates = [UpdateOne({"_id": ids[0]}, {"$inc": {"n": 5}}),
