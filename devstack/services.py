@@ -90,7 +90,11 @@ def mongo_server(port, data_dir, log_dir):
     argv = [ferretdb, "--handler=sqlite", f"--sqlite-url=file:{directory}/",
             f"--listen-addr=127.0.0.1:{port}", "--debug-addr=-", "--telemetry=disable",
             f"--state-dir={directory}", "--log-level=warn"]
-    return Service("ferretdb", argv, log_dir, port=port)
+    # Go's collector at GOGC=400 instead of 100: FerretDB decodes every document it reads or
+    # updates into short-lived objects, and collecting them was a fifth of its CPU; the
+    # same store-and-read workload took 23-32% less of its CPU, RSS 60 -> 76 MB.
+    return Service("ferretdb", argv, log_dir, port=port,
+                   env={"GOGC": "400"})
 
 
 def api_server(port, env, log_dir):
