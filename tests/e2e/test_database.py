@@ -166,7 +166,9 @@ def _lookalike_strings():
     return sorted({s for s in strings if len(s.encode()) == length})
 
 
-def test_string_lookups_and_rewrites_answer_as_mongodb_does(stack):
+@pytest.fixture
+def tagged(stack):
+    """The look-alike strings as `tag`, indexed, on the server and on mongomock."""
     client = pymongo.MongoClient(stack.mongo_uri, socketTimeoutMS=30000)
     collection = client.get_default_database()["scratch_memcmp"]
     collection.drop()
@@ -176,6 +178,13 @@ def test_string_lookups_and_rewrites_answer_as_mongodb_does(stack):
     collection.create_index([("tag", 1)])
     for target in (collection, reference):
         target.insert_many([dict(d) for d in documents])
+    yield collection, reference, strings, documents
+    collection.drop()
+    client.close()
+
+
+def test_string_lookups_and_rewrites_answer_as_mongodb_does(tagged):
+    collection, reference, strings, documents = tagged
 
     def answers(target):
         return ([sorted(d["n"] for d in target.find({"tag": tag})) for tag in strings],
@@ -183,8 +192,9 @@ def test_string_lookups_and_rewrites_answer_as_mongodb_does(stack):
                 [target.count_documents({"tag": {"$in": strings[i:i + 3]}})
                  for i in range(0, len(strings), 5)],
                 sorted((d["tag"], d["n"]) for d in target.find({}, {"_id": 0})))
-    assert answers(collection) == answers(reference)
-    assert all(found == [n] for n, found in enumerate(answers(collection)[0]))
+    found = answers(collection)
+    assert found == answers(reference)
+    assert all(matches == [n] for n, matches in enumerate(found[0]))
     # rewritten to another string of the same length: each index entry is found by the
     # old document's text, then written from the new one
     rewrites = [UpdateOne({"_id": d["_id"]}, {"$set": {"tag": strings[-1 - n]}})
@@ -195,8 +205,6 @@ def test_string_lookups_and_rewrites_answer_as_mongodb_does(stack):
     # ASCII ones are looked up in the index (the others, which some encoder escapes, are
     # not pushed down), an index that also holds the strings with high bytes
     assert "USING INDEX" in plan(collection, {"tag": strings[1]})
-    collection.drop()
-    client.close()
 
 
 # Documents with the shapes MongoDB's equality treats specially: arrays that contain the
