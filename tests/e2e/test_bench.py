@@ -31,3 +31,15 @@ def test_bench_runs_every_measurement_and_writes_its_results(tmp_path):
     assert "**Targets**" in table  # but not the bulk ones: breast_cancer, 1,000 rows/request
     assert "| one row, idle, iris, long-polled |" in table and "| service CPU" not in table
     assert (tmp_path / "latest.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_database_bench_stores_writes_back_and_reads_every_row():
+    """`python -m bench.database`, one chunk: each step timed, the server's CPU read."""
+    out = subprocess.run([sys.executable, "-m", "bench.database", "--chunks", "1",
+                          "--rounds", "1"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    [line] = [line for line in out.stdout.splitlines() if line.startswith("round 1 ")]
+    for step in ("insert inputs", "insert predictions", "write-back", "read", "write cpu",
+                 "read cpu"):
+        assert f"{step} " in line

@@ -1,0 +1,134 @@
+"""The store path of the service on the database alone, side by side for FerretDB builds:
+`python -m bench.database [--binary PATH ...] [--chunks 10] [--rounds 2] [--gogc 400]`.
+
+For each binary (default: the one `make run` starts), a fresh FerretDB on a temporary
+directory, with the service's indexes (settings.py), and per round: `chunks` times an
+insert of 1,000 inputs, an insert of their 1,000 predictions and the workers' write-back
+of their results (a bulk_write of UpdateOne by `_id`, as jobs/writeback.py sends), then
+every prediction read back 1,000 by `_id` range (as the results file reads them). Prints
+the wall time per 1,000 rows of each step and the server's CPU (from /proc) for the
+writes and for the reads. The binaries take turns, round by round: this machine's speed
+moves by tens of percent within minutes, so compare within one run."""
+import argparse
+import os
+import subprocess
+import tempfile
+import time
+from datetime import datetime, timezone
+
+import pymongo
+from bson import ObjectId
+from pymongo import UpdateOne
+
+import settings
+from devstack import services
+from jobs.writeback import NOT_CANCELLED, etag_for
+
+RESULT = {"label": "virginica", "probabilities": {"setosa": 0.0, "versicolor": 0.02,
+                                                  "virginica": 0.98}}
+
+
+def server_cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start(binary, directory, gogc):
+    port = services.free_port()
+    process = subprocess.Popen(
+        [binary, "--handler=sqlite", f"--sqlite-url=file:{directory}/",
+         f"--listen-addr=127.0.0.1:{port}", "--debug-addr=-", "--telemetry=disable",
+         f"--state-dir={directory}", "--log-level=warn"],
+        env={**os.environ, "GOGC": str(gogc)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    services.wait_for_port(port, process=process)
+    return process, pymongo.MongoClient(f"mongodb://127.0.0.1:{port}/bench").bench
+
+
+def create_indexes(db):
+    for name in ("inputs", "predictions"):
+        db[name].drop()
+        for index, spec in getattr(settings, name)["mongo_indexes"].items():
+            keys, options = spec if isinstance(spec, tuple) else (spec, {})
+            db[name].create_index(keys, name=index, **options)
+
+
+def store_chunk(db, timings):
+    """One chunk of 1,000 rows: inputs, predictions, write-back. Returns the ids."""
+    now, batch = datetime.now(timezone.utc), ObjectId()
+    pairs = [(ObjectId(), ObjectId()) for _ in range(1000)]
+    steps = [
+        ("insert inputs", lambda: db.inputs.insert_many([
+            {"_id": i, "prediction": p, "model": "iris", "version": 1, "batch": batch,
+             "features": [4.5, 4.1, 5.6, 0.7], "status": "queued", "_created": now,
+             "_updated": now, "_etag": etag_for(str(i), "queued", now), "owner": "bench"}
+            for i, p in pairs])),
+        ("insert predictions", lambda: db.predictions.insert_many([
+            {"_id": p, "input": i, "model": "iris", "version": 1, "status": "queued",
+             "attempts": 0, "job": "job", "queued_at": now, "_created": now, "_updated": now,
+             "_etag": etag_for(str(p), "queued", now), "owner": "bench", "batch": batch}
+            for i, p in pairs])),
+        ("write-back", lambda: db.predictions.bulk_write([
+            UpdateOne({"_id": p, "status": NOT_CANCELLED},
+                      {"$set": {"status": "done", "result": RESULT, "finished_at": now,
+                                "started_at": now, "_updated": now,
+                                "_etag": etag_for(str(p), "done", now)},
+                       "$inc": {"attempts": 1}}) for _, p in pairs], ordered=False)),
+    ]
+    for step, run in steps:
+        started = time.perf_counter()
+        run()
+        timings[step] = timings.get(step, 0.0) + time.perf_counter() - started
+    return [p for _, p in pairs]
+
+
+def read_back(db, ids):
+    for first in range(0, len(ids), 1000):
+        page = ids[first:first + 1000]
+        read = db.predictions.find({"_id": {"$gte": page[0], "$lte": page[-1]}},
+                                   {"status": 1, "result": 1, "error": 1})
+        assert sum(1 for document in read if document["status"] == "done") == len(page)
+
+
+def one_round(binary, chunks, gogc):
+    with tempfile.TemporaryDirectory() as directory:
+        process, db = start(binary, directory, gogc)
+        try:
+            create_indexes(db)
+            timings, ids = {}, []
+            before = server_cpu_seconds(process.pid)
+            for _ in range(chunks):
+                ids += store_chunk(db, timings)
+            written = server_cpu_seconds(process.pid)
+            started = time.perf_counter()
+            read_back(db, ids)
+            timings["read"] = time.perf_counter() - started
+            read = server_cpu_seconds(process.pid)
+        finally:
+            process.terminate()
+            process.wait()
+    per_chunk = {step: round(seconds / chunks * 1000) for step, seconds in timings.items()}
+    return {**per_chunk, "write cpu": round((written - before) / chunks * 1000),
+            "read cpu": round((read - written) / chunks * 1000)}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--binary", action="append", help="a FerretDB binary (repeatable)")
+    parser.add_argument("--chunks", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--gogc", type=int, default=400)
+    args = parser.parse_args(argv)
+    binaries = args.binary or [str(services.FERRETDB)]
+    print(f"ms per 1,000 rows ({args.chunks} chunks a round, GOGC={args.gogc}); "
+          "cpu is the server's")
+    for round_number in range(1, args.rounds + 1):
+        for binary in binaries:
+            figures = one_round(binary, args.chunks, args.gogc)
+            print(f"round {round_number} {binary}: " +
+                  ", ".join(f"{step} {ms}" for step, ms in figures.items()), flush=True)
+
+
+if __name__ == "__main__":
+    main()
