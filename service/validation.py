@@ -2,7 +2,9 @@
 so a bad item gets a 422 naming its field and nothing of the request is stored."""
 import re
 import time
+from copy import copy
 
+from cerberus import errors
 from cerberus.schema import DefinitionSchema
 from eve.io.mongo import Validator as MongoValidator
 from flask import current_app, g
@@ -173,8 +175,54 @@ def _set_schema(validator, schema):
     MongoValidator.schema.fset(validator, schema)
 
 
+# The rules of the inputs schema (settings.py) that plain_input_accepted checks itself.
+PLAIN_INPUT_RULES = {
+    "model": {"type": "string", "required": True, "registered_model": True},
+    "features": {"type": ["list", "dict"], "required": True, "model_features": True},
+    "version": {"type": "integer", "min": 1, "max": 2**31 - 1},
+    "ref": {"type": "string", "maxlength": 128},
+}
+
+
 class Validator(MongoValidator):
     schema = property(MongoValidator.schema.fget, _set_schema, doc=MongoValidator.schema.__doc__)
+
+    def validate(self, document, schema=None, update=False, normalize=True):
+        """Cerberus' validation, except for a plain input that it would accept as it is
+        (plain_input_accepted): that one is accepted without Cerberus' work per document
+        (normalising a copy, a handler per rule per field, about 0.2 ms an input). Any
+        other document, and every one that fails, goes through Cerberus, so the `_issues`
+        of a 422 are Cerberus' own."""
+        if (schema is None and not update and normalize and not self.is_child
+                and self.plain_input_accepted(document)):
+            self.update = update
+            self._errors = errors.ErrorList()
+            self.recent_error = None
+            self.document_error_tree = errors.DocumentErrorTree()
+            self.schema_error_tree = errors.SchemaErrorTree()
+            self.document = copy(document)  # what Cerberus' normalisation leaves of it
+            return True
+        return super().validate(document, schema=schema, update=update, normalize=normalize)
+
+    def plain_input_accepted(self, document):
+        """True for an input of model and features, and perhaps version and ref, whose
+        values pass the inputs schema's rules (PLAIN_INPUT_RULES, checked to be the
+        schema's own) and the model rules. Exact types only: a bool `version`, a `null`
+        anywhere or any other field leaves the document to Cerberus."""
+        if (type(document) is not dict or not {"model", "features"} <= document.keys()
+                or not document.keys() <= PLAIN_INPUT_RULES.keys()
+                or self.resource != "inputs" or self.require_all
+                or any(self.schema.get(field) != rules
+                       for field, rules in PLAIN_INPUT_RULES.items())):
+            return False
+        version, ref = document.get("version", 1), document.get("ref", "")
+        if (type(document["model"]) is not str or type(document["features"]) not in (list, dict)
+                or type(version) is not int or not 1 <= version <= 2**31 - 1
+                or type(ref) is not str or len(ref) > 128):
+            return False
+        model = model_of(document)
+        return (model is not None and not (model.get("retired") and "version" in document)
+                and not feature_errors(model, document["features"]))
 
     def _document_model(self):
         return model_of(self.document)
@@ -205,8 +253,9 @@ class Validator(MongoValidator):
 
     def _validate_model_features(self, enabled, field, value):
         """{'type': 'boolean'}"""
-        if not enabled or not isinstance(self.document.get("model"), str):
-            return
+        if (not enabled or not isinstance(self.document.get("model"), str)
+                or not isinstance(value, (list, tuple, dict))):
+            return  # `type` reports a value of another type, `null` included
         model = self._document_model()
         if model is None:
             return  # `model` reports it

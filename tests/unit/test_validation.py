@@ -90,3 +90,103 @@ def test_rules_are_expanded_once_not_once_per_posted_document(as_user, monkeypat
         return len(calls)
     expansions(1)  # the first use expands them
     assert expansions(200) == expansions(2)
+
+
+IRIS_ROW = [5.1, 3.5, 1.4, 0.2]
+IRIS_NAMED = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+PLAIN_INPUTS = [
+    {"model": "iris", "features": IRIS_ROW},
+    {"model": "iris", "features": IRIS_NAMED},
+    {"model": "iris", "features": [5, 3, 1, 0], "version": 1},
+    {"model": "iris", "features": IRIS_ROW, "ref": "r" * 128},
+    {"model": "iris", "features": IRIS_ROW, "ref": "", "version": 1},
+    {"model": "diabetes", "features": [0.01] * 10},
+]
+OTHER_INPUTS = [  # each differs from a plain one in one way
+    {"model": "iris", "features": IRIS_ROW, "version": True},
+    {"model": "iris", "features": IRIS_ROW, "version": 0},
+    {"model": "iris", "features": IRIS_ROW, "version": 2},
+    {"model": "iris", "features": IRIS_ROW, "version": 2**31},
+    {"model": "iris", "features": IRIS_ROW, "version": 1.0},
+    {"model": "iris", "features": IRIS_ROW, "version": "1"},
+    {"model": "iris", "features": IRIS_ROW, "version": None},
+    {"model": "iris", "features": IRIS_ROW, "ref": "r" * 129},
+    {"model": "iris", "features": IRIS_ROW, "ref": 7},
+    {"model": "iris", "features": IRIS_ROW, "ref": None},
+    {"model": "iris", "features": IRIS_ROW, "alias": "production"},
+    {"model": "iris", "features": IRIS_ROW, "alias": "production\n"},
+    {"model": "iris", "features": IRIS_ROW, "callback_url": "http://example.com/"},
+    {"model": "iris", "features": IRIS_ROW, "status": "done"},
+    {"model": "iris", "features": IRIS_ROW, "_id": "5f0c0c0c0c0c0c0c0c0c0c0c"},
+    {"model": "iris", "features": IRIS_ROW, "extra": 1},
+    {"model": "iris", "features": IRIS_ROW[:3]},
+    {"model": "iris", "features": [5.1, 3.5, 1.4, float("nan")]},
+    {"model": "iris", "features": [5.1, 3.5, 1.4, True]},
+    {"model": "iris", "features": [5.1, 3.5, 1.4, "0.2"]},
+    {"model": "iris", "features": {**IRIS_NAMED, "petal_colour": 1}},
+    {"model": "iris", "features": "5.1,3.5,1.4,0.2"},
+    {"model": "iris", "features": None},
+    {"model": "iris", "features": (5.1, 3.5, 1.4, 0.2)},
+    {"model": "nosuch", "features": IRIS_ROW},
+    {"model": 7, "features": IRIS_ROW},
+    {"model": None, "features": IRIS_ROW},
+    {"model": "iris"},
+    {"features": IRIS_ROW},
+    {},
+]
+
+
+def _validated(app, document, cerberus_only=False):
+    """(accepted, the document Eve would store or the issues) from the inputs validator,
+    or from Cerberus' own validate on the same validator class."""
+    import copy
+    from service.validation import Validator
+    validator = app.validator(app.config["DOMAIN"]["inputs"]["schema"], resource="inputs",
+                              allow_unknown=False)
+    validate = super(Validator, validator).validate if cerberus_only else validator.validate
+    accepted = validate(copy.deepcopy(document))
+    return accepted, validator.document if accepted else validator.errors
+
+
+def test_plain_inputs_are_accepted_without_cerberus_as_cerberus_accepts_them(app, monkeypatch):
+    """The bulk path's shortcut (Validator.validate): a plain input is accepted with the
+    document Cerberus would leave, without Cerberus; every other document gets Cerberus'
+    own answer."""
+    from eve.io.mongo import Validator as MongoValidator
+    with app.test_request_context():
+        expected = {i: _validated(app, d, cerberus_only=True)
+                    for i, d in enumerate(PLAIN_INPUTS + OTHER_INPUTS)}
+        assert all(expected[i][0] for i in range(len(PLAIN_INPUTS)))
+        others_accepted = [document for i, document in enumerate(OTHER_INPUTS)
+                           if expected[len(PLAIN_INPUTS) + i][0]]
+        # an `_id` (on_insert_inputs replaces it) and a tuple, which JSON cannot send
+        assert others_accepted == [OTHER_INPUTS[14], OTHER_INPUTS[23]]
+        cerberus_calls = []
+        original = MongoValidator.validate
+
+        def counted(self, *args, **kwargs):
+            cerberus_calls.append(1)
+            return original(self, *args, **kwargs)
+        monkeypatch.setattr(MongoValidator, "validate", counted)
+        for i, document in enumerate(PLAIN_INPUTS + OTHER_INPUTS):
+            assert _validated(app, document) == expected[i], document
+        assert len(cerberus_calls) == len(OTHER_INPUTS)
+
+
+def test_a_retired_version_named_by_number_is_left_to_cerberus(app, db, redis):
+    from service.validation import models_changed
+    db.models.update_one({"name": "iris", "version": 1}, {"$set": {"retired": True}})
+    models_changed(redis)
+    with app.test_request_context():
+        document = {"model": "iris", "features": IRIS_ROW, "version": 1}
+        answer = _validated(app, document)
+        assert answer == _validated(app, document, cerberus_only=True)
+        assert answer == (False, {"model": "model 'iris' version 1 is retired"})
+
+
+def test_null_features_get_a_field_issue_not_an_exception(as_user):
+    """`features: null` reached the model rule, whose TypeError Eve reported as
+    `{"exception": "object of type 'NoneType' has no len()"}`."""
+    response = as_user("alice").post("/api/v1/inputs", json={"model": "iris", "features": None})
+    assert response.status_code == 422
+    assert response.json["_issues"] == {"features": "null value not allowed"}
