@@ -6,14 +6,18 @@ model call and one write-back (jobs/predict.py). Each job it takes is started an
 finished in RQ as usual (started and finished registries, its own result, its own
 retries), so the dashboard shows every job as it is.
 
-Nothing waits for a batch to fill: a lone job runs at once. Under load, jobs queue up
-while a batch runs, and the next batch takes them (BentoML's adaptive batching, with
-no wait at all).
+A lone job runs at once: a worker waits for more rows (BATCH_WAIT_MS, once) only when
+another prediction job is running at that moment, that is when clients send rows
+concurrently, and each row would otherwise cost a model call of its own (a forest's
+call costs about the same for 1 row as for 20). Under heavier load, jobs queue up while
+a batch runs, and the next batch takes them without waiting (BentoML's adaptive
+batching).
 
 A job is taken with LREM, which only one worker can win. A worker killed between that
 and starting the job leaves it `queued` in RQ and in no list: the reconciler puts such
 a job back on its queue (jobs/reconcile.py)."""
 import re
+import time
 
 from rq.executions import Execution
 from rq.job import Job
@@ -81,3 +85,26 @@ def take(worker, queue, job_ids):
         pipeline.execute()
     return started
 
+
+
+def rows_of(job):
+    return len(job.args[3])
+
+
+def others_running(queue, started):
+    """Whether a prediction job other than the `started` ones is running now."""
+    return queue.started_job_registry.get_job_count(cleanup=False) > started
+
+
+def gather(worker, queue, job, wait_ms=None):
+    """The jobs to run with `job` (take): those queued behind it now, and when another
+    job is running, also those queued within wait_ms (BATCH_WAIT_MS) from now."""
+    wait_ms = settings.BATCH_WAIT_MS if wait_ms is None else wait_ms
+    taken = take(worker, queue, joinable(queue, job))
+    if job.func_name != PREDICT or not wait_ms:
+        return taken
+    room = settings.BATCH_MAX_ROWS - sum(rows_of(other) for other, _ in taken)
+    if rows_of(job) < room and others_running(queue, 1 + len(taken)):
+        time.sleep(wait_ms / 1000)
+        taken += take(worker, queue, joinable(queue, job, max_rows=room))
+    return taken

@@ -35,7 +35,7 @@ class PredictionWorker(SimpleWorker):
         """Run `job` with the jobs it can take from the queue joined to it, then finish
         each joined job as the first one ended: with its own result, or, when the batch
         raised, with the same error (RQ retries each job on its own)."""
-        joined = batching.take(self, queue, batching.joinable(queue, job))
+        joined = batching.gather(self, queue, job)
         job.joined = [other for other, _ in joined]
         self.failure = None
         succeeded = super().perform_job(job, queue, execution)

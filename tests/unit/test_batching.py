@@ -91,6 +91,46 @@ def test_a_lone_job_runs_alone(as_user, db, redis, run_worker):
     assert_equal_to_sklearn(db, [prediction_id], "iris", IRIS[:1])
 
 
+def test_a_lone_job_does_not_wait_for_more_rows(as_user, db, redis, run_worker, monkeypatch):
+    waits = []
+    monkeypatch.setattr(batching.time, "sleep", waits.append)
+    [prediction_id] = post_one_by_one(as_user, "iris", IRIS[:1])
+    run_worker()
+    assert_equal_to_sklearn(db, [prediction_id], "iris", IRIS[:1])
+    assert waits == []
+
+
+def test_while_another_job_runs_a_worker_waits_once_for_more_rows(
+        as_user, db, redis, run_worker, monkeypatch):
+    """Rows sent while another prediction job is running: the worker waits
+    BATCH_WAIT_MS once, and the rows queued meanwhile join its model call."""
+    queue = prediction_queue(redis)
+    redis.zadd(queue.started_job_registry.key, {"elsewhere:1": 4102444800})  # running
+    ids = post_one_by_one(as_user, "iris", IRIS[:2])
+    waits = []
+
+    def rows_arrive_while_waiting(seconds):
+        waits.append(seconds)
+        ids.extend(post_one_by_one(as_user, "iris", IRIS[2:5]))
+    monkeypatch.setattr(batching.settings, "BATCH_WAIT_MS", 7)
+    monkeypatch.setattr(batching.time, "sleep", rows_arrive_while_waiting)
+    run_worker()
+    assert waits == [0.007]
+    assert_equal_to_sklearn(db, ids, "iris", IRIS[:5])
+    assert len({d["started_at"] for d in documents(db, ids)}) == 1  # one batch
+
+
+def test_no_wait_when_it_is_off(as_user, db, redis, run_worker, monkeypatch):
+    redis.zadd(prediction_queue(redis).started_job_registry.key, {"elsewhere:1": 4102444800})
+    waits = []
+    monkeypatch.setattr(batching.settings, "BATCH_WAIT_MS", 0)
+    monkeypatch.setattr(batching.time, "sleep", waits.append)
+    ids = post_one_by_one(as_user, "iris", IRIS[:3])
+    run_worker()
+    assert_equal_to_sklearn(db, ids, "iris", IRIS[:3])
+    assert waits == []
+
+
 def test_a_batch_that_raises_fails_each_of_its_jobs_for_rq_to_retry(
         as_user, db, redis, run_worker, monkeypatch):
     ids = post_one_by_one(as_user, "iris", IRIS[:5])
