@@ -142,6 +142,27 @@ def test_the_same_id_twice_in_one_command_sees_the_first_write(scratch):
     assert collection.find_one({"_id": ids[0]})["n"] == 10
 
 
+def test_a_delete_of_more_documents_than_sqlite_takes_variables_applies_as_mongodb_does(
+        scratch):
+    """Patch item 13: one DELETE named every matching document, and SQLite refuses
+    more than 32,766 variables: a delete of 40,000 documents failed."""
+    collection = scratch[0].database["scratch_delete"]
+    collection.drop()
+    reference = mongomock.MongoClient().db.scratch
+    documents = [{"_id": ObjectId(), "owner": "c" if n % 10 else "d", "n": n}
+                 for n in range(40_000)]
+    answers = []
+    try:
+        for target in (collection, reference):
+            target.insert_many([dict(d) for d in documents])
+            deleted = target.delete_many({"owner": "c"}).deleted_count
+            answers.append((deleted, sorted(d["n"] for d in target.find())))
+    finally:
+        collection.drop()
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 36_000
+
+
 def test_find_by_id_and_other_field_still_filters_on_both(scratch):
     collection, ids = scratch
     owner = collection.find_one({"_id": ids[1]})["owner"]
