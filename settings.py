@@ -30,8 +30,8 @@ JOB_TIMEOUT_SECONDS = int(os.environ.get("JOB_TIMEOUT_SECONDS", "60"))  # a chun
 # looking this far down the queue for them.
 BATCH_MAX_ROWS = int(os.environ.get("BATCH_MAX_ROWS", "1000"))
 BATCH_LOOKAHEAD_JOBS = int(os.environ.get("BATCH_LOOKAHEAD_JOBS", "64"))
-# ... and, when another prediction job is running, waits this long once for more rows
-# (0: never waits).
+# ... and, for a batch of fewer rows than a chunk while another prediction job is
+# running, waits this long once for more rows (0: never waits).
 BATCH_WAIT_MS = float(os.environ.get("BATCH_WAIT_MS", "10"))
 # A batch marks its rows `running` only when it runs longer than this: a quicker one
 # takes them from `queued` to their final status in one write (jobs/writeback.py).

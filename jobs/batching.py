@@ -6,10 +6,11 @@ model call and one write-back (jobs/predict.py). Each job it takes is started an
 finished in RQ as usual (started and finished registries, its own result, its own
 retries), so the dashboard shows every job as it is.
 
-A lone job runs at once: a worker waits for more rows (BATCH_WAIT_MS, once) only when
-another prediction job is running at that moment, that is when clients send rows
-concurrently, and each row would otherwise cost a model call of its own (a forest's
-call costs about the same for 1 row as for 20). Under heavier load, jobs queue up while
+A lone job runs at once: a worker waits for more rows (BATCH_WAIT_MS, once) only for a
+batch of fewer rows than a chunk, and only when another prediction job is running at
+that moment, that is when clients send a few rows each, concurrently, and each would
+otherwise cost a model call of its own (a forest's call costs about the same for 1 row
+as for 20). Under heavier load, jobs queue up while
 a batch runs, and the next batch takes them without waiting (BentoML's adaptive
 batching).
 
@@ -97,14 +98,16 @@ def others_running(queue, started):
 
 
 def gather(worker, queue, job, wait_ms=None):
-    """The jobs to run with `job` (take): those queued behind it now, and when another
-    job is running, also those queued within wait_ms (BATCH_WAIT_MS) from now."""
+    """The jobs to run with `job` (take): those queued behind it now, and, for a batch
+    of fewer rows than a chunk (CHUNK_SIZE) while another job is running, also those
+    queued within wait_ms (BATCH_WAIT_MS) from now."""
     wait_ms = settings.BATCH_WAIT_MS if wait_ms is None else wait_ms
     taken = take(worker, queue, joinable(queue, job))
     if job.func_name != PREDICT or not wait_ms:
         return taken
-    room = settings.BATCH_MAX_ROWS - sum(rows_of(other) for other, _ in taken)
-    if rows_of(job) < room and others_running(queue, 1 + len(taken)):
+    rows = rows_of(job) + sum(rows_of(other) for other, _ in taken)
+    if rows < settings.CHUNK_SIZE and others_running(queue, 1 + len(taken)):
         time.sleep(wait_ms / 1000)
+        room = settings.BATCH_MAX_ROWS - (rows - rows_of(job))
         taken += take(worker, queue, joinable(queue, job, max_rows=room))
     return taken

@@ -120,6 +120,20 @@ def test_while_another_job_runs_a_worker_waits_once_for_more_rows(
     assert len({d["started_at"] for d in documents(db, ids)}) == 1  # one batch
 
 
+def test_a_batch_of_a_whole_chunk_does_not_wait(as_user, db, redis, run_worker, monkeypatch):
+    redis.zadd(prediction_queue(redis).started_job_registry.key, {"elsewhere:1": 4102444800})
+    monkeypatch.setattr(batching.settings, "CHUNK_SIZE", 3)
+    waits = []
+    monkeypatch.setattr(batching.time, "sleep", waits.append)
+    response = as_user("alice").post("/api/v1/inputs", json=[
+        {"model": "iris", "features": row} for row in IRIS[:3]])
+    assert response.status_code == 201
+    run_worker()
+    ids = [item["prediction"] for item in response.json["_items"]]
+    assert_equal_to_sklearn(db, ids, "iris", IRIS[:3])
+    assert waits == []
+
+
 def test_no_wait_when_it_is_off(as_user, db, redis, run_worker, monkeypatch):
     redis.zadd(prediction_queue(redis).started_job_registry.key, {"elsewhere:1": 4102444800})
     waits = []
