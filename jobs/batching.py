@@ -10,9 +10,8 @@ A lone job runs at once: a worker waits for more rows (BATCH_WAIT_MS, once) only
 batch of fewer rows than a chunk, and only when another prediction job is running at
 that moment, that is when clients send a few rows each, concurrently, and each would
 otherwise cost a model call of its own (a forest's call costs about the same for 1 row
-as for 20). Under heavier load, jobs queue up while
-a batch runs, and the next batch takes them without waiting (BentoML's adaptive
-batching).
+as for 20). Under heavier load, jobs queue up while a batch runs, and the next batch
+takes them without waiting (BentoML's adaptive batching).
 
 A job is taken with LREM, which only one worker can win. A worker killed between that
 and starting the job leaves it `queued` in RQ and in no list: the reconciler puts such
@@ -85,7 +84,6 @@ def take(worker, queue, job_ids):
             started.append((job, execution))
         pipeline.execute()
     return started
-
 
 
 def rows_of(job):

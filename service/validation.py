@@ -216,9 +216,10 @@ class Validator(MongoValidator):
                        for field, rules in PLAIN_INPUT_RULES.items())):
             return False
         version, ref = document.get("version", 1), document.get("ref", "")
+        versions, refs = PLAIN_INPUT_RULES["version"], PLAIN_INPUT_RULES["ref"]
         if (type(document["model"]) is not str or type(document["features"]) not in (list, dict)
-                or type(version) is not int or not 1 <= version <= 2**31 - 1
-                or type(ref) is not str or len(ref) > 128):
+                or type(version) is not int or not versions["min"] <= version <= versions["max"]
+                or type(ref) is not str or len(ref) > refs["maxlength"]):
             return False
         model = model_of(document)
         return (model is not None and not (model.get("retired") and "version" in document)
