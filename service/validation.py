@@ -3,6 +3,7 @@ so a bad item gets a 422 naming its field and nothing of the request is stored."
 import re
 import time
 from copy import copy
+from functools import cached_property
 
 from cerberus import errors
 from cerberus.schema import DefinitionSchema
@@ -175,6 +176,12 @@ def _set_schema(validator, schema):
     MongoValidator.schema.fset(validator, schema)
 
 
+def named_retired(model, version, alias):
+    """A retired version is refused when an input names it (by number or alias); an
+    input naming only the model gets another version (find_model)."""
+    return bool(model.get("retired")) and (version is not None or alias is not None)
+
+
 # The rules of the inputs schema (settings.py) that plain_input_accepted checks itself.
 PLAIN_INPUT_RULES = {
     "model": {"type": "string", "required": True, "registered_model": True},
@@ -204,6 +211,14 @@ class Validator(MongoValidator):
             return True
         return super().validate(document, schema=schema, update=update, normalize=normalize)
 
+    @cached_property
+    def validates_inputs(self):
+        """Whether this validator (one per request) holds the inputs schema with the
+        rules plain_input_accepted checks (PLAIN_INPUT_RULES)."""
+        return (self.resource == "inputs" and not self.require_all
+                and all(self.schema.get(field) == rules
+                        for field, rules in PLAIN_INPUT_RULES.items()))
+
     def plain_input_accepted(self, document):
         """True for an input of model and features, and perhaps version and ref, whose
         values pass the inputs schema's rules (PLAIN_INPUT_RULES, checked to be the
@@ -211,9 +226,7 @@ class Validator(MongoValidator):
         anywhere or any other field leaves the document to Cerberus."""
         if (type(document) is not dict or not {"model", "features"} <= document.keys()
                 or not document.keys() <= PLAIN_INPUT_RULES.keys()
-                or self.resource != "inputs" or self.require_all
-                or any(self.schema.get(field) != rules
-                       for field, rules in PLAIN_INPUT_RULES.items())):
+                or not self.validates_inputs):
             return False
         version, ref = document.get("version", 1), document.get("ref", "")
         versions, refs = PLAIN_INPUT_RULES["version"], PLAIN_INPUT_RULES["ref"]
@@ -222,7 +235,7 @@ class Validator(MongoValidator):
                 or type(ref) is not str or len(ref) > refs["maxlength"]):
             return False
         model = model_of(document)
-        return (model is not None and not (model.get("retired") and "version" in document)
+        return (model is not None and not named_retired(model, document.get("version"), None)
                 and not feature_errors(model, document["features"]))
 
     def _document_model(self):
@@ -241,7 +254,7 @@ class Validator(MongoValidator):
             ("" if alias is None else f" alias {alias!r}")
         if model is None:
             self._error(field, f"unknown {which}")
-        elif model.get("retired") and (version is not None or alias is not None):
+        elif named_retired(model, version, alias):
             self._error(field, f"{which} is retired")
 
     def _validate_allowed_callback(self, enabled, field, value):

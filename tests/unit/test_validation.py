@@ -1,8 +1,11 @@
+import copy
 import math
 
 import pytest
+from eve.io.mongo import Validator as MongoValidator
 
-from service.validation import feature_errors, is_finite_number, ordered_features
+from service.validation import (Validator, feature_errors, is_finite_number, models_changed,
+                                ordered_features)
 
 IRIS = {"features": ["sepal_length", "sepal_width", "petal_length", "petal_width"]}
 
@@ -139,8 +142,6 @@ OTHER_INPUTS = [  # each differs from a plain one in one way
 def _validated(app, document, cerberus_only=False):
     """(accepted, the document Eve would store or the issues) from the inputs validator,
     or from Cerberus' own validate on the same validator class."""
-    import copy
-    from service.validation import Validator
     validator = app.validator(app.config["DOMAIN"]["inputs"]["schema"], resource="inputs",
                               allow_unknown=False)
     validate = super(Validator, validator).validate if cerberus_only else validator.validate
@@ -152,7 +153,6 @@ def test_plain_inputs_are_accepted_without_cerberus_as_cerberus_accepts_them(app
     """The bulk path's shortcut (Validator.validate): a plain input is accepted with the
     document Cerberus would leave, without Cerberus; every other document gets Cerberus'
     own answer."""
-    from eve.io.mongo import Validator as MongoValidator
     with app.test_request_context():
         expected = {i: _validated(app, d, cerberus_only=True)
                     for i, d in enumerate(PLAIN_INPUTS + OTHER_INPUTS)}
@@ -174,7 +174,6 @@ def test_plain_inputs_are_accepted_without_cerberus_as_cerberus_accepts_them(app
 
 
 def test_a_retired_version_named_by_number_is_left_to_cerberus(app, db, redis):
-    from service.validation import models_changed
     db.models.update_one({"name": "iris", "version": 1}, {"$set": {"retired": True}})
     models_changed(redis)
     with app.test_request_context():
