@@ -168,7 +168,8 @@ def queued_jobs_of(queue, batch_id):
             pipeline.lrem(queue.key, 1, job_id)
         removed = pipeline.execute()
     won = [job_id for job_id, count in zip(mine, removed) if count == 1]
-    return [job for job in Job.fetch_many(won, connection=connection) if job is not None]
+    return [job for job in queue.job_class.fetch_many(won, connection=connection)
+            if job is not None]
 
 
 def cancel(db, queue, batch):

@@ -71,8 +71,9 @@ def take(worker, queue, job_ids):
             pipeline.lrem(queue.key, 1, job_id)
         removed = pipeline.execute()
     won = [job_id for job_id, count in zip(job_ids, removed) if count == 1]
-    jobs = [job for job in Job.fetch_many(won, connection=queue.connection,
-                                          serializer=queue.serializer) if job is not None]
+    jobs = [job for job in queue.job_class.fetch_many(won, connection=queue.connection,
+                                                      serializer=queue.serializer)
+            if job is not None]
     started = []
     with queue.connection.pipeline() as pipeline:
         for job in jobs:

@@ -7,10 +7,11 @@ from rq import Callback, Queue, Retry
 import settings
 
 from .batching import describe
+from .job import PredictionJob
 
 
 def prediction_queue(connection):
-    return Queue(settings.QUEUE_NAME, connection=connection)
+    return Queue(settings.QUEUE_NAME, connection=connection, job_class=PredictionJob)
 
 
 def plan_chunks(inputs, chunk_size=None):

@@ -15,11 +15,12 @@ from itertools import groupby
 
 from rq import Queue
 from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
+from rq.job import JobStatus
 
 import settings
 
 from . import batches, callbacks, writeback
+from .job import PredictionJob
 from .liveness import worker_is_alive
 from .queue import enqueue_chunks, plan_chunks, prediction_queue
 
@@ -39,7 +40,7 @@ def waiting_in_queue(connection, job):
 def job_state(job_id, connection):
     """("alive" | "abandoned" | "gone", job or None)."""
     try:
-        job = Job.fetch(job_id, connection=connection)
+        job = PredictionJob.fetch(job_id, connection=connection)
     except NoSuchJobError:
         return "gone", None
     status = job.get_status()

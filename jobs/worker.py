@@ -20,6 +20,7 @@ import settings
 from service import logs
 from . import batching, callbacks, models
 from .connections import mongo_db, redis_from_url
+from .job import PredictionJob
 from .queue import prediction_queue
 from .liveness import keep_alive
 from .reconcile import reconcile, repair_batches
@@ -29,7 +30,9 @@ log = logging.getLogger(__name__)
 
 class PredictionWorker(SimpleWorker):
     """A SimpleWorker that batches prediction jobs (jobs/batching.py), reconciles, and
-    shows it is alive (jobs/liveness.py)."""
+    shows it is alive (jobs/liveness.py); its jobs are PredictionJobs (jobs/job.py)."""
+
+    job_class = PredictionJob
 
     def perform_job(self, job, queue, execution):
         """Run `job` with the jobs it can take from the queue joined to it, then finish

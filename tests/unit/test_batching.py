@@ -1,5 +1,7 @@
 """Micro-batching (jobs/batching.py): jobs queued for one model version run as one model
 call, each finishing in RQ with its own result; mixed models stay apart."""
+import pickle
+
 import pytest
 from bson import ObjectId
 from rq.job import Job
@@ -131,6 +133,7 @@ def test_a_batch_of_a_whole_chunk_does_not_wait(as_user, db, redis, run_worker, 
     run_worker()
     ids = [item["prediction"] for item in response.json["_items"]]
     assert_equal_to_sklearn(db, ids, "iris", IRIS[:3])
+    assert len({d["started_at"] for d in documents(db, ids)}) == 1
     assert waits == []
 
 
@@ -142,6 +145,7 @@ def test_no_wait_when_it_is_off(as_user, db, redis, run_worker, monkeypatch):
     ids = post_one_by_one(as_user, "iris", IRIS[:3])
     run_worker()
     assert_equal_to_sklearn(db, ids, "iris", IRIS[:3])
+    assert len({d["started_at"] for d in documents(db, ids)}) == 1
     assert waits == []
 
 
@@ -159,3 +163,24 @@ def test_a_batch_that_raises_fails_each_of_its_jobs_for_rq_to_retry(
     assert all(job.retries_left == 3 for job in jobs)
     assert FailedJobRegistry(queue=prediction_queue(redis)).count == 0
     assert {d["status"] for d in documents(db, ids)} == {"queued"}  # nothing written
+
+
+def stored_call(redis, job_id):
+    """The job's data as Redis holds it, read as a pickle: fails if it is compressed."""
+    return pickle.loads(redis.hget(Job.key_for(job_id), "data"))
+
+
+def test_jobs_are_stored_uncompressed_and_read_by_rqs_own_job_class(
+        as_user, db, redis, run_worker):
+    ids = post_one_by_one(as_user, "iris", IRIS[:3])
+    job_ids = [j.id for j in prediction_queue(redis).jobs]
+    for job_id, prediction_id in zip(job_ids, ids):  # as the API enqueued them
+        function, _, args, _ = stored_call(redis, job_id)
+        assert function == batching.PREDICT and args[2] == [prediction_id]
+    run_worker()  # one batch of three: the first job and two joined to it
+    for job_id, prediction_id in zip(job_ids, ids):  # as the worker saved them, finished
+        assert stored_call(redis, job_id)[2][2] == [prediction_id]
+        job = Job.fetch(job_id, connection=redis)  # as the dashboard reads them
+        assert job.get_status() == "finished" and job.args[2] == [prediction_id]
+    assert_equal_to_sklearn(db, ids, "iris", IRIS[:3])
+    assert len({d["started_at"] for d in documents(db, ids)}) == 1
