@@ -98,10 +98,11 @@ def service_measurements(stack, args, models, rows_by_model, profile_dir):
             processes["redis"] = stack.redis.process.pid
         for entry in models:
             for size in sizes:
+                pipeline.clear(db)  # the last run's rows: deleting them is not this run's work
                 with CpuMeter(processes) as cpu:
                     result = pipeline.bulk_throughput(api_url, token, db, redis_connection,
                                                       entry["name"], rows_by_model[entry["name"]],
-                                                      size)
+                                                      size, settled=cpu.stop)
                 bulk.append({**result, "workers": count, "cpu_seconds": cpu.used})
                 print(report.bulk_line(bulk[-1]), flush=True)
     if args.profile:  # an extra run: py-spy takes CPU, so its figures are not reported

@@ -44,9 +44,10 @@ def finish_times(db):
 
 
 def bulk_throughput(api_url, token, db, redis_connection, model, rows, rows_per_request,
-                    clients=4):
+                    clients=4, settled=None):
     """POST all rows in requests of rows_per_request from `clients` threads; the time
-    runs from the first POST to the moment the last prediction was written."""
+    runs from the first POST to the moment the last prediction was written. `settled`
+    is called then, before the predictions are read back."""
     clear(db)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     bodies = [json.dumps([{"model": model, "features": row}
@@ -62,6 +63,8 @@ def bulk_throughput(api_url, token, db, redis_connection, model, rows, rows_per_
     accepted, post_seconds, latencies = run_concurrently(post, bodies, clients)
     assert sum(accepted) == len(rows)
     wait_until_settled(db, redis_connection, len(rows))
+    if settled:
+        settled()
     last, statuses = finish_times(db)
     assert statuses == {"done": len(rows)}, statuses
     seconds = last - started

@@ -167,7 +167,8 @@ def markdown(result):
                          f"| {ratio(run['rows_per_s'], naive)} | {run['p50_ms']} "
                          f"| {run['p99_ms']} | {run['polls_per_row']} |")
     lines += ["", "**CPU per row**, ms, by process (all the cores' time during the run "
-              "over its rows)", ""]
+              "over its rows; a bulk run's from its first POST to its last prediction "
+              "written)", ""]
     lines += cpu_table([(f"bulk {r['model']} {r['rows_per_request']}/request "
                          f"{r['workers']}w", r) for r in result["bulk"]], "run")
     lines += cpu_table([(f"{r['clients']} clients {r['model']} {how(r)}", r)
