@@ -1,5 +1,6 @@
 """The store path of the service on the database alone, side by side for FerretDB builds:
-`python -m bench.database [--binary PATH ...] [--chunks 10] [--rounds 2] [--gogc 400]`.
+`python -m bench.database [--binary PATH ...] [--chunks 10] [--rounds 2] [--gogc 400]
+[--clients 1,2,4] [--features 4]`.
 
 For each binary (default: the one `make run` starts), a fresh FerretDB on a temporary
 directory, with the service's indexes (settings.py), and per round: `chunks` times an
@@ -8,11 +9,18 @@ of their results (a bulk_write of UpdateOne by `_id`, as jobs/writeback.py sends
 every prediction read back 1,000 by `_id` range (as the results file reads them). Prints
 the wall time per 1,000 rows of each step and the server's CPU (from /proc) for the
 writes and for the reads. The binaries take turns, round by round: this machine's speed
-moves by tens of percent within minutes, so compare within one run."""
+moves by tens of percent within minutes, so compare within one run.
+
+`--clients 1,2,4` instead measures the ceiling the database sets on the service: the
+same writes from that many pymongo clients at once (threads, each its own connection),
+rows/s over the wall time and the cores the server used, nothing else running.
+`--features 30` stores inputs of breast_cancer's width (default 4, iris)."""
 import argparse
 import os
+import random
 import subprocess
 import tempfile
+import threading
 import time
 from datetime import datetime, timezone
 
@@ -54,14 +62,15 @@ def create_indexes(db):
             db[name].create_index(keys, name=index, **options)
 
 
-def store_chunk(db, timings):
+def store_chunk(db, timings, features=4):
     """One chunk of 1,000 rows: inputs, predictions, write-back. Returns the ids."""
     now, batch = datetime.now(timezone.utc), ObjectId()
     pairs = [(ObjectId(), ObjectId()) for _ in range(1000)]
     steps = [
         ("insert inputs", lambda: db.inputs.insert_many([
             {"_id": i, "prediction": p, "model": "iris", "version": 1, "batch": batch,
-             "features": [4.5, 4.1, 5.6, 0.7], "status": "queued", "_created": now,
+             "features": [round(random.uniform(0, 100), 4) for _ in range(features)],
+             "status": "queued", "_created": now,
              "_updated": now, "_etag": etag_for(str(i), "queued", now), "owner": "bench"}
             for i, p in pairs])),
         ("insert predictions", lambda: db.predictions.insert_many([
@@ -91,7 +100,7 @@ def read_back(db, ids):
         assert sum(1 for document in read if document["status"] == "done") == len(page)
 
 
-def one_round(binary, chunks, gogc):
+def one_round(binary, chunks, gogc, features=4):
     with tempfile.TemporaryDirectory() as directory:
         process, db = start(binary, directory, gogc)
         try:
@@ -99,7 +108,7 @@ def one_round(binary, chunks, gogc):
             timings, ids = {}, []
             before = server_cpu_seconds(process.pid)
             for _ in range(chunks):
-                ids += store_chunk(db, timings)
+                ids += store_chunk(db, timings, features)
             written = server_cpu_seconds(process.pid)
             started = time.perf_counter()
             read_back(db, ids)
@@ -113,19 +122,62 @@ def one_round(binary, chunks, gogc):
             "read cpu": round((read - written) / chunks * 1000)}
 
 
+def concurrent_round(binary, clients, chunks, gogc, features):
+    """rows/s of the store path from `clients` clients at once, and the server's cores."""
+    with tempfile.TemporaryDirectory() as directory:
+        process, db = start(binary, directory, gogc)
+        try:
+            create_indexes(db)
+            store_chunk(db, {}, features)  # the tables and indexes exist before the clock
+            host, port = db.client.address
+
+            def client():
+                own = pymongo.MongoClient(host, port).bench
+                for _ in range(chunks):
+                    store_chunk(own, {}, features)
+                own.client.close()
+            threads = [threading.Thread(target=client) for _ in range(clients)]
+            before, started = server_cpu_seconds(process.pid), time.perf_counter()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            seconds = time.perf_counter() - started
+            cpu = server_cpu_seconds(process.pid) - before
+        finally:
+            process.terminate()
+            process.wait()
+    rows = clients * chunks * 1000
+    return {"rows/s": round(rows / seconds), "server cpu ms/row": round(cpu / rows * 1000, 3),
+            "server cores": round(cpu / seconds, 2)}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--binary", action="append", help="a FerretDB binary (repeatable)")
     parser.add_argument("--chunks", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--gogc", type=int, default=400)
+    parser.add_argument("--clients", help="e.g. 1,2,4: the writes from that many clients at once")
+    parser.add_argument("--features", type=int, default=4, help="features per input")
     args = parser.parse_args(argv)
     binaries = args.binary or [str(services.FERRETDB)]
+    if args.clients:
+        print(f"the store path (inputs, predictions, write-back; {args.features} features an "
+              f"input) from concurrent clients, {args.chunks} chunks of 1,000 rows each")
+        for round_number in range(1, args.rounds + 1):
+            for binary in binaries:
+                for clients in (int(c) for c in args.clients.split(",")):
+                    figures = concurrent_round(binary, clients, args.chunks, args.gogc,
+                                               args.features)
+                    print(f"round {round_number} {binary} {clients} client(s): " +
+                          ", ".join(f"{k} {v}" for k, v in figures.items()), flush=True)
+        return
     print(f"ms per 1,000 rows ({args.chunks} chunks a round, GOGC={args.gogc}); "
           "cpu is the server's")
     for round_number in range(1, args.rounds + 1):
         for binary in binaries:
-            figures = one_round(binary, args.chunks, args.gogc)
+            figures = one_round(binary, args.chunks, args.gogc, args.features)
             print(f"round {round_number} {binary}: " +
                   ", ".join(f"{step} {ms}" for step, ms in figures.items()), flush=True)
 
