@@ -63,28 +63,26 @@ def create_indexes(db):
 
 
 def store_chunk(db, timings, features=4):
-    """One chunk of 1,000 rows: inputs, predictions, write-back. Returns the ids."""
+    """One chunk of 1,000 rows: inputs, predictions, write-back, each timed (the
+    documents are made before the clock). Returns the ids."""
     now, batch = datetime.now(timezone.utc), ObjectId()
     pairs = [(ObjectId(), ObjectId()) for _ in range(1000)]
-    steps = [
-        ("insert inputs", lambda: db.inputs.insert_many([
-            {"_id": i, "prediction": p, "model": "iris", "version": 1, "batch": batch,
-             "features": [round(random.uniform(0, 100), 4) for _ in range(features)],
-             "status": "queued", "_created": now,
-             "_updated": now, "_etag": etag_for(str(i), "queued", now), "owner": "bench"}
-            for i, p in pairs])),
-        ("insert predictions", lambda: db.predictions.insert_many([
-            {"_id": p, "input": i, "model": "iris", "version": 1, "status": "queued",
-             "attempts": 0, "job": "job", "queued_at": now, "_created": now, "_updated": now,
-             "_etag": etag_for(str(p), "queued", now), "owner": "bench", "batch": batch}
-            for i, p in pairs])),
-        ("write-back", lambda: db.predictions.bulk_write([
-            UpdateOne({"_id": p, "status": NOT_CANCELLED},
-                      {"$set": {"status": "done", "result": RESULT, "finished_at": now,
-                                "started_at": now, "_updated": now,
-                                "_etag": etag_for(str(p), "done", now)},
-                       "$inc": {"attempts": 1}}) for _, p in pairs], ordered=False)),
-    ]
+    inputs = [{"_id": i, "prediction": p, "model": "iris", "version": 1, "batch": batch,
+               "features": [round(random.uniform(0, 100), 4) for _ in range(features)],
+               "status": "queued", "_created": now, "_updated": now,
+               "_etag": etag_for(str(i), "queued", now), "owner": "bench"} for i, p in pairs]
+    predictions = [{"_id": p, "input": i, "model": "iris", "version": 1, "status": "queued",
+                    "attempts": 0, "job": "job", "queued_at": now, "_created": now,
+                    "_updated": now, "_etag": etag_for(str(p), "queued", now),
+                    "owner": "bench", "batch": batch} for i, p in pairs]
+    results = [UpdateOne({"_id": p, "status": NOT_CANCELLED},
+                         {"$set": {"status": "done", "result": RESULT, "finished_at": now,
+                                   "started_at": now, "_updated": now,
+                                   "_etag": etag_for(str(p), "done", now)},
+                          "$inc": {"attempts": 1}}) for _, p in pairs]
+    steps = [("insert inputs", lambda: db.inputs.insert_many(inputs)),
+             ("insert predictions", lambda: db.predictions.insert_many(predictions)),
+             ("write-back", lambda: db.predictions.bulk_write(results, ordered=False))]
     for step, run in steps:
         started = time.perf_counter()
         run()
@@ -144,6 +142,8 @@ def concurrent_round(binary, clients, chunks, gogc, features):
                 thread.join()
             seconds = time.perf_counter() - started
             cpu = server_cpu_seconds(process.pid) - before
+            written = db.predictions.count_documents({"status": "done"})
+            assert written == (clients * chunks + 1) * 1000, written  # a figure of all rows
         finally:
             process.terminate()
             process.wait()

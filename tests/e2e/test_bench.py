@@ -43,3 +43,17 @@ def test_database_bench_stores_writes_back_and_reads_every_row():
     for step in ("insert inputs", "insert predictions", "write-back", "read", "write cpu",
                  "read cpu"):
         assert f"{step} " in line
+
+
+def test_database_bench_from_concurrent_clients_writes_every_row_and_reads_the_cores():
+    """`python -m bench.database --clients 1,2`: each client count's rows/s, the server's
+    CPU per row and cores (the run asserts that every row was written back)."""
+    out = subprocess.run([sys.executable, "-m", "bench.database", "--clients", "1,2",
+                          "--chunks", "1", "--rounds", "1", "--features", "30"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = [line for line in out.stdout.splitlines() if line.startswith("round 1 ")]
+    assert [line.split(" client(s):")[0].rsplit(" ", 1)[1] for line in lines] == ["1", "2"]
+    for line in lines:
+        figures = dict(part.rsplit(" ", 1) for part in line.split(": ", 1)[1].split(", "))
+        assert float(figures["rows/s"]) > 0 and float(figures["server cores"]) > 0
