@@ -49,9 +49,9 @@ mongo-server:
 
 ferretdb: $(FERRETDB)
 
-$(FERRETDB): tools/build-ferretdb.sh tools/ferretdb-v1.24.2.patch tools/modernc-libc-v1.55.3.patch
+$(FERRETDB): tools/ferretdb/build.sh $(wildcard tools/ferretdb/patches/*.patch) tools/ferretdb/modernc-libc-v1.55.3.patch
 	@command -v go >/dev/null || { echo "Go is needed to build FerretDB (or set MONGO_URI)"; exit 1; }
-	tools/build-ferretdb.sh $@
+	tools/ferretdb/build.sh $@
 
 soak: deps
 	$(PY) -m bench.soak --seconds $(or $(SOAK_SECONDS),300)

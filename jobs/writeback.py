@@ -3,7 +3,7 @@
 A batch costs one command, a bulk_write setting each row's own result, or two when it
 runs longer than RUNNING_AFTER_SECONDS: then one update_many marks all its rows
 `running` first. (FerretDB, the development database, needs the
-fixes in tools/ferretdb-v1.24.2.patch for either to use its _id index and not to hang.)"""
+fixes in tools/ferretdb/patches/ for either to use its _id index and not to hang.)"""
 import hashlib
 import logging
 import threading

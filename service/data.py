@@ -8,7 +8,7 @@ Here the original error is raised again, for service/errors.py to answer (400 or
 
 Every list query also asks for `_created` in [2001-09-09, 2286-11-20): true of every
 document (Eve stamps `_created` with the time of the request), and what lets the
-development database (FerretDB with tools/ferretdb-v1.24.2.patch) sort by `_created` and
+development database (FerretDB with tools/ferretdb/patches/) sort by `_created` and
 count in SQL: there a range bounded on both sides holds the field to dates that sort
 as their stored texts do."""
 from datetime import datetime

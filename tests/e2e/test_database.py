@@ -1,4 +1,4 @@
-"""The development database with tools/ferretdb-v1.24.2.patch applied: the commands the
+"""The development database with tools/ferretdb/patches/ applied: the commands the
 write-back and Eve's item GET send give MongoDB's answers, and a long update command
 completes (unpatched, a command of 100+ statements hangs); every filter shape the patch
 narrows in SQL answers as mongomock does for the same documents, arrays and escaped
@@ -7,13 +7,15 @@ to dates or ObjectIDs by a range, no arrays in it) give mongomock's order and nu
 with the values that look alike in SQL (numbers beside dates, regexes and strings,
 string _ids beside ObjectIDs, dates of other lengths) among the documents."""
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import mongomock
 import pymongo
 import pytest
 from bson import ObjectId
-from pymongo import UpdateOne
+from pymongo import ReturnDocument, UpdateOne
 
 
 @pytest.fixture
@@ -27,6 +29,80 @@ def scratch(stack):
     yield collection, ids
     collection.drop()
     client.close()
+
+
+# Patch 0001 (tools/ferretdb/patches/0001-atomic-read-modify-write.patch): a write to one
+# document is atomic, as in MongoDB. Each test runs the same writers against mongomock
+# (whose writes hold a lock) and compares the answers.
+
+
+def _race(threads, work):
+    """Runs work(n) in `threads` threads at once; returns their results in order."""
+    start = threading.Barrier(threads)
+
+    def run(n):
+        start.wait()
+        return work(n)
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(run, range(threads)))
+
+
+def _on_server_and_mongomock(collection, test):
+    """test(target) on the server's collection and on a mongomock one."""
+    return [test(target) for target in (collection, mongomock.MongoClient().db.scratch)]
+
+
+def test_patch_0001_concurrent_incs_of_one_document_all_count(scratch):
+    """Upstream v1.24.2 ends at ~650 of 2,000: each $inc read the document and wrote it
+    back, and a write made meanwhile was lost."""
+    collection, _ = scratch
+
+    def test(target):
+        target.insert_one({"_id": "counter", "n": 0})
+        _race(4, lambda _: [target.update_one({"_id": "counter"}, {"$inc": {"n": 1}})
+                            for _ in range(500)])
+        return target.find_one({"_id": "counter"})["n"]
+    assert _on_server_and_mongomock(collection, test) == [2000, 2000]
+
+
+def test_patch_0001_find_one_and_update_hands_out_each_value_once(scratch):
+    collection, _ = scratch
+
+    def test(target):
+        target.insert_one({"_id": "ticket", "n": 0})
+        taken = _race(4, lambda _: [target.find_one_and_update(
+            {"_id": "ticket"}, {"$inc": {"n": 1}}, return_document=ReturnDocument.AFTER)["n"]
+            for _ in range(200)])
+        return sorted(n for values in taken for n in values)
+    assert _on_server_and_mongomock(collection, test) == [list(range(1, 801))] * 2
+
+
+def test_patch_0001_conditional_writes_racing_a_cancel_leave_each_row_in_one_state(scratch):
+    """The workers' write-back ({_id, status: {$ne: "cancelled"}}, as a bulk_write) against
+    a cancel (update_many of the `queued` rows): each row is written by one of them only,
+    so the two counts of modified rows add up to the number of rows."""
+    collection, _ = scratch
+
+    def test(target):
+        ids = [ObjectId() for _ in range(400)]
+        target.insert_many([{"_id": i, "status": "queued", "writes": 0} for i in ids])
+
+        def writer(n):
+            if n == 0:
+                return target.update_many({"_id": {"$in": ids}, "status": "queued"},
+                                          {"$set": {"status": "cancelled"},
+                                           "$inc": {"writes": 1}}).modified_count
+            return sum(target.bulk_write([UpdateOne({"_id": i, "status": {"$ne": "cancelled"}},
+                                                    {"$set": {"status": "done"},
+                                                     "$inc": {"writes": 1}})
+                                          for i in ids[start:start + 20]],
+                                         ordered=False).modified_count
+                       for start in range(0, len(ids), 20))
+        cancelled, done = _race(2, writer)
+        documents = list(target.find({"_id": {"$in": ids}}))
+        return (cancelled + done, {d["writes"] for d in documents},
+                sum(d["status"] == "cancelled" for d in documents) == cancelled)
+    assert _on_server_and_mongomock(collection, test) == [(400, {1}, True)] * 2
 
 
 def test_an_update_command_of_300_statements_completes(scratch):
@@ -172,7 +248,7 @@ def test_find_by_id_and_other_field_still_filters_on_both(scratch):
     assert collection.count_documents({"_id": {"$in": ids[:10]}, "owner": "a"}) == 5
 
 
-# tools/modernc-libc-v1.55.3.patch: SQLite's memcmp compares eight bytes at a time. It
+# tools/ferretdb/modernc-libc-v1.55.3.patch: SQLite's memcmp compares eight bytes at a time. It
 # decides index seeks (which entry sorts first) and the JSON cache's lookups (is this the
 # document parsed before?). Strings of one byte length that differ at every offset around
 # the 8-byte words, in bytes above 0x7f too, in documents of one length, so that each

@@ -14,9 +14,11 @@ src=$(cd "$work" && go mod download -json "github.com/FerretDB/FerretDB@$version
       | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
 cp -r "$src" "$work/src" && chmod -R u+w "$work/src"
 echo "$version" > "$work/src/build/version/version.txt"
-# Fixes and pushdowns for v1's SQLite backend (lookups, filters, sorts and counts in SQL, a
-# hang past 100 update statements, one transaction per update command): see the patch header.
-(cd "$work/src" && git apply -p1 "$here/ferretdb-v1.24.2.patch")
+# The project's patch series (patches/NNNN-name.patch, in order; each says what it
+# changes, why, and which test pins it): fixes of wrong answers first, speed-ups after.
+for patch in "$here"/patches/*.patch; do
+  (cd "$work/src" && git apply -p1 "$patch")
+done
 # modernc.org/libc, the C library that SQLite runs on, with a memcmp that compares words,
 # not bytes (see that patch's header); FerretDB is built against the patched copy.
 libc=modernc.org/libc@$(cd "$work/src" && go list -m -f '{{.Version}}' modernc.org/libc)
