@@ -4,7 +4,9 @@ COPY requirements.lock pyproject.toml ./
 RUN pip install --no-cache-dir -r requirements.lock
 COPY settings.py run.py ./
 COPY service ./service
+COPY core ./core
 COPY jobs ./jobs
+COPY cli ./cli
 COPY artifacts ./artifacts
 RUN useradd --create-home --uid 1000 app
 USER app

@@ -7,13 +7,18 @@ VENV := .venv
 PY := $(VENV)/bin/python
 FERRETDB := .tools/bin/ferretdb
 
-.PHONY: run test soak bench bench-store bench-batches deps venv redis-server docker-compose chromium ferretdb mongo-server train clean
+.PHONY: run test lint soak bench bench-store bench-batches deps venv redis-server docker-compose chromium ferretdb mongo-server train clean
 
 run: deps
 	$(PY) -m devstack run
 
-test: venv redis-server mongo-server docker-compose chromium
+test: lint venv redis-server mongo-server docker-compose chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# service/ and jobs/ meet only in core/ (the contracts in pyproject.toml); ruff's checks
+lint: venv
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check .
 
 deps: venv $(if $(REDIS_URL),,redis-server) $(if $(MONGO_URI),,mongo-server)
 

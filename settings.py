@@ -46,7 +46,7 @@ CALLBACK_ALLOWED_HOSTS = [h.strip() for h in os.environ.get("CALLBACK_ALLOWED_HO
                           .split(",") if h.strip()]
 CALLBACK_TIMEOUT_SECONDS = float(os.environ.get("CALLBACK_TIMEOUT_SECONDS", "5"))
 CALLBACK_RETRY_INTERVALS = [1, 2, 4, 8, 16]
-DATE_FORMAT = "%a, %d %b %Y %H:%M:%S GMT"  # Eve's, also in callback bodies  # seconds between RQ retries of a job that raised
+DATE_FORMAT = "%a, %d %b %Y %H:%M:%S GMT"  # Eve's, also in callback bodies
 
 # Workers: how often each runs RQ's maintenance and the reconciler, how long its
 # liveness key outlives it, and when a queued/running prediction counts as stale.
@@ -84,10 +84,11 @@ ADMIN = ["admin"]
 
 features_schema = {"type": ["list", "dict"], "required": True, "model_features": True}
 
-MODEL_NAME_PATTERN = "^[a-z][a-z0-9_]{0,63}$"
+# as MLflow and SageMaker users name models: fraud-detector, churn.v2
+MODEL_NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 ALIAS = {"type": "string", "regex": "^[a-z][a-z0-9_-]{0,63}$"}
 
-# Written by POST /api/v1/models (service/uploads.py: multipart, not Eve's JSON POST)
+# Written by POST /api/v1/models (service/models/uploads.py: multipart, not Eve's JSON POST)
 # and at the first start for the shipped models; a PATCH changes aliases and retired.
 models = {
     "item_title": "model",
@@ -194,7 +195,7 @@ predictions = {
 }
 
 # Files of rows (service/batches.py: POST, /results, /cancel; GET is Eve's). Written by
-# the API and the workers only; the counters are kept by the workers (jobs/batches.py).
+# the API and the workers only; the counters are kept by the workers (core/batches.py).
 batches = {
     "item_title": "batch",
     "resource_methods": ["GET"],

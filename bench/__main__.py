@@ -25,10 +25,10 @@ from urllib.parse import urlsplit, urlunsplit
 import pymongo
 from rq import Worker
 
+from core.connections import redis_from_url
+from core.queue import prediction_queue
 from devstack import services
 from devstack.stack import Stack
-from jobs.connections import redis_from_url
-from jobs.queue import prediction_queue
 
 from . import baselines, pipeline, report
 from .machine import CpuMeter, describe

@@ -19,7 +19,7 @@ from rq import Queue
 from devstack import services
 from jobs.predict import compute
 from jobs.worker import PredictionWorker
-from service.registry import load_model
+from service.models.catalog import load_model
 
 from .load import latency_summary, run_concurrently, session
 

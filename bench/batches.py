@@ -33,10 +33,10 @@ import redis
 import requests
 from sklearn.datasets import load_iris
 
+from cli.client import Client
 from devstack import services
 from devstack.services import ROOT
 from devstack.stack import Stack
-from service.client import Client
 
 from .workload import rows_for
 

@@ -29,8 +29,8 @@ from bson import ObjectId
 from pymongo import UpdateOne
 
 import settings
+from core.documents import NOT_CANCELLED, etag_for
 from devstack import services
-from jobs.writeback import NOT_CANCELLED, etag_for
 
 RESULT = {"label": "virginica", "probabilities": {"setosa": 0.0, "versicolor": 0.02,
                                                   "virginica": 0.98}}

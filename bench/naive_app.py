@@ -6,7 +6,7 @@ POST /predict {"model": "iris", "rows": [[...], ...]} -> [result, ...]"""
 from flask import Flask, jsonify, request
 
 from jobs.predict import compute
-from service.registry import load_model
+from service.models.catalog import load_model
 
 from .workload import shipped_models
 

@@ -6,7 +6,7 @@ from datetime import timezone
 
 from rq.registry import StartedJobRegistry
 
-from jobs.queue import prediction_queue
+from core.queue import prediction_queue
 
 from .load import latency_summary, run_concurrently, session
 

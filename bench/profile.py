@@ -32,7 +32,7 @@ class Profiler:
         return self
 
     def __exit__(self, *exc):
-        for output, process in self.running:
+        for _, process in self.running:
             process.send_signal(signal.SIGINT)
         for output, process in self.running:
             process.wait(timeout=60)

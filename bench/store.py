@@ -29,7 +29,7 @@ from sklearn.datasets import load_iris
 
 from devstack import services
 from devstack.stack import Stack
-from service.registry import load_model
+from service.models.catalog import load_model
 
 from .load import percentile
 
@@ -146,7 +146,7 @@ def fill(admin, target, tokens):
 
 def cli_round_trip(url, token, rows):
     """service.client's submit + wait of `rows` iris rows: rows/s, requests per round."""
-    from service.client import Client as ApiClient
+    from cli.client import Client as ApiClient
     api = ApiClient(url, token)
     sent = []
     request = api.request

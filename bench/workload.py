@@ -2,7 +2,7 @@
 so the service and every baseline predict exactly the same inputs."""
 from sklearn import datasets
 
-from service.registry import read_manifest
+from service.models.catalog import read_manifest
 
 DATASETS = {"iris": datasets.load_iris, "breast_cancer": datasets.load_breast_cancer,
             "diabetes": datasets.load_diabetes}

@@ -2,7 +2,7 @@
 import os
 import sys
 
-from service import endpoints
+from cli import endpoints
 
 from .stack import Stack, supervise
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import requests
 
-from service import endpoints
+from cli import endpoints
 
 from . import services
 

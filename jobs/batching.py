@@ -13,27 +13,15 @@ otherwise cost a model call of its own (a forest's call costs about the same for
 as for 20). Under heavier load, jobs queue up while a batch runs, and the next batch
 takes them without waiting (BentoML's adaptive batching).
 
-A job is taken with LREM, which only one worker can win. A worker killed between that
-and starting the job leaves it `queued` in RQ and in no list: the reconciler puts such
-a job back on its queue (jobs/reconcile.py)."""
-import re
+Which jobs may join is read from their `meta` (model, version, rows: core/queue.py),
+without loading their rows. A job is taken with LREM, which only one worker can win. A
+worker killed between that and starting the job leaves it `queued` in RQ and in no
+list: the reconciler puts such a job back on its queue (jobs/reconcile.py)."""
 import time
 
-from rq.executions import Execution
-from rq.job import Job
-
 import settings
-
-PREDICT = "jobs.predict.predict_chunk"
-DESCRIPTION = re.compile(
-    r"predict (?P<model>.+) v(?P<version>\d+): (?P<rows>\d+) rows( of batch [0-9a-f]{24})?$")
-
-
-def describe(model, version, rows, batch=None):
-    """A prediction job's description, which is also how a worker learns, without
-    loading a job's rows, whether it can join a batch. The rows of a file (POST
-    /batches) name their batch, which the dashboard then shows."""
-    return f"predict {model} v{version}: {rows} rows" + (f" of batch {batch}" if batch else "")
+from core import rq_seams
+from core.queue import PREDICT
 
 
 def joinable(queue, job, max_rows=None, lookahead=None):
@@ -45,46 +33,21 @@ def joinable(queue, job, max_rows=None, lookahead=None):
     room = (max_rows or settings.BATCH_MAX_ROWS) - len(rows)
     if room <= 0:
         return []
-    ids = [i.decode() for i in queue.connection.lrange(
-        queue.key, 0, (lookahead or settings.BATCH_LOOKAHEAD_JOBS) - 1)]
-    with queue.connection.pipeline(transaction=False) as pipeline:
-        for job_id in ids:
-            pipeline.hget(Job.key_for(job_id), "description")
-        descriptions = pipeline.execute()
+    ids = queue.get_job_ids(0, lookahead or settings.BATCH_LOOKAHEAD_JOBS)
     chosen = []
-    for job_id, description in zip(ids, descriptions):
-        match = DESCRIPTION.match((description or b"").decode())
-        if (job_id != job.id and match and match["model"] == model
-                and int(match["version"]) == version and int(match["rows"]) <= room):
+    for job_id, meta in zip(ids, rq_seams.metas_of(queue, ids)):
+        rows = meta.get("rows")
+        if (job_id != job.id and meta.get("model") == model and meta.get("version") == version
+                and rows is not None and rows <= room):
             chosen.append(job_id)
-            room -= int(match["rows"])
+            room -= rows
     return chosen
 
 
 def take(worker, queue, job_ids):
     """Remove the jobs from the queue and start them on this worker, as RQ starts the
     job it dequeues. Returns [(job, execution), ...] for the ones this worker won."""
-    if not job_ids:
-        return []
-    with queue.connection.pipeline(transaction=False) as pipeline:
-        for job_id in job_ids:
-            pipeline.lrem(queue.key, 1, job_id)
-        removed = pipeline.execute()
-    won = [job_id for job_id, count in zip(job_ids, removed) if count == 1]
-    jobs = [job for job in queue.job_class.fetch_many(won, connection=queue.connection,
-                                                      serializer=queue.serializer)
-            if job is not None]
-    started = []
-    with queue.connection.pipeline() as pipeline:
-        for job in jobs:
-            execution = Execution.create(job, worker.get_heartbeat_ttl(job), pipeline=pipeline,
-                                         worker_name=worker.name)
-            worker.executions[execution.id] = execution
-            job.prepare_for_execution(worker.name, pipeline)
-            pipeline.persist(job.key)
-            started.append((job, execution))
-        pipeline.execute()
-    return started
+    return rq_seams.start_taken(worker, rq_seams.take_off_queue(queue, job_ids))
 
 
 def rows_of(job):

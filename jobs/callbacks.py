@@ -1,6 +1,6 @@
-"""Callbacks: when a prediction (or a batch, jobs/batches.py) that carries a
-`callback_url` is finished, its document is POSTed there as JSON, signed with `X-Signature: sha256=<HMAC-SHA256 of the body with
-CALLBACK_SECRET>`.
+"""Callbacks: when a prediction (or a batch, core/batches.py) that carries a
+`callback_url` is finished, its document is POSTed there as JSON, signed with
+`X-Signature: sha256=<HMAC-SHA256 of the body with CALLBACK_SECRET>`.
 
 Each delivery is an RQ job on its own queue, `callbacks`, worked by its own worker
 process (`python -m jobs.worker callbacks`), so a receiver that hangs holds that worker
@@ -15,47 +15,21 @@ import json
 import logging
 from datetime import datetime
 
-import redis
 import requests
 from bson import ObjectId
-from rq import Queue, Retry, get_current_job
+from rq import get_current_job
 
 import settings
-
-from .connections import mongo_db
-from .writeback import etag_for, now
+from core.connections import mongo_db
+from core.documents import etag_for, now
 
 log = logging.getLogger(__name__)
 
-QUEUE_NAME = "callbacks"
 HIDDEN = ("owner", "counted", "rows", "stored", "cancel_requested")  # nor does the API
 
 
 class DeliveryFailed(Exception):
     pass
-
-
-def callback_queue(connection):
-    return Queue(QUEUE_NAME, connection=connection)
-
-
-def enqueue_deliveries(connection, callbacks, collection="predictions"):
-    """callbacks: {document_id: url} of `predictions` or `batches`. Best effort, like the
-    announcement: the documents are written whatever happens here."""
-    if not callbacks:
-        return
-    kind = {"predictions": "prediction", "batches": "batch"}[collection]
-    try:
-        callback_queue(connection).enqueue_many([
-            Queue.prepare_data("jobs.callbacks.deliver", args=(document_id, url),
-                               kwargs={"collection": collection},
-                               timeout=settings.CALLBACK_TIMEOUT_SECONDS * 3,
-                               retry=Retry(max=len(settings.CALLBACK_RETRY_INTERVALS),
-                                           interval=settings.CALLBACK_RETRY_INTERVALS),
-                               description=f"callback of {kind} {document_id}")
-            for document_id, url in callbacks.items()])
-    except redis.RedisError as exc:
-        log.error("callbacks of %d %s not enqueued: %s", len(callbacks), collection, exc)
 
 
 def as_json(document):

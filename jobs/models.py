@@ -5,7 +5,7 @@ moved alias needs no restart: jobs name the version they were resolved to."""
 from collections import OrderedDict
 
 import settings
-from service import artifacts
+from core import artifacts
 
 
 class ModelCache:

@@ -1,17 +1,21 @@
 """The prediction job: one model call for a chunk of rows, then one write-back."""
 import logging
 import time
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from bson import ObjectId
 from rq import get_current_job
+from rq.job import Job
 
-from service.artifacts import ArtifactError
-from service.logs import audit
+from core import finished
+from core.artifacts import ArtifactError
+from core.connections import mongo_db
+from core.documents import DONE, FAILED, now
+from core.logs import audit
+from core.queue import enqueue_deliveries
 
-from . import batches, callbacks, metrics, models, writeback
-from .connections import mongo_db
+from . import batch_rows, metrics, models, writeback
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +63,9 @@ def compute_each(entry, estimator, rows):
     outcomes = []
     for row in rows:
         try:
-            outcomes.append(("done", compute(entry, estimator, [row])[0]))
+            outcomes.append((DONE, compute(entry, estimator, [row])[0]))
         except Exception as exc:  # a poison row: recorded on its prediction, not raised
-            outcomes.append(("failed", error_of(exc)))
+            outcomes.append((FAILED, error_of(exc)))
     return outcomes
 
 
@@ -80,10 +84,10 @@ def outcomes_of(db, model, version, rows):
         entry, estimator = models.load(db, model, version)
     except ArtifactError as exc:  # bytes altered or gone: retrying cannot help
         log.error("model %s v%s not loaded: %s", model, version, exc)
-        return None, [("failed", error_of(exc))] * len(rows)
+        return None, [(FAILED, error_of(exc))] * len(rows)
     try:
         return entry["artifact"]["sha256"], [
-            ("done", result) for result in compute(entry, estimator, rows)]
+            (DONE, result) for result in compute(entry, estimator, rows)]
     except Exception:
         log.exception("chunk of %s v%s failed as a whole; retrying row by row", model, version)
         return entry["artifact"]["sha256"], compute_each(entry, estimator, rows)
@@ -96,7 +100,7 @@ def predict_rows(db, model, version, prediction_ids, rows):
     those of a cancelled batch)."""
     if not rows:
         return None, [], 0
-    started_at = writeback.now()
+    started_at = now()
     with writeback.running_if_slow(db, prediction_ids) as marked_running:
         sha256, outcomes = outcomes_of(db, model, version, rows)
     written = writeback.write_outcomes(db, prediction_ids, outcomes,
@@ -105,72 +109,75 @@ def predict_rows(db, model, version, prediction_ids, rows):
 
 
 def summary(outcomes):
-    done = sum(1 for status, _ in outcomes if status == "done")
+    done = sum(1 for status, _ in outcomes if status == DONE)
     return {"done": done, "failed": len(outcomes) - done}
 
 
-def batch_counts(db, chunks, outcomes, written):
-    """[(job, done, failed), ...] as written: from the outcomes when every row was
-    written, else (rows of a cancelled batch skipped) from the documents."""
-    counts, start = [], 0
-    for chunk_job, ids, _ in chunks:
-        own, start = outcomes[start:start + len(ids)], start + len(ids)
-        counts.append((chunk_job, *summary(own).values()))
-    if written == len(outcomes):
-        return counts
-    counted = []
-    for chunk_job, ids, _ in chunks:
-        statuses = [p["status"] for p in db.predictions.find(
-            {"_id": {"$in": [ObjectId(pid) for pid in ids]}}, {"status": 1})]
-        counted.append((chunk_job, statuses.count("done"), statuses.count("failed")))
-    return counted
+class Chunk(NamedTuple):
+    """One RQ job's share of a model call: the job (None outside a worker), its
+    predictions' ids and its rows."""
+    job: Job | None
+    prediction_ids: list[str]
+    rows: list
 
 
-def without_cancelled_batches(db, connection, chunks):
-    """The chunks to predict: a job of a batch being cancelled has its rows cancelled
-    instead (jobs/batches.py), and gets a summary of zero rows."""
-    of_batch = {chunk[0].meta["batch"] for chunk in chunks
-                if chunk[0] is not None and chunk[0].meta.get("batch")}
-    cancelled = batches.cancel_requested(db, of_batch)
-    if not cancelled:
-        return chunks
-    skipped = [chunk[0] for chunk in chunks
-               if chunk[0] is not None and chunk[0].meta.get("batch") in cancelled]
-    batches.cancel_jobs(db, connection, skipped)
-    return [chunk if chunk[0] not in skipped else (chunk[0], [], []) for chunk in chunks]
+def chunks_of(job, prediction_ids, rows):
+    """This job's chunk, then those of the jobs the worker joined to it."""
+    return [Chunk(job, prediction_ids, rows)] + [
+        Chunk(other, other.args[2], other.args[3]) for other in getattr(job, "joined", ())]
+
+
+def per_chunk(chunks, outcomes):
+    """[(chunk, its outcomes), ...]: the outcomes cut back into each chunk's share."""
+    shares, start = [], 0
+    for chunk in chunks:
+        shares.append((chunk, outcomes[start:start + len(chunk.prediction_ids)]))
+        start += len(chunk.prediction_ids)
+    return shares
+
+
+def announce(connection, chunks):
+    """Tell the long-polling requests, then the callback receivers."""
+    finished.announce(connection, [pid for chunk in chunks for pid in chunk.prediction_ids])
+    enqueue_deliveries(connection, {pid: url for chunk in chunks
+                                    for pid, url in chunk.job.meta.get("callbacks", {}).items()})
+
+
+def record(model, version, sha256, shares, duration_ms):
+    """Metrics and audit lines of each chunk; returns each chunk's summary."""
+    summaries = []
+    for chunk, outcomes in shares:
+        metrics.observe_chunk(model, version, outcomes,
+                              chunk.job.enqueued_at if chunk.job else None)
+        log_outcomes(chunk.job.meta if chunk.job else {}, model, version, sha256,
+                     chunk.prediction_ids, outcomes, duration_ms)
+        summaries.append(summary(outcomes))
+    return summaries
 
 
 def predict_chunk(model, version, prediction_ids, rows):
     """RQ job: predict `rows` with (model, version) and write each result into its
     prediction document. The worker may have joined jobs queued for the same model
     version to this one (jobs/batching.py): their rows go into the same model call and
-    write-back, and each one's summary is left in job.joined_results. The rows of a
-    batch are counted on the batch once written (jobs/batches.py).
+    write-back, and each one's summary is left in job.joined_results.
+    predict -> write back -> announce; the rows of a file are counted on its batch as a
+    step of their own (jobs/batch_rows.py).
     Infrastructure errors propagate, so RQ retries the job and each joined one."""
     job = get_current_job()
     db = mongo_db()
-    chunks = [(job, prediction_ids, rows)]
-    chunks += [(other, other.args[2], other.args[3]) for other in getattr(job, "joined", ())]
+    chunks = chunks_of(job, prediction_ids, rows)
     if job is not None:
-        chunks = without_cancelled_batches(db, job.connection, chunks)
+        chunks = batch_rows.skip_cancelled(db, job.connection, chunks)
     started = time.perf_counter()
-    sha256, outcomes, written = predict_rows(db, model, version,
-                                             [pid for _, ids, _ in chunks for pid in ids],
-                                             [row for _, _, part in chunks for row in part])
+    sha256, outcomes, written = predict_rows(
+        db, model, version, [pid for chunk in chunks for pid in chunk.prediction_ids],
+        [row for chunk in chunks for row in chunk.rows])
     duration_ms = round((time.perf_counter() - started) * 1000, 2)
-    if job is not None:  # the waiting requests first: counting a batch's rows takes a lock
-        writeback.announce(job.connection, [pid for _, ids, _ in chunks for pid in ids])
-        callbacks.enqueue_deliveries(job.connection, {
-            pid: url for chunk_job, _, _ in chunks
-            for pid, url in chunk_job.meta.get("callbacks", {}).items()})
-        batches.count_jobs(db, job.connection, batch_counts(db, chunks, outcomes, written))
-    summaries, start = [], 0
-    for chunk_job, ids, _ in chunks:
-        own, start = outcomes[start:start + len(ids)], start + len(ids)
-        metrics.observe_chunk(model, version, own, chunk_job.enqueued_at if chunk_job else None)
-        log_outcomes(chunk_job.meta if chunk_job else {}, model, version, sha256, ids, own,
-                     duration_ms)
-        summaries.append(summary(own))
+    shares = per_chunk(chunks, outcomes)
+    if job is not None:
+        announce(job.connection, chunks)
+        batch_rows.count(db, job.connection, shares, written == len(outcomes))
+    summaries = record(model, version, sha256, shares, duration_ms)
     if job is not None:
         job.joined_results = summaries[1:]
     return summaries[0]
@@ -185,6 +192,5 @@ def mark_chunk_failed(job, connection, exc_type, exc_value, traceback):
     db = mongo_db()
     written = writeback.mark_failed(db, prediction_ids,
                                     {"type": exc_type.__name__, "message": str(exc_value)[:500]})
-    batches.count_jobs(db, connection, [(job, 0, written)])
-    writeback.announce(connection, prediction_ids)
-    callbacks.enqueue_deliveries(connection, job.meta.get("callbacks", {}))
+    batch_rows.count_failed(db, connection, job, written)
+    announce(connection, [Chunk(job, prediction_ids, [])])

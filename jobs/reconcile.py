@@ -18,11 +18,13 @@ from rq.exceptions import NoSuchJobError
 from rq.job import JobStatus
 
 import settings
+from core import batches, finished
+from core.documents import UNFINISHED
+from core.job import PredictionJob
+from core.queue import enqueue_chunks, enqueue_deliveries, plan_chunks, prediction_queue
 
-from . import batches, callbacks, writeback
-from .job import PredictionJob
+from . import writeback
 from .liveness import worker_is_alive
-from .queue import enqueue_chunks, plan_chunks, prediction_queue
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +56,7 @@ def job_state(job_id, connection):
 def stale_predictions(db, now):
     stale_after = timedelta(seconds=settings.RECONCILE_STALE_SECONDS)
     return list(db.predictions.find(
-        {"status": {"$in": ["queued", "running"]}, "_updated": {"$lt": now - stale_after}},
+        {"status": {"$in": list(UNFINISHED)}, "_updated": {"$lt": now - stale_after}},
         {"_id": 1, "input": 1, "job": 1, "model": 1, "version": 1, "attempts": 1,
          "callback_url": 1, "batch": 1},
     ).limit(BATCH))
@@ -85,7 +87,7 @@ def still_unfinished(db, predictions):
         return []
     now_unfinished = {(p["_id"], p.get("job")) for p in db.predictions.find(
         {"_id": {"$in": [p["_id"] for p in predictions]},
-         "status": {"$in": ["queued", "running"]}}, {"job": 1})}
+         "status": {"$in": list(UNFINISHED)}}, {"job": 1})}
     return [p for p in predictions if (p["_id"], p.get("job")) in now_unfinished]
 
 
@@ -108,8 +110,8 @@ def reconcile(db, connection, now=None):
     if give_up:
         writeback.mark_failed(db, give_up, {"type": "GaveUp", "message":
                                             f"no result after {MAX_ATTEMPTS} attempts"})
-        writeback.announce(connection, give_up)
-        callbacks.enqueue_deliveries(connection, {
+        finished.announce(connection, give_up)
+        enqueue_deliveries(connection, {
             pid: p["callback_url"] for p in predictions
             if (pid := str(p["_id"])) in give_up and p.get("callback_url")})
     chunks = plan_chunks(requeue)
@@ -133,7 +135,7 @@ def repair_batches(db, connection, now=None):
     now = now or datetime.now(timezone.utc)
     stale_after = timedelta(seconds=settings.RECONCILE_STALE_SECONDS)
     repaired = deleted = 0
-    for batch in db.batches.find({"status": {"$in": list(batches.UNFINISHED)},
+    for batch in db.batches.find({"status": {"$in": list(UNFINISHED)},
                                   "_updated": {"$lt": now - stale_after}},
                                  {"counted": 0}).limit(100):
         if not batch.get("stored"):
@@ -145,7 +147,7 @@ def repair_batches(db, connection, now=None):
         counts = batches.recount(db, batch)
         if counts is None:
             continue
-        batch = batches.update(db, connection, batch["_id"], {"$set": counts}, what="recount")
+        batch = batches.update(db, batch["_id"], {"$set": counts}, what="recount")
         batches.finished(db, connection, batch)
         repaired += 1
     if repaired or deleted:

@@ -2,8 +2,7 @@
 
 A SimpleWorker runs jobs in its own process instead of forking one child per job: the
 models are loaded once per process (jobs/models.py), the registered ones before the
-first job, and a job costs no fork (about 3 ms per job instead of 14 ms preloaded, or
-~1 s when each fork re-imports scikit-learn).
+first job, and a job costs no fork (README, "Benchmarks", for what a fork costs).
 The trade-off: a job that crashes the interpreter takes the worker down with it; the
 supervisor (`make run`, compose's restart policy) starts it again, and RQ's registry
 cleanup retries the abandoned job.
@@ -17,20 +16,21 @@ import sys
 from rq import SimpleWorker
 
 import settings
-from service import logs
-from . import batching, callbacks, models
-from .connections import mongo_db, redis_from_url
-from .job import PredictionJob
-from .queue import prediction_queue
+from core import logs, rq_seams
+from core.connections import mongo_db, redis_from_url
+from core.job import PredictionJob
+from core.queue import CALLBACK_QUEUE, callback_queue, prediction_queue
+
+from . import batching, models
 from .liveness import keep_alive
 from .reconcile import reconcile, repair_batches
 
 log = logging.getLogger(__name__)
 
 
-class PredictionWorker(SimpleWorker):
+class PredictionWorker(rq_seams.RecordsFailure, SimpleWorker):
     """A SimpleWorker that batches prediction jobs (jobs/batching.py), reconciles, and
-    shows it is alive (jobs/liveness.py); its jobs are PredictionJobs (jobs/job.py)."""
+    shows it is alive (jobs/liveness.py); its jobs are PredictionJobs (core/job.py)."""
 
     job_class = PredictionJob
 
@@ -45,15 +45,9 @@ class PredictionWorker(SimpleWorker):
         results = getattr(job, "joined_results", None) or [None] * len(joined)
         for (other, other_execution), result in zip(joined, results):
             other.started_at = job.started_at
-            if succeeded:
-                self._finalize_success(other, queue, other_execution, result)
-            else:
-                self._finalize_failure(other, queue, other_execution, self.failure)
+            rq_seams.finish_joined(self, queue, other, other_execution, result,
+                                   None if succeeded else self.failure)
         return succeeded
-
-    def _finalize_failure(self, job, queue, execution, exc_info):
-        self.failure = exc_info  # for the jobs joined to this one
-        super()._finalize_failure(job, queue, execution, exc_info)
 
     def bootstrap(self, *args, **kwargs):
         super().bootstrap(*args, **kwargs)
@@ -94,11 +88,11 @@ def main(argv=None):
     """`python -m jobs.worker` works the predictions; `python -m jobs.worker callbacks`
     the callback deliveries (jobs/callbacks.py), apart, so that a receiver that hangs
     never holds a prediction."""
-    callbacks_only = (argv if argv is not None else sys.argv[1:]) == [callbacks.QUEUE_NAME]
+    callbacks_only = (argv if argv is not None else sys.argv[1:]) == [CALLBACK_QUEUE]
     logs.configure("callback-worker" if callbacks_only else "worker")
     connection = redis_from_url(socket_timeout=None)
     if callbacks_only:
-        queue = callbacks.callback_queue(connection)
+        queue = callback_queue(connection)
     else:
         preload_models()
         queue = prediction_queue(connection)

@@ -4,42 +4,14 @@ A batch costs one command, a bulk_write setting each row's own result, or two wh
 runs longer than RUNNING_AFTER_SECONDS: then one update_many marks all its rows
 `running` first. (FerretDB, the development database, needs the
 fixes in tools/ferretdb/patches/ for either to use its _id index and not to hang.)"""
-import hashlib
-import logging
 import threading
 from contextlib import contextmanager
-from datetime import datetime, timezone
 
 from bson import ObjectId
-import redis
 from pymongo import UpdateOne
 
 import settings
-
-log = logging.getLogger(__name__)
-
-
-FINISHED_CHANNEL = "predictions:finished"
-# A row of a cancelled batch is never written again (jobs/batches.py).
-NOT_CANCELLED = {"$ne": "cancelled"}
-
-
-def announce(connection, prediction_ids):
-    """Tell the API processes which predictions are finished, so that the requests
-    long-polling them answer now (service/waiting.py). Best effort: the write is done,
-    and a waiting request that misses this answers when its wait is over."""
-    try:
-        connection.publish(FINISHED_CHANNEL, ",".join(prediction_ids))
-    except redis.RedisError as exc:
-        log.warning("finished predictions not announced: %s", exc)
-
-
-def now():
-    return datetime.now(timezone.utc)
-
-
-def etag_for(prediction_id, status, stamp):
-    return hashlib.sha1(f"{prediction_id}/{status}/{stamp.isoformat()}".encode()).hexdigest()
+from core.documents import DONE, FAILED, NOT_CANCELLED, QUEUED, RUNNING, etag_for, now
 
 
 def status_update(prediction_id, status, fields, stamp, counts_attempt=False):
@@ -55,7 +27,7 @@ def status_update(prediction_id, status, fields, stamp, counts_attempt=False):
 def mark_queued(db, prediction_ids, job_id):
     stamp = now()
     db.predictions.bulk_write(
-        [status_update(pid, "queued", {"job": job_id, "queued_at": stamp}, stamp)
+        [status_update(pid, QUEUED, {"job": job_id, "queued_at": stamp}, stamp)
          for pid in prediction_ids], ordered=False)
 
 
@@ -65,8 +37,8 @@ def mark_running(db, prediction_ids):
     stamp = now()
     db.predictions.update_many(
         {"_id": {"$in": [ObjectId(pid) for pid in prediction_ids]}, "status": NOT_CANCELLED},
-        {"$set": {"status": "running", "started_at": stamp, "_updated": stamp,
-                  "_etag": etag_for(",".join(prediction_ids), "running", stamp)},
+        {"$set": {"status": RUNNING, "started_at": stamp, "_updated": stamp,
+                  "_etag": etag_for(",".join(prediction_ids), RUNNING, stamp)},
          "$inc": {"attempts": 1}})
 
 
@@ -101,7 +73,7 @@ def write_outcomes(db, prediction_ids, outcomes, started_at=None):
     stamp = now()
     updates = []
     for pid, (status, value) in zip(prediction_ids, outcomes):
-        field = "result" if status == "done" else "error"
+        field = "result" if status == DONE else "error"
         fields = {field: value, "finished_at": stamp}
         if started_at is not None:
             fields["started_at"] = started_at
@@ -111,4 +83,4 @@ def write_outcomes(db, prediction_ids, outcomes, started_at=None):
 
 
 def mark_failed(db, prediction_ids, error):
-    return write_outcomes(db, prediction_ids, [("failed", error)] * len(prediction_ids))
+    return write_outcomes(db, prediction_ids, [(FAILED, error)] * len(prediction_ids))

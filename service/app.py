@@ -9,14 +9,16 @@ with warnings.catch_warnings():  # Eve 2.3 imports a Cerberus API that warns on 
 
 
 import settings
-from jobs.connections import redis_from_url
+from core.connections import redis_from_url
 
-from . import batches, dashboard, errors, hooks, logs, metrics, query, tokens, uploads, waiting
+from . import dashboard, errors, hooks, logs, metrics, preconditions, query, tokens, waiting
 from .auth import BearerAuth
+from .batches import routes as batches
 from .data import Mongo
 from .health import blueprint as health_blueprint
+from .models import uploads
+from .models.catalog import sync_manifest
 from .openapi import blueprint as openapi_blueprint
-from .registry import sync_manifest
 from .validation import Validator, models_changed
 
 SETTINGS_FILE = str(Path(settings.__file__).resolve())
@@ -33,6 +35,7 @@ def create_app(overrides=None, data=Mongo, redis=None):
     logs.attach(app)
     hooks.attach(app)
     query.attach(app)
+    preconditions.attach(app)
     tokens.attach(app)
     uploads.attach(app)
     batches.attach(app)

@@ -15,7 +15,6 @@ from flask import Response, abort, current_app, g, jsonify, make_response, reque
 
 from .tokens import account_key, find_account, token_hash
 
-
 ACCOUNT_SECONDS = 30  # a token deleted behind the API's back works at most this long
 
 

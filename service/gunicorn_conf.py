@@ -5,5 +5,5 @@ accesslog = None  # the app logs each request itself, as JSON with its request i
 
 
 def post_worker_init(worker):
-    from service import logs
+    from core import logs
     logs.configure("api")

@@ -2,7 +2,7 @@
 from flask import Blueprint, current_app, jsonify
 from rq import Worker
 
-from jobs.queue import prediction_queue
+from core.queue import prediction_queue
 
 blueprint = Blueprint("health", __name__)
 

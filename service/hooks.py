@@ -14,11 +14,11 @@ from datetime import datetime, timezone
 from bson import ObjectId
 from flask import abort, after_this_request, current_app, g
 
-from jobs.queue import enqueue_chunks, plan_chunks, prediction_queue
+from core.documents import QUEUED, prediction_document
+from core.logs import audit
+from core.queue import enqueue_chunks, plan_chunks, prediction_queue
 
-from .logs import audit
 from .validation import lookup_model, model_of, ordered_features
-
 
 log = logging.getLogger(__name__)
 
@@ -53,23 +53,6 @@ def resolve_models(items):
         model_of(item)
 
 
-def prediction_document(item, job_id, stamp):
-    document = {
-        "_id": item["prediction"], "input": item["_id"], "model": item["model"],
-        "version": item["version"], "status": "queued", "attempts": 0, "job": job_id,
-        "queued_at": stamp, "_created": stamp, "_updated": stamp,
-        "_etag": f"{item['prediction']}-queued",
-    }
-    if "owner" in item:
-        document["owner"] = item["owner"]
-    if item.get("batch"):
-        document["batch"] = item["batch"]
-    if item.get("callback_url"):
-        document["callback_url"] = item["callback_url"]
-        document["callback"] = {"status": "pending", "attempts": 0, "last_error": None}
-    return document
-
-
 def delete_predictions_unless_created(prediction_ids):
     def cleanup(response):
         if response.status_code != 201:
@@ -86,7 +69,7 @@ def on_insert_inputs(items):
         item["features"] = ordered_features(model, item["features"])
         item["_id"] = ObjectId()
         item["prediction"] = ObjectId()
-        item["status"] = "queued"
+        item["status"] = QUEUED
     stamp = datetime.now(timezone.utc)
     g.chunks = plan_chunks(items)
     documents = [prediction_document(item, job_id, stamp)

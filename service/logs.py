@@ -1,48 +1,12 @@
-"""JSON-lines logs for the API and the workers.
-
-Every record is one JSON object; fields passed as `extra={"audit": {...}}` are merged in.
-The audit trail is two events per row:
-  {"event": "input_accepted", "request_id", "client", "input", "prediction", "model", "version"}
-  {"event": "prediction_written", "request_id", "client", "input", "prediction", "model",
-   "version", "artifact_sha256", "status", "duration_ms"}
-so `grep <request id>` gives who asked what, and which model and artifact answered."""
-import json
+"""The API's request log: a request id for every request (echoed as X-Request-ID) and one
+JSON line per request (core/logs.py writes the lines)."""
 import logging
-import os
-import sys
 import time
 import uuid
-from datetime import datetime, timezone
 
 from flask import g, request
 
-
-class JsonFormatter(logging.Formatter):
-    def __init__(self, process_kind):
-        super().__init__()
-        self.process_kind = process_kind
-
-    def format(self, record):
-        line = {"time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(
-                    timespec="milliseconds"),
-                "level": record.levelname, "process": self.process_kind,
-                "logger": record.name, "message": record.getMessage()}
-        line.update(getattr(record, "audit", {}))
-        if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
-
-
-def configure(process_kind):
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(JsonFormatter(process_kind))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(os.environ.get("LOG_LEVEL", "INFO"))
-
-
-def audit(logger, event, **fields):
-    logger.info(event, extra={"audit": {"event": event, **fields}})
+from core.logs import audit
 
 
 def request_id_from(header):

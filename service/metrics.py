@@ -4,19 +4,25 @@ Counters and histograms live in prometheus-client's multiprocess mode when
 PROMETHEUS_MULTIPROC_DIR is set (gunicorn runs several processes; `make run` points
 the RQ workers of this host at the same directory). Queue depth, live workers,
 predictions by model, version and status, and batches by status (with the rows their
-unfinished ones have left) are read from Redis and MongoDB at scrape time: they are then right for the whole deployment, however many hosts run workers,
-with no pushgateway."""
+unfinished ones have left) are read from Redis and MongoDB at scrape time: they are then
+right for the whole deployment, however many hosts run workers, with no pushgateway."""
 import os
 import time
 
 from flask import Response, current_app, g, request
-from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram,
-                               generate_latest, multiprocess)
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from prometheus_client.core import GaugeMetricFamily
 from rq import Worker
 
-from jobs.callbacks import callback_queue
-from jobs.queue import prediction_queue
+from core.documents import UNFINISHED
+from core.queue import callback_queue, prediction_queue
 
 from .auth import refuse_unless_admin
 
@@ -56,7 +62,7 @@ class StoreCollector:
                                           "rows of unfinished batches not finished yet")
             left = 0
             for batch in current_app.data.driver.db.batches.find(
-                    {"status": {"$in": ["queued", "running"]}},
+                    {"status": {"$in": list(UNFINISHED)}},
                     {"total": 1, "done": 1, "failed": 1, "cancelled": 1}):
                 left += batch["total"] - batch["done"] - batch["failed"] - batch["cancelled"]
             for group in current_app.data.driver.db.batches.aggregate([
@@ -97,4 +103,5 @@ def attach(app):
 
     @app.get("/metrics")
     def metrics():
-        return refuse_unless_admin("metrics") or Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+        return refuse_unless_admin("metrics") or Response(generate_latest(registry),
+                                                          mimetype=CONTENT_TYPE_LATEST)

@@ -13,7 +13,7 @@ from openapi_ui_bundles import swagger_ui
 from settings import ALIAS, MODEL_NAME_PATTERN
 
 from . import query
-from .registry import find_model
+from .models.catalog import find_model
 from .validation import FEATURE_BOUND, MAX_STRING_FEATURE, callback_url_pattern
 
 blueprint = Blueprint("openapi", __name__)
@@ -92,17 +92,26 @@ def id_schema(settings):
     return {"type": "string", "pattern": f"^{pattern}$"}
 
 
+FEATURE_VALUES = {"number": {"type": "number", "minimum": -FEATURE_BOUND, "maximum": FEATURE_BOUND},
+                  "string": {"type": "string", "maxLength": MAX_STRING_FEATURE},
+                  "boolean": {"type": "boolean"}}
+# A stored input's features, of any model: its values in the model's order. Typed as a
+# client generator needs it (a `type` list with no `items` is dropped by some).
+STORED_FEATURES = {"description": "the values in the model's order",
+                   "oneOf": [{"type": "array", "title": "feature_list",
+                              "items": {"oneOf": list(FEATURE_VALUES.values())}},
+                             {"type": "object", "title": "features_by_name",
+                              "additionalProperties": {"oneOf": list(FEATURE_VALUES.values())}}]}
+
+
 def resource_schema(resource):
     settings = current_app.config["DOMAIN"][resource]
     schema = object_schema(settings["schema"], writing=False)
     schema["properties"] = {**schema["properties"], "_id": id_schema(settings), **META}
+    if resource == "inputs":
+        schema["properties"]["features"] = STORED_FEATURES
     schema.pop("required", None)
     return schema
-
-
-FEATURE_VALUES = {"number": {"type": "number", "minimum": -FEATURE_BOUND, "maximum": FEATURE_BOUND},
-                  "string": {"type": "string", "maxLength": MAX_STRING_FEATURE},
-                  "boolean": {"type": "boolean"}}
 
 
 def registered_models():
@@ -164,7 +173,7 @@ def features_schemas(model):
 
 
 def model_upload():
-    """POST /models: multipart/form-data (service/uploads.py)."""
+    """POST /models: multipart/form-data (service/models/uploads.py)."""
     name = {"type": "string", "pattern": MODEL_NAME_PATTERN}
     form = {"type": "object", "required": ["name", "artifact"], "additionalProperties": False,
             "properties": {
@@ -353,8 +362,9 @@ def document():
         paths.update(resource_paths(resource, settings))
         schemas[resource] = resource_schema(resource)
         schemas[f"{resource}_write"] = object_schema(settings["schema"], writing=True)
-        schemas[f"{resource}_patch"] = object_schema(settings["schema"], writing=True,
-                                                     partial=True)
+        if "PATCH" in settings["item_methods"]:
+            schemas[f"{resource}_patch"] = object_schema(settings["schema"], writing=True,
+                                                         partial=True)
     paths["/models"]["post"] = model_upload()
     paths["/batches"]["post"] = batch_upload(models)
     paths.update(batch_item_paths())

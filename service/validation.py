@@ -2,16 +2,13 @@
 so a bad item gets a 422 naming its field and nothing of the request is stored."""
 import re
 import time
-from copy import copy
 from functools import cached_property
 
-from cerberus import errors
-from cerberus.schema import DefinitionSchema
 from eve.io.mongo import Validator as MongoValidator
 from flask import current_app, g
 
-from .registry import find_model
-
+from . import cerberus_seams
+from .models.catalog import find_model
 
 GENERATION_KEY = "models:generation"
 REMEMBER_SECONDS = 60  # a change made behind the API's back (mongo shell) is seen after this
@@ -24,7 +21,7 @@ def models_changed(redis):
 
 
 def lookup_model(name, version=None, alias=None):
-    """The version an input resolves to (service/registry.py: find_model). The API
+    """The version an input resolves to (service/models/catalog.py: find_model). The API
     process remembers it until any model changes (one Redis GET per request instead of
     database reads per item); an unknown name is not remembered."""
     this_request = g.setdefault("models_by_key", {})
@@ -138,44 +135,6 @@ def callback_refusal(url, allowed_hosts, secret):
     return None
 
 
-class CheckedOnce(DefinitionSchema):
-    """A resource schema that Cerberus checks once per process, not once per document.
-
-    Normalising a document copies the validator's schema and sets each field's rules
-    again, and Cerberus checks the schema anew each time: it hashes the whole schema
-    and its table of types to find it in its cache, about 0.6 ms a document, most of a
-    bulk POST's time. The rules are the settings' own dicts, never changed at request
-    time, so a schema made of the same rules objects as one already checked is trusted;
-    the objects are kept here, so their ids stay theirs."""
-    checked = {}
-    expanded = {}
-
-    @classmethod
-    def expand(cls, schema):
-        """Cerberus expands rules in place, so rules it has expanded once stay expanded:
-        when its expansion kept the same rules objects, later ones are skipped."""
-        key = tuple((field, id(rules)) for field, rules in schema.items())
-        if key in cls.expanded:
-            return schema
-        result = super().expand(schema)
-        if all(result.get(field) is rules for field, rules in schema.items()):
-            cls.expanded[key] = list(schema.values())
-        return result
-
-    def validate(self, schema=None):
-        schema = self.schema if schema is None else schema
-        key = tuple((field, id(rules)) for field, rules in schema.items())
-        if key not in self.checked:
-            super().validate(schema)
-            self.checked[key] = list(schema.values())
-
-
-def _set_schema(validator, schema):
-    if schema is not None and not validator.is_child and not isinstance(schema, DefinitionSchema):
-        schema = CheckedOnce(validator, schema)
-    MongoValidator.schema.fset(validator, schema)
-
-
 def named_retired(model, version, alias):
     """A retired version is refused when an input names it (by number or alias); an
     input naming only the model gets another version (find_model)."""
@@ -192,7 +151,7 @@ PLAIN_INPUT_RULES = {
 
 
 class Validator(MongoValidator):
-    schema = property(MongoValidator.schema.fget, _set_schema, doc=MongoValidator.schema.__doc__)
+    schema = cerberus_seams.schema_checked_once(MongoValidator)
 
     def validate(self, document, schema=None, update=False, normalize=True):
         """Cerberus' validation, except for a plain input that it would accept as it is
@@ -202,12 +161,7 @@ class Validator(MongoValidator):
         of a 422 are Cerberus' own."""
         if (schema is None and not update and normalize and not self.is_child
                 and self.plain_input_accepted(document)):
-            self.update = update
-            self._errors = errors.ErrorList()
-            self.recent_error = None
-            self.document_error_tree = errors.DocumentErrorTree()
-            self.schema_error_tree = errors.SchemaErrorTree()
-            self.document = copy(document)  # what Cerberus' normalisation leaves of it
+            cerberus_seams.accept_as_is(self, document, update)
             return True
         return super().validate(document, schema=schema, update=update, normalize=normalize)
 
@@ -238,7 +192,7 @@ class Validator(MongoValidator):
         return (model is not None and not named_retired(model, document.get("version"), None)
                 and not feature_errors(model, document["features"]))
 
-    def _document_model(self):
+    def document_model(self):
         return model_of(self.document)
 
     def _validate_registered_model(self, enabled, field, value):
@@ -249,7 +203,7 @@ class Validator(MongoValidator):
         if version is not None and alias is not None:
             self._error("alias", "give a version or an alias, not both")
             return
-        model = self._document_model()
+        model = self.document_model()
         which = f"model {value!r}" + ("" if version is None else f" version {version!r}") + \
             ("" if alias is None else f" alias {alias!r}")
         if model is None:
@@ -270,7 +224,7 @@ class Validator(MongoValidator):
         if (not enabled or not isinstance(self.document.get("model"), str)
                 or not isinstance(value, (list, tuple, dict))):
             return  # `type` reports a value of another type, `null` included
-        model = self._document_model()
+        model = self.document_model()
         if model is None:
             return  # `model` reports it
         for message in feature_errors(model, value):

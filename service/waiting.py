@@ -3,7 +3,7 @@ GET /batches/{id}.
 
 The request is held until the prediction (or batch) is finished or N seconds pass, then answered as
 usual, with `Preference-Applied: wait=N`. The workers publish the ids they finish on one
-Redis channel (jobs/writeback.py: announce); each API process listens to it in one
+Redis channel (core/finished.py); each API process listens to it in one
 thread and wakes the requests waiting for those ids. A waiting request reads the
 database twice (is it finished already? then Eve's own GET), never while it waits.
 
@@ -20,12 +20,12 @@ from bson.errors import InvalidId
 from flask import abort, after_this_request, current_app
 
 import settings
-from jobs.writeback import FINISHED_CHANNEL
+from core import finished
+from core.documents import FINISHED
 
 log = logging.getLogger(__name__)
 
 MAX_WAIT_SECONDS = 60
-FINISHED = ("done", "failed", "cancelled")
 WAITABLE = ("predictions", "batches")
 WAIT = re.compile(r'\s*wait\s*=\s*"?([^",;\s]*)"?\s*$', re.IGNORECASE)
 
@@ -77,7 +77,7 @@ class Waiters:
             if self.listener is not None and self.listener.is_alive():
                 return
             pubsub = self.connection.pubsub()
-            pubsub.subscribe(FINISHED_CHANNEL)
+            pubsub.subscribe(finished.CHANNEL)
             confirmed = pubsub.get_message(timeout=settings.REDIS_TIMEOUT_SECONDS)
             if not confirmed or confirmed["type"] != "subscribe":
                 pubsub.close()
@@ -91,7 +91,7 @@ class Waiters:
             while True:
                 message = pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                 if message and message["type"] == "message":
-                    self.wake(message["data"].decode().split(","))
+                    self.wake(finished.finished_ids(message["data"]))
         except redis.RedisError as exc:
             log.warning("long-poll listener stopped: %s", exc)
         finally:

@@ -21,3 +21,11 @@ def test_no_tracked_file_over_1_mb_outside_artifacts_and_docs():
              if not name.startswith(ALLOWED) and (ROOT / name).is_file()
              and (ROOT / name).stat().st_size > LIMIT]
     assert large == [], f"tracked files over 1 MB: {large}"
+
+
+def test_the_image_holds_every_package_the_processes_import():
+    """The Dockerfile copies each top-level package that the API and the workers run."""
+    copied = {line.split()[1] for line in (ROOT / "Dockerfile").read_text().splitlines()
+              if line.startswith("COPY ")}
+    for package in ("core", "service", "jobs", "cli", "artifacts"):
+        assert package in copied, f"the Dockerfile does not COPY {package}"

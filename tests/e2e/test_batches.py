@@ -15,12 +15,17 @@ import numpy as np
 import pytest
 from bson import ObjectId
 
-from service.registry import load_model
+from service.models.catalog import load_model
 
 from ..callback_receiver import Receiver
 from .conftest import Api, running_stack
-from .test_faults import FAST, ROWS, artifacts_with_poison, wait_for
-from .test_faults import db  # noqa: F401 - the fixture, on this module's stack
+from .test_faults import (
+    FAST,
+    ROWS,
+    artifacts_with_poison,
+    db,  # noqa: F401 - the fixture, on this module's stack
+    wait_for,
+)
 
 SECRET = "e2e-batches"
 IRIS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]

@@ -56,7 +56,8 @@ def test_a_receiver_that_hangs_does_not_delay_other_predictions(api, receivers):
     started = time.monotonic()
     items = api.post("/inputs", json=[{"model": "iris", "features": IRIS_ROW}] * 50).json()
     for item in items["_items"]:
-        wait_for(lambda: api.get(f"/predictions/{item['prediction']}").json()["status"] == "done")
+        url = f"/predictions/{item['prediction']}"
+        wait_for(lambda url=url: api.get(url).json()["status"] == "done")
     assert time.monotonic() - started < 2.5  # less than the receiver's 3 s timeout
 
 

@@ -10,10 +10,10 @@ import time
 import requests
 from sklearn.datasets import load_iris
 
+from cli import endpoints
 from devstack import services
 from devstack.services import ROOT
-from service import endpoints
-from service.registry import load_model
+from service.models.catalog import load_model
 
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 

@@ -32,8 +32,8 @@ def scratch(stack):
 
 
 # Patch 0001 (tools/ferretdb/patches/0001-atomic-read-modify-write.patch): a write to one
-# document is atomic, as in MongoDB. Each test runs the same writers against mongomock
-# (whose writes hold a lock) and compares the answers.
+# document is atomic, as in MongoDB. Each test runs the writers at once on the server, and
+# one after the other on mongomock (MongoDB's answer: no write lost), and compares.
 
 
 def _race(threads, work):
@@ -47,9 +47,14 @@ def _race(threads, work):
         return list(pool.map(run, range(threads)))
 
 
+def _in_turn(threads, work):
+    return [work(n) for n in range(threads)]
+
+
 def _on_server_and_mongomock(collection, test):
-    """test(target) on the server's collection and on a mongomock one."""
-    return [test(target) for target in (collection, mongomock.MongoClient().db.scratch)]
+    """test(target, run) on the server's collection with the writers at once, and on a
+    mongomock collection with them in turn."""
+    return [test(collection, _race), test(mongomock.MongoClient().db.scratch, _in_turn)]
 
 
 def test_patch_0001_concurrent_incs_of_one_document_all_count(scratch):
@@ -57,9 +62,9 @@ def test_patch_0001_concurrent_incs_of_one_document_all_count(scratch):
     back, and a write made meanwhile was lost."""
     collection, _ = scratch
 
-    def test(target):
+    def test(target, run):
         target.insert_one({"_id": "counter", "n": 0})
-        _race(4, lambda _: [target.update_one({"_id": "counter"}, {"$inc": {"n": 1}})
+        run(4, lambda _: [target.update_one({"_id": "counter"}, {"$inc": {"n": 1}})
                             for _ in range(500)])
         return target.find_one({"_id": "counter"})["n"]
     assert _on_server_and_mongomock(collection, test) == [2000, 2000]
@@ -68,9 +73,9 @@ def test_patch_0001_concurrent_incs_of_one_document_all_count(scratch):
 def test_patch_0001_find_one_and_update_hands_out_each_value_once(scratch):
     collection, _ = scratch
 
-    def test(target):
+    def test(target, run):
         target.insert_one({"_id": "ticket", "n": 0})
-        taken = _race(4, lambda _: [target.find_one_and_update(
+        taken = run(4, lambda _: [target.find_one_and_update(
             {"_id": "ticket"}, {"$inc": {"n": 1}}, return_document=ReturnDocument.AFTER)["n"]
             for _ in range(200)])
         return sorted(n for values in taken for n in values)
@@ -83,7 +88,7 @@ def test_patch_0001_conditional_writes_racing_a_cancel_leave_each_row_in_one_sta
     so the two counts of modified rows add up to the number of rows."""
     collection, _ = scratch
 
-    def test(target):
+    def test(target, run):
         ids = [ObjectId() for _ in range(400)]
         target.insert_many([{"_id": i, "status": "queued", "writes": 0} for i in ids])
 
@@ -98,7 +103,7 @@ def test_patch_0001_conditional_writes_racing_a_cancel_leave_each_row_in_one_sta
                                           for i in ids[start:start + 20]],
                                          ordered=False).modified_count
                        for start in range(0, len(ids), 20))
-        cancelled, done = _race(2, writer)
+        cancelled, done = run(2, writer)
         documents = list(target.find({"_id": {"$in": ids}}))
         return (cancelled + done, {d["writes"] for d in documents},
                 sum(d["status"] == "cancelled" for d in documents) == cancelled)

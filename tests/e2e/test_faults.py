@@ -15,7 +15,7 @@ import requests
 from bson import ObjectId
 from sklearn.datasets import load_iris
 
-from service.registry import ARTIFACTS_DIR, load_model, sha256_of
+from service.models.catalog import ARTIFACTS_DIR, load_model, sha256_of
 
 from .conftest import Api, running_stack
 from .poison import RaisesOnNegative, Slow

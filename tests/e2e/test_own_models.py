@@ -19,7 +19,7 @@ from sklearn.linear_model import LinearRegression, Ridge, RidgeClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
-from service.registry import ARTIFACTS_DIR
+from service.models.catalog import ARTIFACTS_DIR
 
 from .conftest import Api
 

@@ -5,7 +5,7 @@ import pytest
 import requests
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
 
-from service.registry import load_model
+from service.models.catalog import load_model
 
 DATASETS = {"iris": load_iris, "breast_cancer": load_breast_cancer, "diabetes": load_diabetes}
 

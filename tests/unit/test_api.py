@@ -6,11 +6,11 @@ import pytest
 from rq import SimpleWorker
 from sklearn.datasets import load_iris
 
+from core.connections import redis_from_url
+from core.queue import prediction_queue
 from jobs import predict
-from jobs.connections import redis_from_url
-from jobs.queue import prediction_queue
 from service.app import create_app
-from service.registry import load_model
+from service.models.catalog import load_model
 
 from ..conftest import MongomockData
 
@@ -245,22 +245,6 @@ def test_version_past_32_bits_is_422_not_a_crash(as_user, db):
         "model": "iris", "version": 2**70, "features": IRIS_ROW})
     assert response.status_code == 422 and "version" in response.json["_issues"]
     assert stored(db) == (0, 0)
-
-
-def test_errors_eve_would_mask_while_counting_keep_their_meaning(as_user, monkeypatch):
-    """Eve's count fallback calls Collection.count(), gone in pymongo 4 (service/data.py)."""
-    import mongomock
-    import pymongo.errors
-
-    assert as_user("alice").get("/api/v1/inputs", query_string={
-        "where": '{"$gt": 9223372036854775808}'}).status_code == 400
-
-    def unreachable(*args, **kwargs):
-        raise pymongo.errors.ServerSelectionTimeoutError("no server")
-
-    monkeypatch.setattr(mongomock.collection.Collection, "count_documents", unreachable)
-    response = as_user("alice").get("/api/v1/inputs")
-    assert response.status_code == 503 and response.json["_status"] == "ERR"
 
 
 @pytest.mark.parametrize("parameter,value", [("where", '{"a":' * 100_000 + "1" + "}" * 100_000),

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from service.registry import ARTIFACTS_DIR
+from service.models.catalog import ARTIFACTS_DIR
 
 IRIS = {"model": "iris", "features": [5.1, 3.5, 1.4, 0.2]}
 

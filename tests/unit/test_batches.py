@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_iris
 
-from jobs import batches as counters
+from core import batches as counters
+from core.queue import prediction_queue
 from jobs import predict, worker
-from jobs.queue import prediction_queue
-from service import batch_files
+from service.batches import files as batch_files
 from settings import ARTIFACTS_DIR
 
 URL = "/api/v1/batches"
@@ -190,8 +190,8 @@ def test_cancel_mid_batch_leaves_no_row_both_done_and_cancelled(
 
 def test_a_job_counted_twice_is_counted_once(db, redis, as_user, iris_rows):
     batch_id = upload(as_user("alice"), iris_csv(iris_rows[:4])).get_json()["_id"]
-    assert counters.count_job(db, redis, batch_id, "job-1", 3, 1)["done"] == 3
-    assert counters.count_job(db, redis, batch_id, "job-1", 3, 1) is None
+    assert counters.count_job(db, batch_id, "job-1", 3, 1)["done"] == 3
+    assert counters.count_job(db, batch_id, "job-1", 3, 1) is None
     assert db.batches.find_one()["done"] == 3
 
 

@@ -9,9 +9,9 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
 from sklearn.datasets import load_breast_cancer, load_iris
 
+from core.queue import PREDICT, prediction_queue
 from jobs import batching, predict, worker, writeback
-from jobs.queue import prediction_queue
-from service.registry import load_model
+from service.models.catalog import load_model
 
 IRIS = load_iris().data[:30].tolist()
 CANCER = load_breast_cancer().data[:30].tolist()
@@ -180,7 +180,7 @@ def test_jobs_are_stored_at_zlibs_fastest_level_and_read_by_rqs_own_job_class(
     job_ids = [j.id for j in prediction_queue(redis).jobs]
     for job_id, prediction_id in zip(job_ids, ids):  # as the API enqueued them
         function, _, args, _ = stored_call(redis, job_id)
-        assert function == batching.PREDICT and args[2] == [prediction_id]
+        assert function == PREDICT and args[2] == [prediction_id]
     run_worker()  # one batch of three: the first job and two joined to it
     for job_id, prediction_id in zip(job_ids, ids):  # as the worker saved them, finished
         assert stored_call(redis, job_id)[2][2] == [prediction_id]

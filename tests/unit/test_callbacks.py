@@ -9,8 +9,8 @@ import pytest
 from bson import ObjectId
 from rq import SimpleWorker
 
+from core.queue import callback_queue, prediction_queue
 from jobs import callbacks, predict, worker
-from jobs.queue import prediction_queue
 from service.validation import callback_refusal, callback_url_pattern
 
 from ..callback_receiver import Receiver
@@ -35,7 +35,7 @@ def run_workers(redis, db, monkeypatch):
     monkeypatch.setattr(callbacks, "mongo_db", lambda: db)
     monkeypatch.setattr(worker, "mongo_db", lambda: db)
     worker.PredictionWorker([prediction_queue(redis)], connection=redis).work(burst=True)
-    SimpleWorker([callbacks.callback_queue(redis)], connection=redis).work(burst=True)
+    SimpleWorker([callback_queue(redis)], connection=redis).work(burst=True)
 
 
 def test_a_receiver_that_fails_twice_gets_one_signed_delivery_on_the_third_attempt(

@@ -3,7 +3,7 @@ import json
 
 from bson import ObjectId
 
-from service.client import Client
+from cli.client import Client
 
 
 def test_wait_asks_one_count_per_round_for_any_number_of_ids(monkeypatch):

@@ -1,5 +1,5 @@
 """Where the CLI looks for the servers: the environment first, then what `make run` wrote."""
-from service import endpoints
+from cli import endpoints
 
 
 def test_the_default_stack_file_is_data_in_the_checkout(monkeypatch):

@@ -6,7 +6,7 @@ from urllib.parse import quote
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jobs.queue import prediction_queue
+from core.queue import prediction_queue
 
 from ..fuzzing import record
 

@@ -5,9 +5,11 @@ import pytest
 from bson import ObjectId
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
 
+from core import finished
+from core.documents import now
+from core.queue import plan_chunks
 from jobs import predict, writeback
-from jobs.queue import plan_chunks
-from service.registry import load_model
+from service.models.catalog import load_model
 
 
 def inputs(n, model="iris", version=1):
@@ -108,7 +110,7 @@ def test_a_chunk_is_written_with_one_command_per_step(job_db):
 
 def test_a_quick_batch_goes_from_queued_to_done_in_one_write(job_db):
     ids = queued(job_db, 3)
-    started_at = writeback.now()
+    started_at = now()
     with writeback.running_if_slow(job_db, ids, after_seconds=5) as marked_running:
         assert job_db.predictions.count_documents({"status": "queued"}) == 3
     assert not marked_running()
@@ -142,7 +144,7 @@ def test_each_status_change_gets_a_new_etag(job_db):
 def test_failure_callback_marks_the_chunk_failed_only_without_retries_left(job_db, redis):
     ids = queued(job_db, 2)
     announced = redis.pubsub()
-    announced.subscribe(writeback.FINISHED_CHANNEL)
+    announced.subscribe(finished.CHANNEL)
     assert announced.get_message(timeout=2)["type"] == "subscribe"
 
     class Job:

@@ -3,10 +3,11 @@ import logging
 
 from rq import SimpleWorker
 
+from core.logs import JsonFormatter
+from core.queue import prediction_queue
 from jobs import predict
-from jobs.queue import prediction_queue
-from service.logs import JsonFormatter, request_id_from
-from service.registry import manifest_entry
+from service.logs import request_id_from
+from service.models.catalog import manifest_entry
 
 IRIS_ROW = [5.1, 3.5, 1.4, 0.2]
 

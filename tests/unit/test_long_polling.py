@@ -6,6 +6,7 @@ import time
 import pytest
 from bson import ObjectId
 
+from core import finished
 from jobs import writeback
 
 IRIS_ROW = [5.1, 3.5, 1.4, 0.2]
@@ -21,7 +22,7 @@ def finish_later(db, redis, prediction_id, seconds):
     def finish():
         time.sleep(seconds)
         writeback.write_outcomes(db, [prediction_id], [("done", {"value": 1.0})])
-        writeback.announce(redis, [prediction_id])
+        finished.announce(redis, [prediction_id])
     thread = threading.Thread(target=finish)
     thread.start()
     return thread

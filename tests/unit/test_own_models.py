@@ -1,5 +1,6 @@
 """What the registry reads from an uploaded estimator, and the workers' model cache."""
 import io
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -8,9 +9,10 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
+from core import artifacts
 from jobs.models import ModelCache
-from service import artifacts, registry
-from service.describe import ModelRefused, describe
+from service.models import catalog
+from service.models.describe import ModelRefused, describe
 
 FRAME = pd.DataFrame({"city": ["a", "b", "c", "a"], "rooms": [1.0, 2.0, 3.0, 4.0],
                       "garden": [True, False, True, False], "floor": [0, 1, 2, 0]})
@@ -61,7 +63,7 @@ def test_a_file_saved_by_another_scikit_learn_is_refused_naming_both(monkeypatch
     data = pickle.dumps(estimator)
     monkeypatch.undo()
     with pytest.raises(ModelRefused, match="0.24.2.*workers run"):
-        registry.load_upload(data, artifacts.JOBLIB)
+        catalog.load_upload(data, artifacts.JOBLIB)
 
 
 class Store:
@@ -94,7 +96,7 @@ def test_the_cache_keeps_the_recently_used_within_its_bounds(monkeypatch):
 
 
 def test_a_batch_file_s_cells_are_read_as_the_features_types():
-    from service.batch_files import FileRefused, chunks, validate
+    from service.batches.files import FileRefused, chunks, validate
     model = {"features": ["color", "size", "fragile"],
              "feature_types": ["string", "number", "boolean"]}
     total, validated = validate(io.StringIO(

@@ -5,8 +5,8 @@ import pymongo.errors
 from bson import ObjectId
 from rq import SimpleWorker
 
+from core.queue import prediction_queue
 from jobs import predict
-from jobs.queue import prediction_queue
 from jobs.liveness import alive_key
 from jobs.reconcile import MAX_ATTEMPTS, reconcile
 

@@ -13,7 +13,7 @@ from sklearn.ensemble import GradientBoostingRegressor, RandomForestClassifier
 from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, r2_score
 from sklearn.model_selection import train_test_split
 
-from .registry import ARTIFACTS_DIR, MANIFEST, sha256_of
+from service.models.catalog import ARTIFACTS_DIR, MANIFEST, sha256_of
 
 SEED = 0
 VERSION = 1

@@ -2,10 +2,10 @@
 
 POST /batches?model=M[&version=N|&alias=A][&ref_column=ref][&callback_url=U], the body a
 CSV file (text/csv) or a multipart/form-data field `file`: the file is validated whole
-(service/batch_files.py) and only then stored, 1,000 rows at a time, as ordinary inputs
+(service/batches/files.py) and only then stored, 1,000 rows at a time, as ordinary inputs
 and predictions with a `batch` field, each chunk queued for the workers as soon as it is
 stored. GET /batches and /batches/{id} are Eve's (settings.py); their counters are kept
-by the workers (jobs/batches.py). GET /batches/{id}/results streams every row, in file
+by the workers (core/batches.py). GET /batches/{id}/results streams every row, in file
 order, as it is at the time of the request (finished rows with their results, the others
 with their status). POST /batches/{id}/cancel cancels the rows not started yet.
 
@@ -24,14 +24,13 @@ from eve.auth import requires_auth
 from eve.render import send_response
 from flask import Blueprint, Response, abort, current_app, g, request, stream_with_context
 
-from jobs import batches as counters
-from jobs.queue import enqueue_chunks, plan_chunks, prediction_queue
-from jobs.writeback import etag_for
+from core import batches as counters
+from core.documents import QUEUED, UNFINISHED, etag_for, prediction_document
+from core.logs import audit
+from core.queue import enqueue_chunks, plan_chunks, prediction_queue
 
-from . import batch_files
-from .hooks import prediction_document
-from .logs import audit
-from .validation import callback_refusal, lookup_model, ordered_features
+from ..validation import callback_refusal, lookup_model, ordered_features
+from . import files as batch_files
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("batches", __name__)
@@ -187,7 +186,7 @@ def new_batch(model, total, ref_column, callback_url):
     stamp = datetime.now(timezone.utc)
     batch_id = ObjectId()
     batch = {"_id": batch_id, "model": model["name"], "version": model["version"],
-             "status": "queued", "total": total, "done": 0, "failed": 0, "cancelled": 0,
+             "status": QUEUED, "total": total, "done": 0, "failed": 0, "cancelled": 0,
              "created": stamp, "finished_at": None, "ref_column": ref_column,
              "_created": stamp, "_updated": stamp, "_etag": etag_for(str(batch_id), "new", stamp),
              "rows": counters.new_prefixes(batch_id), "stored": False, "counted": []}
@@ -205,7 +204,7 @@ def row_items(batch, model, first_row, rows, stamp):
         input_id = counters.row_id(batch["rows"]["inputs"], row)
         item = {"_id": input_id, "prediction": counters.row_id(batch["rows"]["predictions"], row),
                 "model": model["name"], "version": model["version"], "batch": batch["_id"],
-                "features": ordered_features(model, features), "status": "queued",
+                "features": ordered_features(model, features), "status": QUEUED,
                 "_created": stamp, "_updated": stamp, "_etag": etag_for(str(input_id), "new", stamp)}
         if ref is not None:
             item["ref"] = ref
@@ -234,11 +233,11 @@ def store(model, total, validated, ref_column, callback_url):
             enqueue_chunks(queue, planned, request_id=g.get("request_id"), client=owner())
             stored += len(rows)
             if number % TOUCH_EVERY_CHUNKS == TOUCH_EVERY_CHUNKS - 1:
-                counters.update(db, current_app.redis, batch["_id"], {}, what=f"stored/{stored}")
+                counters.update(db, batch["_id"], {}, what=f"stored/{stored}")
     except Exception:
         forget(db, batch)
         raise
-    batch = counters.update(db, current_app.redis, batch["_id"], {"$set": {"stored": True}},
+    batch = counters.update(db, batch["_id"], {"$set": {"stored": True}},
                             what="stored")
     counters.finished(db, current_app.redis, batch)  # its rows may all be finished already
     return batch
@@ -279,7 +278,7 @@ PROJECTIONS = {"inputs": {"features": 1, "ref": 1},
 
 def batch_rows(db, batch, page=1000):
     """(row, input, prediction) of every row in file order, read 1,000 rows at a time,
-    each page by two `_id` ranges (jobs/batches.py). The inputs and the predictions of a
+    each page by two `_id` ranges (core/batches.py). The inputs and the predictions of a
     page are read at the same time, and the next page while this one is sent."""
     prefixes, total = batch["rows"], batch["total"]
 
@@ -348,7 +347,7 @@ def results(resource, batch_id):
 def cancel(resource, batch_id):
     """Cancel the rows not started yet; a finished batch is answered as it is."""
     batch = caller_batch(batch_id)
-    if batch["status"] in counters.UNFINISHED:
+    if batch["status"] in UNFINISHED:
         batch = counters.cancel(current_app.data.driver.db, prediction_queue(current_app.redis),
                                 batch)
         audit(log, "batch_cancelled", request_id=g.get("request_id"), client=owner(),

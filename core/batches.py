@@ -1,5 +1,6 @@
-"""Batches (POST /api/v1/batches, service/batches.py): a file of rows, each an ordinary
-input and prediction with a `batch` field. This module keeps a batch's counters.
+"""Batches (POST /api/v1/batches, service/batches/): a file of rows, each an ordinary
+input and prediction with a `batch` field. This module names a batch's rows and keeps
+its counters, for the API (storing, cancelling) and the workers (counting).
 
 Row ids: the n-th row's input and prediction ids are the batch's own prefixes (the
 batch's timestamp, then 5 random bytes, one prefix for inputs, one for predictions)
@@ -13,28 +14,20 @@ or resumed after a crash) is counted once. When the counters reach `total`, the 
 finished: `done`, or `cancelled` when any row was. Should a count still be lost, the
 reconciler recounts a batch that has no row left to finish (jobs/reconcile.py).
 
-Every write of a batch document is made under a Redis lock of that batch (`update`):
-FerretDB v1 applies an update by reading the document and writing it back, so two
-updates of one document at the same time lose one of them ($inc included).
-
 Cancelling: the batch is marked `cancel_requested`; its jobs still in the queue are
 taken off it (LREM, which a worker's dequeue cannot also win) and their rows cancelled;
 a job of the batch that a worker starts later (a retry, a chunk stored after the cancel)
 cancels its own rows instead of predicting them; a job already running finishes. So a
 row is written by one job only, and is never both done and cancelled."""
 import os
-from contextlib import contextmanager
-from datetime import datetime, timezone
 
 from bson import ObjectId
 from pymongo import ReturnDocument
-from rq.job import Job
 
-from . import callbacks, writeback
-from .writeback import etag_for
-
-UNFINISHED = ("queued", "running")
-LOCK_SECONDS = 30
+from . import finished as finished_channel
+from . import rq_seams
+from .documents import CANCELLED, DONE, FAILED, QUEUED, RUNNING, UNFINISHED, etag_for, now
+from .queue import enqueue_deliveries
 
 
 def new_prefixes(batch_id):
@@ -57,41 +50,30 @@ def rows_filter(prefix, total, first=1):
     return {"_id": {"$gte": row_id(prefix, first), "$lte": row_id(prefix, total)}}
 
 
-def now():
-    return datetime.now(timezone.utc)
-
-
 def touch(batch_id, what):
     stamp = now()
     return {"_updated": stamp, "_etag": etag_for(str(batch_id), what, stamp)}
 
 
-@contextmanager
-def locked(connection, batch_id):
-    with connection.lock(f"batch:{batch_id}:lock", timeout=LOCK_SECONDS,
-                         blocking_timeout=LOCK_SECONDS):
-        yield
-
-
-def update(db, connection, batch_id, changes, condition=None, what="update"):
-    """Apply `changes` to the batch (when it also matches `condition`) under its lock,
-    with a new _updated and _etag. Returns the batch after it, or None if none matched."""
+def update(db, batch_id, changes, condition=None, what="update"):
+    """Apply `changes` to the batch (when it also matches `condition`), with a new
+    _updated and _etag, in one atomic update. Returns the batch after it, or None if
+    none matched."""
     changes = {**changes, "$set": {**changes.get("$set", {}), **touch(batch_id, what)}}
-    with locked(connection, batch_id):
-        return db.batches.find_one_and_update({"_id": ObjectId(batch_id), **(condition or {})},
-                                              changes, return_document=ReturnDocument.AFTER)
+    return db.batches.find_one_and_update({"_id": ObjectId(batch_id), **(condition or {})},
+                                          changes, return_document=ReturnDocument.AFTER)
 
 
-def count_job(db, connection, batch_id, job_id, done=0, failed=0, cancelled=0):
+def count_job(db, batch_id, job_id, done=0, failed=0, cancelled=0):
     """Add a job's rows to its batch, once per job. Returns the batch after the update,
     or None when the job had been counted (or the batch is gone)."""
-    batch = update(db, connection, batch_id,
+    batch = update(db, batch_id,
                    {"$inc": {"done": done, "failed": failed, "cancelled": cancelled},
                     "$push": {"counted": job_id}},
                    condition={"counted": {"$ne": job_id}}, what=f"{job_id}/{done}/{failed}")
-    if batch is not None and batch.get("status") == "queued":
-        batch = update(db, connection, batch_id, {"$set": {"status": "running"}},
-                       condition={"status": "queued"}, what="running") or batch
+    if batch is not None and batch.get("status") == QUEUED:
+        batch = update(db, batch_id, {"$set": {"status": RUNNING}},
+                       condition={"status": QUEUED}, what=RUNNING) or batch
     return batch
 
 
@@ -99,24 +81,24 @@ def is_complete(batch):
     return batch["done"] + batch["failed"] + batch["cancelled"] >= batch["total"]
 
 
-def finish_if_complete(db, connection, batch):
+def finish_if_complete(db, batch):
     """Set the final status once the counters reach total. True for the one caller that
     did (it announces the batch and calls it back)."""
     if batch is None or not batch.get("stored") or not is_complete(batch):
         return False
-    final = "cancelled" if batch["cancelled"] else "done"
-    return update(db, connection, batch["_id"], {"$set": {"status": final, "finished_at": now()}},
+    final = CANCELLED if batch["cancelled"] else DONE
+    return update(db, batch["_id"], {"$set": {"status": final, "finished_at": now()}},
                   condition={"status": {"$in": list(UNFINISHED)}}, what=final) is not None
 
 
 def finished(db, connection, batch):
     """After a batch's counters changed: finish it if they are complete, and then tell
     the long-polling requests and its callback_url."""
-    if finish_if_complete(db, connection, batch):
-        writeback.announce(connection, [str(batch["_id"])])
+    if finish_if_complete(db, batch):
+        finished_channel.announce(connection, [str(batch["_id"])])
         if batch.get("callback_url"):
-            callbacks.enqueue_deliveries(connection, {str(batch["_id"]): batch["callback_url"]},
-                                         collection="batches")
+            enqueue_deliveries(connection, {str(batch["_id"]): batch["callback_url"]},
+                               collection="batches")
 
 
 def count_jobs(db, connection, counts):
@@ -124,24 +106,23 @@ def count_jobs(db, connection, counts):
     for job, done, failed in counts:
         batch_id = job.meta.get("batch") if job is not None else None
         if batch_id:
-            finished(db, connection, count_job(db, connection, batch_id, job.id, done, failed))
+            finished(db, connection, count_job(db, batch_id, job.id, done, failed))
 
 
 def cancel_rows(db, prediction_ids):
     """Take the rows that are still `queued` to `cancelled`; returns how many."""
     stamp = now()
     return db.predictions.update_many(
-        {"_id": {"$in": [ObjectId(pid) for pid in prediction_ids]}, "status": "queued"},
-        {"$set": {"status": "cancelled", "finished_at": stamp, "_updated": stamp,
-                  "_etag": etag_for(prediction_ids[0], "cancelled", stamp)}}).modified_count
+        {"_id": {"$in": [ObjectId(pid) for pid in prediction_ids]}, "status": QUEUED},
+        {"$set": {"status": CANCELLED, "finished_at": stamp, "_updated": stamp,
+                  "_etag": etag_for(prediction_ids[0], CANCELLED, stamp)}}).modified_count
 
 
 def cancel_jobs(db, connection, jobs):
     """Cancel the rows of these jobs of a batch, instead of predicting them."""
     for job in jobs:
         taken = cancel_rows(db, job.args[2])
-        finished(db, connection, count_job(db, connection, job.meta["batch"], job.id,
-                                           cancelled=taken))
+        finished(db, connection, count_job(db, job.meta["batch"], job.id, cancelled=taken))
 
 
 def cancel_requested(db, batch_ids):
@@ -154,28 +135,18 @@ def cancel_requested(db, batch_ids):
 
 
 def queued_jobs_of(queue, batch_id):
-    """Take the batch's jobs off the queue; returns those this call removed."""
-    connection = queue.connection
-    ids = [i.decode() for i in connection.lrange(queue.key, 0, -1)]
-    with connection.pipeline(transaction=False) as pipeline:
-        for job_id in ids:
-            pipeline.hget(Job.key_for(job_id), "description")
-        descriptions = pipeline.execute()
-    mine = [job_id for job_id, description in zip(ids, descriptions)
-            if (description or b"").decode().endswith(f" of batch {batch_id}")]
-    with connection.pipeline(transaction=False) as pipeline:
-        for job_id in mine:
-            pipeline.lrem(queue.key, 1, job_id)
-        removed = pipeline.execute()
-    won = [job_id for job_id, count in zip(mine, removed) if count == 1]
-    return [job for job in queue.job_class.fetch_many(won, connection=connection)
-            if job is not None]
+    """Take the batch's jobs off the queue (by their meta); returns those this call
+    removed."""
+    ids = queue.get_job_ids()
+    mine = [job_id for job_id, meta in zip(ids, rq_seams.metas_of(queue, ids))
+            if meta.get("batch") == str(batch_id)]
+    return rq_seams.take_off_queue(queue, mine)
 
 
 def cancel(db, queue, batch):
     """POST /batches/{id}/cancel: see the module's docstring. Returns the batch."""
     batch_id = batch["_id"]
-    update(db, queue.connection, batch_id, {"$set": {"cancel_requested": True}}, what="cancel")
+    update(db, batch_id, {"$set": {"cancel_requested": True}}, what="cancel")
     jobs = queued_jobs_of(queue, batch_id)
     cancel_jobs(db, queue.connection, jobs)
     for job in jobs:
@@ -185,7 +156,7 @@ def cancel(db, queue, batch):
 
 def recount(db, batch):
     """The batch's counters read from its rows; None while a row is unfinished."""
-    counts = {"done": 0, "failed": 0, "cancelled": 0}
+    counts = {DONE: 0, FAILED: 0, CANCELLED: 0}
     for prediction in db.predictions.find(
             rows_filter(batch["rows"]["predictions"], batch["total"]), {"status": 1}):
         status = prediction.get("status")

@@ -5,19 +5,19 @@ import shutil
 import numpy as np
 import pytest
 
-from service import registry
-from service.train import SPECS, train_all
+from cli.train import SPECS, train_all
+from service.models import catalog
 
 
 @pytest.fixture
 def artifacts(tmp_path):
     copy = tmp_path / "artifacts"
-    shutil.copytree(registry.ARTIFACTS_DIR, copy)
+    shutil.copytree(catalog.ARTIFACTS_DIR, copy)
     return copy
 
 
 def test_manifest_lists_the_three_shipped_models():
-    entries = {e["name"]: e for e in registry.read_manifest()}
+    entries = {e["name"]: e for e in catalog.read_manifest()}
     assert entries["iris"]["features"] == ["sepal_length", "sepal_width", "petal_length",
                                            "petal_width"]
     assert entries["iris"]["classes"] == ["setosa", "versicolor", "virginica"]
@@ -38,12 +38,12 @@ def test_training_reproduces_the_committed_models(tmp_path):
     """Same seeds, same data: the retrained models score the same and give the same
     output for every row of their dataset (pickle bytes may differ by memo layout)."""
     retrained = {e["name"]: e for e in train_all(tmp_path)}
-    for entry in registry.read_manifest():
+    for entry in catalog.read_manifest():
         again = retrained[entry["name"]]
         assert again["metrics"] == entry["metrics"]
         assert again["features"] == entry["features"]
-        _, shipped_model = registry.load_model(entry["name"], 1)
-        _, new_model = registry.load_model(entry["name"], 1, tmp_path)
+        _, shipped_model = catalog.load_model(entry["name"], 1)
+        _, new_model = catalog.load_model(entry["name"], 1, tmp_path)
         X = SPECS[entry["name"]][0]().data
         assert np.array_equal(outputs(new_model, X), outputs(shipped_model, X))
 
@@ -56,8 +56,8 @@ def test_tampered_artifact_is_refused_and_never_unpickled(artifacts, tmp_path):
             return (open, (str(marker), "w"))
 
     (artifacts / "iris" / "1" / "model.joblib").write_bytes(pickle.dumps(Exploit()))
-    with pytest.raises(registry.ArtifactError, match="does not match its sha256"):
-        registry.load_model("iris", 1, artifacts)
+    with pytest.raises(catalog.ArtifactError, match="does not match its sha256"):
+        catalog.load_model("iris", 1, artifacts)
     assert not marker.exists()
 
 
@@ -66,30 +66,30 @@ def test_artifact_outside_artifacts_dir_is_refused(artifacts, tmp_path):
     outside.write_bytes(b"x")
     manifest = json.loads((artifacts / "manifest.json").read_text())
     manifest["models"][0]["artifact"] = {"path": "../evil.joblib",
-                                         "sha256": registry.sha256_of(b"x")}
+                                         "sha256": catalog.sha256_of(b"x")}
     (artifacts / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(registry.ArtifactError, match="leaves artifacts/"):
-        registry.load_model("iris", 1, artifacts)
+    with pytest.raises(catalog.ArtifactError, match="leaves artifacts/"):
+        catalog.load_model("iris", 1, artifacts)
 
 
 def test_model_is_loaded_once_per_process():
-    first = registry.load_model("iris", 1)
-    assert registry.load_model("iris", 1)[1] is first[1]
+    first = catalog.load_model("iris", 1)
+    assert catalog.load_model("iris", 1)[1] is first[1]
 
 
 def test_sync_registers_each_model_once(db):
-    registry.sync_manifest(db)
-    registry.sync_manifest(db)
+    catalog.sync_manifest(db)
+    catalog.sync_manifest(db)
     assert db.models.count_documents({}) == 3
-    assert registry.find_model(db, "iris")["version"] == 1
-    assert registry.find_model(db, "iris", 2) is None
+    assert catalog.find_model(db, "iris")["version"] == 1
+    assert catalog.find_model(db, "iris", 2) is None
 
 
 def test_sync_survives_a_concurrent_upsert_of_the_same_model(db, monkeypatch):
     """Two API processes starting at once on an empty database (seen with gunicorn -w 2)."""
     from pymongo.errors import DuplicateKeyError
 
-    register = registry.register_shipped
+    register = catalog.register_shipped
     raced = []
 
     def loses_the_race_once(db_, entry, *args):
@@ -99,8 +99,8 @@ def test_sync_survives_a_concurrent_upsert_of_the_same_model(db, monkeypatch):
             raise DuplicateKeyError("E11000 duplicate key error collection: models")
         return register(db_, entry, *args)
 
-    monkeypatch.setattr(registry, "register_shipped", loses_the_race_once)
-    registry.sync_manifest(db)
+    monkeypatch.setattr(catalog, "register_shipped", loses_the_race_once)
+    catalog.sync_manifest(db)
     assert raced and db.models.count_documents({}) == 3
 
 
@@ -111,9 +111,9 @@ def test_a_shipped_file_that_is_not_a_model_is_skipped_not_fatal(db, artifacts, 
     path.parent.mkdir(parents=True)
     path.write_bytes(pickle.dumps({"not": "a model"}))
     manifest["models"].append({**manifest["models"][0], "name": "notes", "artifact": {
-        "path": "notes/1/model.joblib", "sha256": registry.sha256_of(path.read_bytes())}})
+        "path": "notes/1/model.joblib", "sha256": catalog.sha256_of(path.read_bytes())}})
     (artifacts / "manifest.json").write_text(json.dumps(manifest))
     db.models.delete_many({})
-    registry.sync_manifest(db, artifacts)
+    catalog.sync_manifest(db, artifacts)
     assert sorted(m["name"] for m in db.models.find()) == ["breast_cancer", "diabetes", "iris"]
     assert "notes v1 not registered: the file holds a dict" in caplog.text

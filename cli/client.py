@@ -1,6 +1,6 @@
 """A small Python client for the API, used by the CLI and importable by scripts:
 
-    from service.client import Client
+    from cli.client import Client
     api = Client("http://127.0.0.1:5000", token)
     batch = api.submit_file("rows.csv", "iris")     # a file of rows: one batch
     api.wait_batch(batch["_id"])

@@ -14,8 +14,8 @@ from flask import Blueprint, current_app, request
 
 import settings
 
-from . import registry
-from .validation import models_changed
+from ..validation import models_changed
+from . import catalog
 
 blueprint = Blueprint("uploads", __name__)
 
@@ -75,10 +75,10 @@ def register(resource):
         return refused(issues)
     features = features_of(form) if form.get("features") is not None else None
     try:
-        document = registry.register_upload(
+        document = catalog.register_upload(
             current_app.data.driver.db, form["name"], files["artifact"].read(),
             files["artifact"].filename, features, form.get("alias"))
-    except registry.ModelRefused as exc:
+    except catalog.ModelRefused as exc:
         return refused({"artifact": str(exc)})
     models_changed(current_app.redis)
     document["_status"] = "OK"
@@ -91,7 +91,7 @@ blueprint.add_url_rule("/models", view_func=upload, methods=["POST"])
 def on_updated_models(updates, original):
     """A PATCH that gives aliases takes each from the versions of the name that had it."""
     for alias in updates.get("aliases") or []:
-        registry.take_alias(current_app.data.driver.db, original["name"], alias, original["_id"])
+        catalog.take_alias(current_app.data.driver.db, original["name"], alias, original["_id"])
     models_changed(current_app.redis)
 
 

@@ -10,7 +10,7 @@ import csv
 import pickle
 import tempfile
 
-from .validation import MAX_STRING_FEATURE, feature_types_of, value_error
+from ..validation import MAX_STRING_FEATURE, feature_types_of, value_error
 
 MAX_ROWS = 1_000_000
 MAX_ISSUES = 100

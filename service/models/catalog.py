@@ -1,5 +1,5 @@
 """The model registry: `models` documents, one per (name, version), whose artifact bytes
-are in the database (service/artifacts.py); how an input's model version is resolved.
+are in the database (core/artifacts.py); how an input's model version is resolved.
 
 A model is registered by an upload (POST /api/v1/models, `register-model`), or, for the
 three shipped in artifacts/ (manifest.json), at the first start through the same path:
@@ -20,9 +20,9 @@ from pymongo.errors import DuplicateKeyError
 from sklearn.exceptions import InconsistentVersionWarning
 
 import settings
+from core import artifacts
+from core.artifacts import ArtifactError
 
-from . import artifacts
-from .artifacts import ArtifactError
 from .describe import ModelRefused, describe
 
 ARTIFACTS_DIR = Path(settings.ARTIFACTS_DIR)

@@ -1,0 +1,208 @@
+"""Command line: python -m service create-token | train | sync-models | submit | wait |
+export | register-model. The last four talk to a running API (--url, --token or
+PREDICTION_API_URL, PREDICTION_API_TOKEN) through cli.client.Client.
+
+Servers are found as cli/endpoints.py says (environment, else what `make run`
+wrote). An expected failure (a server that does not answer, a refused token, a bad
+file or argument) ends the command with one line on stderr and a non-zero exit."""
+import argparse
+import csv
+import json
+import os
+import sys
+from urllib.parse import urlsplit
+
+import pymongo
+import pymongo.errors
+import requests
+
+import settings
+
+from . import endpoints
+from .client import ApiError
+
+
+class CommandError(Exception):
+    """An expected failure: its message is all the user sees."""
+
+
+def without_password(uri):
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    return uri.replace(f":{parts.password}@", ":***@", 1)
+
+
+def database():
+    """The database named in the URI, after a ping (2 s at most when nobody answers)."""
+    uri = endpoints.mongo_uri()
+    try:
+        client = pymongo.MongoClient(uri, **settings.MONGO_OPTIONS)
+        client.admin.command("ping")
+        return client.get_default_database()
+    except (pymongo.errors.PyMongoError, ValueError) as exc:
+        raise CommandError(f"cannot reach MongoDB at {without_password(uri)} "
+                           f"(is make run running? set MONGO_URI): {type(exc).__name__}") from None
+
+
+def cmd_create_token(args):
+    from service.tokens import create_token
+    token = create_token(database(), args.role, args.name)
+    print(f"created {args.role} token for {args.name!r} (stored hashed; shown only now):",
+          file=sys.stderr)
+    print(token)
+
+
+def cmd_train(args):
+    from .train import train_all
+    for entry in train_all():
+        print(f"{entry['name']} v{entry['version']}: {entry['metrics']} "
+              f"sha256={entry['artifact']['sha256'][:12]}")
+
+
+def cmd_sync_models(args):
+    from service.models.catalog import sync_manifest
+    sync_manifest(database())
+    print("models synced")
+
+
+def api_client(args):
+    from .client import Client
+    if not args.token:
+        raise CommandError("a token is needed: --token or PREDICTION_API_TOKEN")
+    return Client(args.url or endpoints.api_url(), args.token)
+
+
+def read_ids(path):
+    source = sys.stdin if path in (None, "-") else open(path)
+    return [line.strip() for line in source if line.strip()]
+
+
+def cmd_submit(args):
+    """Upload the file as one batch and print its id; with --wait, a progress bar from
+    the batch's counters until it is finished; with --out, its results into that file."""
+    from tqdm import tqdm
+    api = api_client(args)
+    batch = api.submit_file(args.file, args.model, version=args.version, alias=args.alias,
+                            callback_url=args.callback_url)
+    print(batch["_id"], flush=True)
+    if not (args.wait or args.out):
+        return
+    with tqdm(total=batch["total"], unit="row", desc="done", file=sys.stderr) as bar:
+        def progress(current):
+            bar.update(current["done"] + current["failed"] + current["cancelled"] - bar.n)
+        batch = api.wait_batch(batch["_id"], timeout=args.timeout, progress=progress)
+    print(f"batch {batch['_id']}: {batch['status']}, {batch['done']} done, "
+          f"{batch['failed']} failed, {batch['cancelled']} cancelled", file=sys.stderr)
+    if args.out:
+        api.batch_results(batch["_id"], args.out,
+                          "jsonl" if args.out.endswith((".jsonl", ".ndjson")) else "csv")
+
+
+def cmd_wait(args):
+    from tqdm import tqdm
+    api = api_client(args)
+    ids = read_ids(args.ids) if args.ids else None
+    total = len(ids) if ids is not None else api.pending()
+    with tqdm(total=total, unit="prediction", desc="done", file=sys.stderr) as bar:
+        def progress(left):
+            bar.update(max(0, total - left - bar.n))
+        api.wait(ids, timeout=args.timeout, progress=progress)
+
+
+def cmd_register_model(args):
+    features = [f.strip() for f in args.features.split(",")] if args.features else None
+    document = api_client(args).register_model(args.file, args.name, args.alias, features)
+    print(json.dumps(document, indent=2))
+
+
+def cmd_export(args):
+    api = api_client(args)
+    rows = api.export(read_ids(args.ids) if args.ids else None)
+    columns = []
+    for row in rows:
+        columns += [key for key in row if key not in columns]
+    writer = csv.DictWriter(sys.stdout, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(rows)
+
+
+def add_api_arguments(parser):
+    parser.add_argument("--url", help="the API (default: PREDICTION_API_URL, else the URL "
+                                      "`make run` wrote, else http://127.0.0.1:5000)")
+    parser.add_argument("--token", default=os.environ.get("PREDICTION_API_TOKEN"))
+
+
+def run(args):
+    """args.run(args), with each expected failure said in one line."""
+    try:
+        args.run(args)
+    except CommandError as exc:
+        return str(exc)
+    except requests.ConnectionError:
+        url = getattr(args, "url", None) or endpoints.api_url()
+        return f"cannot reach the API at {url} (is make run running? set PREDICTION_API_URL)"
+    except requests.Timeout:
+        return "the API did not answer in time"
+    except ApiError as exc:
+        return f"the API refused: {exc}"
+    except TimeoutError as exc:
+        return f"timed out: {exc}"
+    except OSError as exc:
+        return f"{exc.filename or 'file'}: {exc.strerror or exc}"
+    except KeyboardInterrupt:
+        return "interrupted"
+    return None
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m service")
+    commands = parser.add_subparsers(dest="command", required=True)
+    token = commands.add_parser("create-token", help="create an API token, print it")
+    token.add_argument("--role", choices=["client", "admin"], required=True)
+    token.add_argument("--name", required=True)
+    token.set_defaults(run=cmd_create_token)
+    commands.add_parser("train", help="train the shipped models into artifacts/").set_defaults(
+        run=cmd_train)
+    commands.add_parser("sync-models", help="register artifacts/manifest.json").set_defaults(
+        run=cmd_sync_models)
+    submit = commands.add_parser("submit", help="upload a CSV file as one batch, print its id")
+    submit.add_argument("file", help="CSV whose header names the features (any order); a "
+                                     "`ref` column is kept")
+    submit.add_argument("--model", required=True)
+    which = submit.add_mutually_exclusive_group()
+    which.add_argument("--version", type=int)
+    which.add_argument("--alias")
+    submit.add_argument("--wait", action="store_true", help="progress bar until it is done")
+    submit.add_argument("--out", help="write the results there once done (CSV; JSON lines "
+                                      "for a name ending in .jsonl); implies --wait")
+    submit.add_argument("--callback-url", help="POSTed the batch when it is finished")
+    submit.add_argument("--timeout", type=float)
+    submit.set_defaults(run=cmd_submit)
+    wait = commands.add_parser("wait", help="progress bar until the predictions are done")
+    wait.add_argument("ids", nargs="?", help="file of prediction ids (- for stdin); "
+                                             "default: all of this client's")
+    wait.add_argument("--timeout", type=float)
+    wait.set_defaults(run=cmd_wait)
+    export = commands.add_parser("export", help="predictions joined to their inputs")
+    export.add_argument("--format", choices=["csv"], default="csv")
+    export.add_argument("--ids", help="file of prediction ids; default: all of this client's")
+    export.set_defaults(run=cmd_export)
+    register = commands.add_parser("register-model",
+                                   help="upload a model file (admin token), print its document")
+    register.add_argument("file", help="a .skops file, or a joblib/pickle dump")
+    register.add_argument("--name", required=True)
+    register.add_argument("--alias", help="e.g. production: this version serves by default")
+    register.add_argument("--features", help="a,b,c: names for a model fitted on an array")
+    register.set_defaults(run=cmd_register_model)
+    for command in (submit, wait, export, register):
+        add_api_arguments(command)
+    args = parser.parse_args(argv)
+    failure = run(args)
+    if failure:
+        print("error: " + " ".join(failure.split()), file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""The prediction document, its statuses and its ETags: written by the API (stored
+`queued`) and by the workers (each status after that)."""
+import hashlib
+from datetime import datetime, timezone
+
+import settings
+
+QUEUED, RUNNING, DONE, FAILED, CANCELLED = settings.STATUSES
+UNFINISHED = (QUEUED, RUNNING)
+FINISHED = (DONE, FAILED, CANCELLED)
+# A row of a cancelled batch is never written again (core/batches.py).
+NOT_CANCELLED = {"$ne": CANCELLED}
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def etag_for(document_id: str, what: str, stamp: datetime) -> str:
+    """A new _etag for a document changed by `what` at `stamp`, so that Eve's
+    conditional GETs (If-None-Match) see the change."""
+    return hashlib.sha1(f"{document_id}/{what}/{stamp.isoformat()}".encode()).hexdigest()
+
+
+def prediction_document(item: dict, job_id: str, stamp: datetime) -> dict:
+    """The `queued` prediction of a stored input `item` (with its `_id` and `prediction`
+    ids), to be worked by job `job_id`."""
+    document = {
+        "_id": item["prediction"], "input": item["_id"], "model": item["model"],
+        "version": item["version"], "status": QUEUED, "attempts": 0, "job": job_id,
+        "queued_at": stamp, "_created": stamp, "_updated": stamp,
+        "_etag": f"{item['prediction']}-queued",
+    }
+    if "owner" in item:
+        document["owner"] = item["owner"]
+    if item.get("batch"):
+        document["batch"] = item["batch"]
+    if item.get("callback_url"):
+        document["callback_url"] = item["callback_url"]
+        document["callback"] = {"status": "pending", "attempts": 0, "last_error": None}
+    return document
