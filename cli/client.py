@@ -17,6 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
+from core.documents import CANCELLED, DONE, UNFINISHED
+
 BULK = 1000        # inputs per POST, the API's limit
 SUBMIT_THREADS = 4  # POSTs at a time
 IDS_PER_QUERY = 100
@@ -93,7 +95,7 @@ class Client:
             batch = self.batch(batch_id, wait=round_seconds)
             if progress:
                 progress(batch)
-            if batch["status"] in ("done", "cancelled"):
+            if batch["status"] in (DONE, CANCELLED):
                 return batch
             if deadline is not None and time.monotonic() > deadline:
                 left = batch["total"] - batch["done"] - batch["failed"] - batch["cancelled"]
@@ -134,7 +136,7 @@ class Client:
         of those from the first to the last of ids (ids are ObjectIds, which grow with
         time, so this is one question whatever the number of ids: it also counts any
         other prediction the client made meanwhile)."""
-        unfinished = {"status": {"$in": ["queued", "running"]}}
+        unfinished = {"status": {"$in": list(UNFINISHED)}}
         if ids:
             unfinished["_id"] = {"$gte": min(ids), "$lte": max(ids)}
         return self.request("GET", "/predictions", params={

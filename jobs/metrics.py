@@ -5,6 +5,8 @@ from datetime import datetime, timezone
 
 from prometheus_client import Counter, Histogram
 
+from core.documents import DONE, FAILED
+
 FINISHED = Counter("predictions_finished_total", "predictions written back",
                    ["model", "version", "status"])
 SUBMIT_TO_DONE = Histogram("prediction_submit_to_done_seconds",
@@ -14,7 +16,7 @@ SUBMIT_TO_DONE = Histogram("prediction_submit_to_done_seconds",
 
 
 def observe_chunk(model, version, outcomes, enqueued_at):
-    for status in ("done", "failed"):
+    for status in (DONE, FAILED):
         count = sum(1 for s, _ in outcomes if s == status)
         if count:
             FINISHED.labels(model, str(version), status).inc(count)

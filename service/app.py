@@ -41,7 +41,7 @@ def create_app(overrides=None, data=Mongo, redis=None):
     batches.attach(app)
     waiting.attach(app)
     errors.attach(app)
-    prefix = f"/{config['URL_PREFIX']}/{config['API_VERSION']}"
+    prefix = errors.api_prefix(config)
     app.register_blueprint(health_blueprint, url_prefix=prefix)
     app.register_blueprint(openapi_blueprint, url_prefix=prefix)
     metrics.attach(app)

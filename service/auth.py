@@ -11,8 +11,9 @@ import json
 import time
 
 from eve.auth import TokenAuth
-from flask import Response, abort, current_app, g, jsonify, make_response, request
+from flask import Response, abort, current_app, g, make_response, request
 
+from .errors import error_body
 from .tokens import account_key, find_account, token_hash
 
 ACCOUNT_SECONDS = 30  # a token deleted behind the API's back works at most this long
@@ -58,8 +59,8 @@ def enforce_rate_limit(token_id):
     count, _ = pipe.execute()
     if count > limit:
         retry_after = max(1, int(window_start + window - now))
-        response = make_response(jsonify({"_status": "ERR", "_error": {
-            "code": 429, "message": f"rate limit of {limit} requests per {window} s exceeded"}}), 429)
+        response = make_response(*error_body(
+            429, f"rate limit of {limit} requests per {window} s exceeded"))
         response.headers["Retry-After"] = str(retry_after)
         abort(response)
 

@@ -14,8 +14,21 @@ UNAVAILABLE = (pymongo.errors.ConnectionFailure, pymongo.errors.ServerSelectionT
                redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 
+def api_prefix(config) -> str:
+    """Where the API's routes are: /api/v1."""
+    return f"/{config['URL_PREFIX']}/{config['API_VERSION']}"
+
+
+def error_document(code: int, message: str, issues=None) -> dict:
+    """The body of every error answer, as Eve writes its own (`_issues` for a 422)."""
+    document = {"_status": "ERR", "_error": {"code": code, "message": message}}
+    if issues is not None:
+        document["_issues"] = issues
+    return document
+
+
 def error_body(code, message):
-    return jsonify({"_status": "ERR", "_error": {"code": code, "message": message}}), code
+    return jsonify(error_document(code, message)), code
 
 
 def store_unavailable(exc):

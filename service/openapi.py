@@ -13,6 +13,7 @@ from openapi_ui_bundles import swagger_ui
 from settings import ALIAS, MODEL_NAME_PATTERN
 
 from . import query
+from .errors import api_prefix
 from .models.catalog import find_model
 from .validation import FEATURE_BOUND, MAX_STRING_FEATURE, callback_url_pattern
 
@@ -378,7 +379,7 @@ def document():
         "info": {"title": "Prediction service", "version": config["API_VERSION"],
                  "description": "POST inputs, poll predictions. Models: " + ", ".join(
                      f"{m['name']} v{m['version']} ({m['task']})" for m in models)},
-        "servers": [{"url": f"/{config['URL_PREFIX']}/{config['API_VERSION']}"}],
+        "servers": [{"url": api_prefix(config)}],
         "security": [{"bearer": []}],
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
                        "schemas": schemas},

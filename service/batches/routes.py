@@ -29,6 +29,7 @@ from core.documents import QUEUED, UNFINISHED, etag_for, prediction_document
 from core.logs import audit
 from core.queue import enqueue_chunks, plan_chunks, prediction_queue
 
+from ..errors import api_prefix, error_document
 from ..validation import callback_refusal, lookup_model, ordered_features
 from . import files as batch_files
 
@@ -43,8 +44,7 @@ SHOWN = ("_id", "model", "version", "status", "total", "done", "failed", "cancel
 
 
 def refused(issues, status=422):
-    body = {"_status": "ERR", "_issues": issues, "_error": {
-        "code": status, "message": f"the batch was refused: {len(issues)} issue(s)"}}
+    body = error_document(status, f"the batch was refused: {len(issues)} issue(s)", issues)
     return send_response("batches", (body, None, None, status))
 
 
@@ -363,5 +363,4 @@ blueprint.add_url_rule("/batches/<batch_id>/cancel", view_func=cancel, methods=[
 
 
 def attach(app):
-    prefix = f"/{app.config['URL_PREFIX']}/{app.config['API_VERSION']}"
-    app.register_blueprint(blueprint, url_prefix=prefix)
+    app.register_blueprint(blueprint, url_prefix=api_prefix(app.config))

@@ -14,6 +14,7 @@ from flask import Blueprint, current_app, request
 
 import settings
 
+from ..errors import api_prefix, error_document
 from ..validation import models_changed
 from . import catalog
 
@@ -21,8 +22,7 @@ blueprint = Blueprint("uploads", __name__)
 
 
 def refused(issues):
-    body = {"_status": "ERR", "_issues": issues,
-            "_error": {"code": 422, "message": "Insertion failure: 1 document(s) contain(s) error(s)"}}
+    body = error_document(422, "Insertion failure: 1 document(s) contain(s) error(s)", issues)
     return send_response("models", (body, None, None, 422))
 
 
@@ -100,7 +100,6 @@ def on_deleted_item_models(item):
 
 
 def attach(app):
-    prefix = f"/{app.config['URL_PREFIX']}/{app.config['API_VERSION']}"
-    app.register_blueprint(blueprint, url_prefix=prefix)
+    app.register_blueprint(blueprint, url_prefix=api_prefix(app.config))
     app.on_updated_models += on_updated_models
     app.on_deleted_item_models += on_deleted_item_models
