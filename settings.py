@@ -116,6 +116,12 @@ models = {
         "sklearn_version": {"type": "string", "readonly": True},
         "aliases": {"type": "list", "schema": ALIAS, "maxlength": 16},
         "retired": {"type": "boolean"},
+        # live quality and drift (service/models/quality.py): a feature drifts at a PSI of
+        # drift_threshold or more; a classifier's answer less sure than review_threshold
+        # waits for a person in the review queue (null: no queue)
+        "drift_threshold": {"type": "number", "min": 1e-9, "max": 1e6},
+        "review_threshold": {"type": "number", "min": 0, "max": 1, "nullable": True},
+        "reference": {"type": "dict", "readonly": True, "nullable": True},
     },
 }
 
@@ -173,6 +179,7 @@ predictions = {
         "owner_created": [("owner", 1), ("_created", -1)],
         "created": [("_created", -1)],
         "status_queued_at": [("status", 1), ("queued_at", 1)],
+        "review_created": [("review", 1), ("_created", -1)],
         "input": [("input", 1)],
         "batch_created": [("batch", 1), ("_created", -1)],
     },
@@ -191,6 +198,33 @@ predictions = {
         "batch": {"type": "objectid", "readonly": True},
         "callback_url": {"type": "string", "readonly": True},
         "callback": CALLBACK,
+        # ground truth (feedback) and the review queue
+        "actual": {"type": ["string", "number"], "readonly": True},
+        "feedback_at": {"type": "datetime", "readonly": True},
+        "review": {"type": "string", "allowed": ["pending", "done"], "readonly": True},
+        "reviewed_by": {"type": "string", "readonly": True},
+    },
+}
+
+# Ground truth: the outcome a prediction should have had (service/feedback.py). Every
+# submission is kept; the prediction shows the latest as `actual`.
+feedback = {
+    "item_title": "feedback",
+    "resource_methods": ["GET", "POST"],
+    "item_methods": ["GET"],
+    "allowed_roles": CLIENT_OR_ADMIN,
+    "allowed_item_roles": CLIENT_OR_ADMIN,
+    "auth_field": "owner",
+    "mongo_indexes": {"owner_created": [("owner", 1), ("_created", -1)],
+                      "created": [("_created", -1)],
+                      "prediction": [("prediction", 1)]},
+    "schema": {
+        "prediction": {"type": "objectid", "required": True, "feedback_prediction": True},
+        "actual": {"type": ["string", "number"], "required": True, "feedback_actual": True},
+        "note": {"type": "string", "maxlength": 1000},
+        "model": {"type": "string", "readonly": True},
+        "version": {"type": "integer", "readonly": True},
+        "by": {"type": "string", "readonly": True},
     },
 }
 
@@ -242,4 +276,4 @@ tokens = {
 }
 
 DOMAIN = {"models": models, "inputs": inputs, "predictions": predictions, "batches": batches,
-          "tokens": tokens}
+          "tokens": tokens, "feedback": feedback}

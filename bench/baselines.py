@@ -16,8 +16,8 @@ from bson import ObjectId
 from pymongo import UpdateOne
 from rq import Queue
 
+from core.inference import compute
 from devstack import services
-from jobs.predict import compute
 from jobs.worker import PredictionWorker
 from service.models.catalog import load_model
 

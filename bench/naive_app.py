@@ -5,7 +5,7 @@ the same worker count as the service; the models load at import, once per proces
 POST /predict {"model": "iris", "rows": [[...], ...]} -> [result, ...]"""
 from flask import Flask, jsonify, request
 
-from jobs.predict import compute
+from core.inference import compute
 from service.models.catalog import load_model
 
 from .workload import shipped_models

@@ -2,6 +2,7 @@
 needs it (its bytes verified against its sha256), then kept in a least-recently-used
 cache bounded by count and by artifact bytes (MODEL_CACHE_MB). A new version or a
 moved alias needs no restart: jobs name the version they were resolved to."""
+import time
 from collections import OrderedDict
 
 import settings
@@ -45,3 +46,22 @@ cache = ModelCache(settings.MODEL_CACHE_MODELS, settings.MODEL_CACHE_MB * 2**20)
 def load(db, name, version):
     """(model document, estimator) for one registered version."""
     return cache.get(db, name, version)
+
+
+SETTINGS_SECONDS = 5  # a PATCH of a threshold, or a new reference, is seen within this
+SETTINGS_FIELDS = {"review_threshold": 1, "drift_threshold": 1, "reference": 1}
+settings_cache = {}  # model _id -> (read at, {review_threshold, drift_threshold, reference})
+
+
+def settings_of(db, entry):
+    """The fields of a version that change after it is registered, read again at most
+    every SETTINGS_SECONDS (the document in the cache is the one loaded)."""
+    read_at, fields = settings_cache.get(entry["_id"], (None, None))
+    if read_at is None or time.monotonic() - read_at > SETTINGS_SECONDS:
+        fields = db.models.find_one({"_id": entry["_id"]}, SETTINGS_FIELDS) or {}
+        settings_cache[entry["_id"]] = (time.monotonic(), fields)
+    return fields
+
+
+def forget_settings(entry):
+    settings_cache.pop(entry["_id"], None)

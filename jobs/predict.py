@@ -3,8 +3,6 @@ import logging
 import time
 from typing import NamedTuple
 
-import numpy as np
-import pandas as pd
 from rq import get_current_job
 from rq.job import Job
 
@@ -12,45 +10,13 @@ from core import finished
 from core.artifacts import ArtifactError
 from core.connections import mongo_db
 from core.documents import DONE, FAILED, now
+from core.inference import compute
 from core.logs import audit
 from core.queue import enqueue_deliveries
 
-from . import batch_rows, metrics, models, writeback
+from . import batch_rows, metrics, models, monitoring, writeback
 
 log = logging.getLogger(__name__)
-
-
-def classification_results(classes, probabilities):
-    """Label and probabilities from predict_proba alone: the label is the class of the
-    highest probability, which is what predict() returns for these models, without
-    running the model twice."""
-    results = []
-    for row in probabilities:
-        values = [float(p) for p in row]
-        results.append({"label": classes[int(np.argmax(row))],
-                        "probabilities": dict(zip(classes, values))})
-    return results
-
-
-DTYPES = {"number": "float64", "string": "object", "boolean": "bool"}
-
-
-def model_input(entry, estimator, rows):
-    """Numbers-only models fitted on an array take a float array; a model fitted on a
-    DataFrame, or with string or boolean features, takes one with the training column
-    names and dtypes, as in the notebook it came from."""
-    types = entry.get("feature_types") or ["number"]
-    if set(types) == {"number"} and not hasattr(estimator, "feature_names_in_"):
-        return np.asarray(rows, dtype=np.float64)
-    frame = pd.DataFrame(rows, columns=entry["features"])
-    return frame.astype(dict(zip(entry["features"], (DTYPES[t] for t in types))))
-
-
-def compute(entry, estimator, rows):
-    X = model_input(entry, estimator, rows)
-    if entry["task"] == "classification":
-        return classification_results(entry["classes"], estimator.predict_proba(X))
-    return [{"value": float(v)} for v in estimator.predict(X)]
 
 
 def error_of(exc):
@@ -79,33 +45,47 @@ def log_outcomes(meta, model, version, sha256, prediction_ids, outcomes, duratio
 
 
 def outcomes_of(db, model, version, rows):
-    """(artifact sha256 or None, [(status, result or error), ...]) for the rows."""
+    """(model document or None, [(status, result or error), ...]) for the rows."""
     try:
         entry, estimator = models.load(db, model, version)
     except ArtifactError as exc:  # bytes altered or gone: retrying cannot help
         log.error("model %s v%s not loaded: %s", model, version, exc)
         return None, [(FAILED, error_of(exc))] * len(rows)
     try:
-        return entry["artifact"]["sha256"], [
-            (DONE, result) for result in compute(entry, estimator, rows)]
+        return entry, [(DONE, result) for result in compute(entry, estimator, rows)]
     except Exception:
         log.exception("chunk of %s v%s failed as a whole; retrying row by row", model, version)
-        return entry["artifact"]["sha256"], compute_each(entry, estimator, rows)
+        return entry, compute_each(entry, estimator, rows)
+
+
+class Written(NamedTuple):
+    """What predict_rows wrote: the model document (None when it did not load), each
+    row's outcome, how many rows were written (all but those of a batch cancelled
+    meanwhile), and when."""
+    entry: dict | None
+    outcomes: list
+    written: int
+    finished_at: object
+
+    @property
+    def sha256(self):
+        return self.entry["artifact"]["sha256"] if self.entry else None
 
 
 def predict_rows(db, model, version, prediction_ids, rows):
     """Predict the rows in one model call and write each outcome; the rows show
-    `running` meanwhile if that takes long (writeback.running_if_slow).
-    Returns (artifact sha256 or None, outcomes in row order, rows written: all but
-    those of a cancelled batch)."""
+    `running` meanwhile if that takes long (writeback.running_if_slow)."""
     if not rows:
-        return None, [], 0
+        return Written(None, [], 0, None)
     started_at = now()
     with writeback.running_if_slow(db, prediction_ids) as marked_running:
-        sha256, outcomes = outcomes_of(db, model, version, rows)
-    written = writeback.write_outcomes(db, prediction_ids, outcomes,
-                                       started_at=None if marked_running() else started_at)
-    return sha256, outcomes, written
+        entry, outcomes = outcomes_of(db, model, version, rows)
+    finished_at = now()
+    review = models.settings_of(db, entry).get("review_threshold") if entry else None
+    written = writeback.write_outcomes(db, prediction_ids, outcomes, stamp=finished_at,
+                                       started_at=None if marked_running() else started_at,
+                                       review_threshold=review)
+    return Written(entry, outcomes, written, finished_at)
 
 
 def summary(outcomes):
@@ -169,15 +149,18 @@ def predict_chunk(model, version, prediction_ids, rows):
     if job is not None:
         chunks = batch_rows.skip_cancelled(db, job.connection, chunks)
     started = time.perf_counter()
-    sha256, outcomes, written = predict_rows(
-        db, model, version, [pid for chunk in chunks for pid in chunk.prediction_ids],
-        [row for chunk in chunks for row in chunk.rows])
+    ids, all_rows = ([pid for chunk in chunks for pid in chunk.prediction_ids],
+                     [row for chunk in chunks for row in chunk.rows])
+    written = predict_rows(db, model, version, ids, all_rows)
     duration_ms = round((time.perf_counter() - started) * 1000, 2)
-    shares = per_chunk(chunks, outcomes)
+    shares = per_chunk(chunks, written.outcomes)
+    all_written = written.written == len(written.outcomes)
     if job is not None:
         announce(job.connection, chunks)
-        batch_rows.count(db, job.connection, shares, written == len(outcomes))
-    summaries = record(model, version, sha256, shares, duration_ms)
+        batch_rows.count(db, job.connection, shares, all_written)
+    monitoring.count(db, written.entry, ids, all_rows, written.outcomes, all_written,
+                     written.finished_at)
+    summaries = record(model, version, written.sha256, shares, duration_ms)
     if job is not None:
         job.joined_results = summaries[1:]
     return summaries[0]

@@ -64,17 +64,29 @@ def running_if_slow(db, prediction_ids, after_seconds=None):
         timer.join()
 
 
-def write_outcomes(db, prediction_ids, outcomes, started_at=None):
+def needs_review(outcome, review_threshold):
+    """A classifier's answer whose top probability is below the version's threshold."""
+    status, value = outcome
+    return (review_threshold is not None and status == DONE and "probabilities" in value
+            and max(value["probabilities"].values()) < review_threshold)
+
+
+def write_outcomes(db, prediction_ids, outcomes, started_at=None, stamp=None,
+                   review_threshold=None):
     """outcomes: [("done", result) | ("failed", error), ...] in prediction_ids order.
     With started_at (rows not marked running), the write also sets it and counts the
     attempt. Rewriting the same outcome is harmless: a model gives the same result for
     the same row, so a retried chunk converges on the same documents.
+    A classifier's answer less sure than review_threshold is written with
+    `review: "pending"` (the review queue).
     Returns how many rows were written (all but the cancelled ones)."""
-    stamp = now()
+    stamp = stamp or now()
     updates = []
     for pid, (status, value) in zip(prediction_ids, outcomes):
         field = "result" if status == DONE else "error"
         fields = {field: value, "finished_at": stamp}
+        if needs_review((status, value), review_threshold):
+            fields["review"] = "pending"
         if started_at is not None:
             fields["started_at"] = started_at
         updates.append(status_update(pid, status, fields, stamp,

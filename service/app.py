@@ -9,13 +9,15 @@ with warnings.catch_warnings():  # Eve 2.3 imports a Cerberus API that warns on 
 
 
 import settings
+from core import quality
 from core.connections import redis_from_url
 
-from . import dashboard, errors, hooks, logs, metrics, preconditions, query, tokens, waiting
+from . import dashboard, errors, feedback, hooks, logs, metrics, preconditions, query, tokens, waiting
 from .auth import BearerAuth
 from .batches import routes as batches
 from .data import Mongo
 from .health import blueprint as health_blueprint
+from .models import quality as model_quality
 from .models import uploads
 from .models.catalog import sync_manifest
 from .openapi import blueprint as openapi_blueprint
@@ -34,10 +36,12 @@ def create_app(overrides=None, data=Mongo, redis=None):
     app = Eve(settings=config, auth=BearerAuth, validator=Validator, data=data, redis=redis)
     logs.attach(app)
     hooks.attach(app)
+    feedback.attach(app)
     query.attach(app)
     preconditions.attach(app)
     tokens.attach(app)
     uploads.attach(app)
+    model_quality.attach(app)
     batches.attach(app)
     waiting.attach(app)
     errors.attach(app)
@@ -69,6 +73,7 @@ def register_models(app):
     try:
         with app.app_context():
             sync_manifest(app.data.driver.db)
+            quality.create_index(app.data.driver.db)
         models_changed(app.redis)
     except errors.UNAVAILABLE as exc:
         log.warning("models not synced at start-up, a store is unavailable: %s", exc)

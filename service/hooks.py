@@ -18,6 +18,7 @@ from core.documents import QUEUED, prediction_document
 from core.logs import audit
 from core.queue import enqueue_chunks, plan_chunks, prediction_queue
 
+from . import feedback
 from .validation import lookup_model, model_of, ordered_features
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,8 @@ def on_pre_post(resource, request):
         abort(422, description=f"at most {limit} items per request, got {len(items)}")
     if resource == "inputs":
         resolve_models(items)
+    if resource == "feedback":
+        feedback.resolve_targets(items)
 
 
 def resolve_models(items):

@@ -28,6 +28,7 @@ from .auth import refuse_unless_admin
 
 REQUESTS = Counter("http_requests_total", "HTTP requests by endpoint, method and status",
                    ["endpoint", "method", "status"])
+FEEDBACK = Counter("feedback", "labels given (POST /feedback, a batch's feedback file)")
 REQUEST_SECONDS = Histogram("http_request_duration_seconds", "HTTP request latency",
                             ["endpoint", "method"])
 

@@ -7,7 +7,7 @@ from functools import cached_property
 from eve.io.mongo import Validator as MongoValidator
 from flask import current_app, g
 
-from . import cerberus_seams
+from . import cerberus_seams, feedback
 from .models.catalog import find_model
 
 GENERATION_KEY = "models:generation"
@@ -216,6 +216,21 @@ class Validator(MongoValidator):
         if enabled and isinstance(value, str):
             refusal = callback_refusal(value, current_app.config["CALLBACK_ALLOWED_HOSTS"],
                                        current_app.config["CALLBACK_SECRET"])
+            if refusal:
+                self._error(field, refusal)
+
+    def _validate_feedback_prediction(self, enabled, field, value):
+        """{'type': 'boolean'}"""
+        if enabled:
+            refusal = feedback.prediction_error(value)
+            if refusal:
+                self._error(field, refusal)
+
+    def _validate_feedback_actual(self, enabled, field, value):
+        """{'type': 'boolean'}"""
+        found = feedback.target_of(self.document.get("prediction"))
+        if enabled and found is not None:  # `prediction` reports an unknown one
+            refusal = feedback.actual_error(found[1], value)
             if refusal:
                 self._error(field, refusal)
 

@@ -68,7 +68,8 @@ def queued(db, n):
 
 
 def test_poison_row_fails_alone_and_the_rest_of_its_chunk_succeeds(job_db, monkeypatch):
-    entry = {"name": "poison", "version": 1, "task": "classification", "classes": ["no", "yes"],
+    entry = {"_id": ObjectId(), "name": "poison", "version": 1, "task": "classification",
+             "classes": ["no", "yes"],
              "artifact": {"sha256": "0" * 64}}
     monkeypatch.setattr(predict.models, "load", lambda *_: (entry, PoisonOnNegative()))
     ids = queued(job_db, 3)

@@ -1,0 +1,106 @@
+"""Live quality, counted as it happens: one bucket document per model version and hour
+(collection `quality`), to which the workers add the rows they write (one update per
+model call) and the API adds each label it is given (feedback), so that a window's
+figures are sums of a few buckets, whatever the number of predictions stored.
+
+A row counts in the hour it was finished, its label too (whenever it comes). Fields:
+  n        rows done                      top  Σ top probability (classification)
+  binned   rows counted into drift bins   f_<feature>_<bin>, p_<bin>: rows per bin
+  labelled rows with a label
+  classification: c_<actual>_<predicted> (class indices), ll Σ log loss, br Σ Brier
+  regression:     ae Σ |error|, se Σ error², y Σ actual, yy Σ actual²
+A changed label takes its old terms back (negated) and adds the new ones."""
+import math
+from datetime import datetime
+
+import numpy as np
+from pymongo.errors import DuplicateKeyError
+
+from . import profiles
+
+COLLECTION = "quality"
+EPS = float(np.finfo(np.float64).eps)  # what sklearn's log_loss clips probabilities to
+
+
+def hour_of(stamp: datetime) -> datetime:
+    return stamp.replace(minute=0, second=0, microsecond=0)
+
+
+def bucket_id(model_id, stamp: datetime) -> str:
+    return f"{model_id}:{hour_of(stamp):%Y%m%d%H}"
+
+
+def served_terms(entry: dict, rows: list[list], results: list[dict], profile=None) -> dict:
+    """What rows done with `results` add to their bucket."""
+    terms = {"n": len(results)}
+    if entry["task"] == "classification":
+        terms["top"] = sum(max(result["probabilities"].values()) for result in results)
+    if profile:
+        terms["binned"] = len(results)
+        for index, feature in enumerate(profile["features"]):
+            for row in rows:
+                key = f"f_{index}_{profiles.slot(feature, row[index])}"
+                terms[key] = terms.get(key, 0) + 1
+        for result in results:
+            key = f"p_{profiles.slot(profile['prediction'], profiles.predicted_value(entry, result))}"
+            terms[key] = terms.get(key, 0) + 1
+    return terms
+
+
+def label_terms(entry: dict, result: dict, actual) -> dict:
+    """What one label of a row done with `result` adds to its bucket."""
+    if entry["task"] == "classification":
+        classes = entry["classes"]
+        probabilities = [result["probabilities"][c] for c in classes]
+        truth = classes.index(actual)
+        return {"labelled": 1, f"c_{truth}_{classes.index(result['label'])}": 1,
+                "ll": -math.log(min(max(probabilities[truth], EPS), 1 - EPS)),
+                "br": sum((p - (i == truth)) ** 2 for i, p in enumerate(probabilities))}
+    error = float(actual) - result["value"]
+    return {"labelled": 1, "ae": abs(error), "se": error * error,
+            "y": float(actual), "yy": float(actual) ** 2}
+
+
+def relabel_terms(entry: dict, result: dict, old, new) -> dict:
+    """What changing a row's label from `old` (None: none yet) to `new` adds."""
+    terms = label_terms(entry, result, new)
+    if old is not None:
+        for key, value in label_terms(entry, result, old).items():
+            terms[key] = terms.get(key, 0) - value
+    return {key: value for key, value in terms.items() if value != 0}
+
+
+def add(db, model: dict, stamp: datetime, terms: dict) -> None:
+    """$inc the version's bucket of `stamp`'s hour by `terms`, made when missing."""
+    if not terms:
+        return
+    bucket = {"_id": bucket_id(model["_id"], stamp)}
+    update = {"$inc": terms, "$setOnInsert": {
+        "model_id": model["_id"], "model": model["name"], "version": model["version"],
+        "hour": hour_of(stamp)}}
+    try:
+        db[COLLECTION].update_one(bucket, update, upsert=True)
+    except DuplicateKeyError:  # made at the same moment by another writer: it is there now
+        db[COLLECTION].update_one(bucket, update, upsert=True)
+
+
+def create_index(db) -> None:
+    db[COLLECTION].create_index([("model_id", 1), ("hour", 1)], name="model_hour")
+
+
+def buckets(db, model_id, since: datetime | None) -> list[dict]:
+    query = {"model_id": model_id}
+    if since is not None:
+        query["hour"] = {"$gte": hour_of(since)}
+    return list(db[COLLECTION].find(query))
+
+
+def totals(documents: list[dict]) -> dict:
+    """The buckets' counts added up."""
+    summed = {}
+    for document in documents:
+        for key, value in document.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool) \
+                    and key not in ("version",):
+                summed[key] = summed.get(key, 0) + value
+    return summed

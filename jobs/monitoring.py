@@ -1,0 +1,63 @@
+"""The workers' side of live quality and drift: the rows of each model call are added to
+their version's hour bucket in one update (core/quality.py), binned by the version's
+reference profile when it has one (core/profiles.py). A version registered without a
+reference gets one from the first REFERENCE_ROWS rows it serves."""
+import logging
+
+from bson import ObjectId
+
+from core import profiles, quality
+from core.documents import DONE
+
+from . import models
+
+log = logging.getLogger(__name__)
+
+REFERENCE_ROWS = 1000
+
+
+def done_rows(db, prediction_ids, rows, outcomes, all_written):
+    """[(row, result), ...] of the rows written `done` (when some rows were not written,
+    those of a batch cancelled meanwhile, the documents say which were)."""
+    done = [(pid, row, value) for pid, row, (status, value) in zip(prediction_ids, rows, outcomes)
+            if status == DONE]
+    if not all_written and done:
+        written = {str(p["_id"]) for p in db.predictions.find(
+            {"_id": {"$in": [ObjectId(pid) for pid, _, _ in done]}, "status": DONE}, {"_id": 1})}
+        done = [item for item in done if item[0] in written]
+    return [(row, value) for _, row, value in done]
+
+
+def count(db, entry, prediction_ids, rows, outcomes, all_written, finished_at):
+    """Add the rows just written to their version's bucket; best effort, like the
+    announcement: a bucket that misses them undercounts, the predictions are written."""
+    if entry is None or not rows:
+        return
+    try:
+        done = done_rows(db, prediction_ids, rows, outcomes, all_written)
+        if not done:
+            return
+        profile = models.settings_of(db, entry).get("reference")
+        quality.add(db, entry, finished_at, quality.served_terms(
+            entry, [row for row, _ in done], [result for _, result in done], profile))
+        if profile is None:
+            make_reference_if_served(db, entry)
+    except Exception:  # a store down now: the rows are written, their counts are lost
+        log.exception("rows of %s v%s not counted", entry["name"], entry["version"])
+
+
+def make_reference_if_served(db, entry):
+    """Once the version has served REFERENCE_ROWS rows, the first of them become its
+    reference profile (source `served`), unless it has one by then."""
+    served = quality.totals(quality.buckets(db, entry["_id"], None)).get("n", 0)
+    if served < REFERENCE_ROWS:
+        return
+    first = list(db.predictions.find(
+        {"model": entry["name"], "version": entry["version"], "status": DONE},
+        {"input": 1, "result": 1}).sort([("_created", 1)]).limit(REFERENCE_ROWS))
+    features = {i["_id"]: i["features"] for i in db.inputs.find(
+        {"_id": {"$in": [p["input"] for p in first]}}, {"features": 1})}
+    pairs = [(features[p["input"]], p["result"]) for p in first if p["input"] in features]
+    profile = profiles.build(entry, [row for row, _ in pairs], [r for _, r in pairs], "served")
+    db.models.update_one({"_id": entry["_id"], "reference": None}, {"$set": {"reference": profile}})
+    models.forget_settings(entry)

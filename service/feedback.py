@@ -1,0 +1,136 @@
+"""Ground truth: POST /api/v1/feedback, one `{"prediction", "actual"}` or a list of them.
+
+on_pre_POST (before Eve validates): the predictions the items name are read in one query,
+the caller's own only (an admin's: any), with their model versions, so that the
+validator's rules (service/validation.py) can check each item: a prediction that is the
+caller's and `done`, an `actual` among the version's classes or a finite number. Any
+item refused: 422, nothing stored.
+on_inserted_feedback: each prediction shows the latest `actual` (and leaves the review
+queue, with `reviewed_by`), and its version's hour bucket moves by the change
+(core/quality.py: the new label's terms, less the old one's)."""
+import logging
+
+from bson import ObjectId
+from bson.errors import InvalidId
+from flask import current_app, g
+from pymongo import ReturnDocument
+
+from core import quality
+from core.documents import DONE, etag_for, now
+from core.logs import audit
+
+from . import metrics
+
+log = logging.getLogger(__name__)
+
+TARGET_FIELDS = {"model": 1, "version": 1, "status": 1, "result": 1, "finished_at": 1,
+                 "owner": 1, "actual": 1}
+
+
+def caller():
+    """The client's name (Eve's auth value); None for an admin."""
+    return current_app.auth.get_request_auth_value() if current_app.auth else None
+
+
+def as_id(value):
+    try:
+        return ObjectId(value)
+    except (InvalidId, TypeError):
+        return None
+
+
+def resolve_targets(items):
+    """g.feedback_targets: {prediction id: (prediction, model)} of the caller's own
+    predictions among the items' (one query for the predictions, one per version)."""
+    ids = {as_id(item.get("prediction")) for item in items} - {None}
+    query = {"_id": {"$in": list(ids)}}
+    if caller() is not None:
+        query["owner"] = caller()
+    db = current_app.data.driver.db
+    predictions = list(db.predictions.find(query, TARGET_FIELDS)) if ids else []
+    versions = {}
+    for prediction in predictions:
+        key = (prediction["model"], prediction["version"])
+        if key not in versions:
+            versions[key] = db.models.find_one({"name": key[0], "version": key[1]})
+    g.feedback_targets = {str(p["_id"]): (p, versions[(p["model"], p["version"])])
+                          for p in predictions}
+
+
+def target_of(prediction_id):
+    """(prediction, model) of an item's prediction, or None when it is not the caller's."""
+    return g.get("feedback_targets", {}).get(str(prediction_id))
+
+
+def actual_error(model, actual):
+    """Why `actual` cannot be the outcome of a prediction of `model`, or None."""
+    if model is None:
+        return "the prediction's model version is gone"
+    if model["task"] == "classification":
+        if not isinstance(actual, str) or actual not in model["classes"]:
+            return f"one of the version's classes: {', '.join(model['classes'])}"
+        return None
+    if isinstance(actual, bool) or not isinstance(actual, (int, float)) \
+            or actual != actual or actual in (float("inf"), float("-inf")):
+        return "a finite number"
+    return None
+
+
+def prediction_error(prediction_id):
+    found = target_of(prediction_id)
+    if found is None:
+        return "unknown prediction"
+    prediction, _ = found
+    if prediction["status"] != DONE:
+        return f"the prediction is not done (it is {prediction['status']})"
+    return None
+
+
+def on_insert_feedback(items):
+    account = g.get("account") or {}
+    for item in items:
+        prediction, model = target_of(item["prediction"])
+        item["model"], item["version"] = prediction["model"], prediction["version"]
+        item["by"] = account.get("name")
+
+
+def label(db, prediction_id, actual, by, stamp):
+    """Show `actual` on the prediction (and take it out of the review queue); returns
+    the prediction as it was before."""
+    before = db.predictions.find_one_and_update(
+        {"_id": prediction_id, "status": DONE},
+        {"$set": {"actual": actual, "feedback_at": stamp, "_updated": stamp,
+                  "_etag": etag_for(str(prediction_id), "feedback", stamp)}},
+        projection=TARGET_FIELDS | {"review": 1}, return_document=ReturnDocument.BEFORE)
+    if before is not None and before.get("review") == "pending":
+        db.predictions.update_one({"_id": prediction_id, "review": "pending"},
+                                  {"$set": {"review": "done", "reviewed_by": by}})
+    return before
+
+
+def apply(db, labels, by):
+    """labels: [(prediction id, actual, model), ...] already checked. Each prediction
+    shows its latest label, and its bucket moves by the change."""
+    stamp = now()
+    for prediction_id, actual, model in labels:
+        before = label(db, prediction_id, actual, by, stamp)
+        if before is None:
+            continue
+        terms = quality.relabel_terms(model, before["result"], before.get("actual"), actual)
+        quality.add(db, model, before["finished_at"], terms)
+    metrics.FEEDBACK.inc(len(labels))
+
+
+def on_inserted_feedback(items):
+    db = current_app.data.driver.db
+    by = (g.get("account") or {}).get("name")
+    apply(db, [(item["prediction"], item["actual"], target_of(item["prediction"])[1])
+               for item in items], by)
+    for item in items:
+        audit(log, "feedback_accepted", request_id=g.get("request_id"), client=by,
+              prediction=item["prediction"], model=item["model"], version=item["version"])
+
+
+def attach(app):
+    app.on_insert_feedback += on_insert_feedback
+    app.on_inserted_feedback += on_inserted_feedback

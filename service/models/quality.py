@@ -1,0 +1,150 @@
+"""GET /api/v1/models/{id}/quality and /drift (admins): a version's live quality and
+drift over a window (1h, 24h, 7d or all), from its hour buckets (core/quality.py), so a
+read costs the same whatever the number of predictions stored.
+
+Quality equals sklearn.metrics on the window's labelled rows: accuracy, log_loss (the
+probabilities as given, clipped as sklearn clips them), brier (brier_score_loss: for two
+classes the mean over both, for more the sum over the classes), precision, recall and f1
+per class (0 where sklearn's zero_division gives 0), the confusion matrix (rows actual,
+columns predicted); mae, rmse, r2 for a regressor. A figure with no rows is null."""
+import math
+from datetime import timedelta
+
+from bson import ObjectId
+from bson.errors import InvalidId
+from flask import Blueprint, abort, current_app, jsonify, request
+
+from core import profiles, quality
+from core.documents import now
+
+from ..auth import refuse_unless_admin
+from ..errors import api_prefix
+
+blueprint = Blueprint("quality", __name__)
+
+WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7),
+           "all": None}
+DEFAULT_WINDOW = "24h"
+DEFAULT_DRIFT_THRESHOLD = 0.2
+
+
+def ratio(part, whole):
+    return part / whole if whole else None
+
+
+def classification(model, totals):
+    classes, labelled = model["classes"], totals.get("labelled", 0)
+    matrix = [[int(totals.get(f"c_{i}_{j}", 0)) for j in range(len(classes))]
+              for i in range(len(classes))]
+    figures = {"accuracy": None, "log_loss": None, "brier": None, "per_class": None,
+               "confusion": {"labels": classes, "matrix": matrix},
+               "estimated_accuracy": ratio(totals.get("top", 0), totals.get("n", 0))}
+    if not labelled:
+        return figures
+    per_class = {}
+    for i, name in enumerate(classes):
+        true_positive = matrix[i][i]
+        predicted = sum(row[i] for row in matrix)
+        support = sum(matrix[i])
+        precision = true_positive / predicted if predicted else 0.0
+        recall = true_positive / support if support else 0.0
+        f1 = 2 * true_positive / (predicted + support) if predicted + support else 0.0
+        per_class[name] = {"precision": precision, "recall": recall, "f1": f1,
+                           "support": support}
+    halves = 2 if len(classes) == 2 else 1  # sklearn's brier_score_loss(scale_by_half="auto")
+    return {**figures, "accuracy": sum(matrix[i][i] for i in range(len(classes))) / labelled,
+            "log_loss": totals.get("ll", 0) / labelled,
+            "brier": totals.get("br", 0) / labelled / halves, "per_class": per_class}
+
+
+def regression(totals):
+    labelled = totals.get("labelled", 0)
+    if not labelled:
+        return {"mae": None, "rmse": None, "r2": None}
+    squared = totals.get("se", 0)
+    spread = totals.get("yy", 0) - totals.get("y", 0) ** 2 / labelled
+    if spread > 0:
+        r2 = 1 - squared / spread
+    else:  # constant targets: sklearn's r2_score with force_finite
+        r2 = 1.0 if squared == 0 else 0.0
+    return {"mae": totals.get("ae", 0) / labelled, "rmse": math.sqrt(squared / labelled),
+            "r2": r2}
+
+
+def window_totals(model, window):
+    span = WINDOWS[window]
+    return quality.totals(quality.buckets(current_app.data.driver.db, model["_id"],
+                                          now() - span if span else None))
+
+
+def quality_of(model, totals):
+    figures = classification(model, totals) if model["task"] == "classification" \
+        else regression(totals)
+    return {"predictions": int(totals.get("n", 0)), "labelled": int(totals.get("labelled", 0)),
+            **figures, "held_out": model.get("metrics")}
+
+
+def drift_of(model, totals):
+    """Each feature's (and the prediction's) reference and live shares and PSI."""
+    profile = model.get("reference")
+    binned = totals.get("binned", 0)
+    threshold = model.get("drift_threshold") or DEFAULT_DRIFT_THRESHOLD
+    answer = {"predictions": int(binned), "drift_threshold": threshold,
+              "reference": None, "features": {}, "prediction": None, "drifted": []}
+    if not profile:
+        return answer
+
+    def compare(slicer, prefix):
+        live_counts = [totals.get(f"{prefix}{b}", 0) for b in range(profiles.slot_count(slicer))]
+        live = [count / binned for count in live_counts] if binned else None
+        psi = profiles.psi(slicer["reference"], live) if live else None
+        return {**profiles.labels_of(slicer), "reference": slicer["reference"], "live": live,
+                "psi": psi, "drifted": psi is not None and psi >= threshold}
+    answer["reference"] = {"source": profile["source"], "rows": profile["rows"]}
+    answer["features"] = {feature["name"]: compare(feature, f"f_{index}_")
+                          for index, feature in enumerate(profile["features"])}
+    answer["prediction"] = compare(profile["prediction"], "p_")
+    answer["drifted"] = [name for name, figures in answer["features"].items()
+                         if figures["drifted"]]
+    return answer
+
+
+def admin_model(model_id):
+    """The version, for an admin; else the refusal to answer with."""
+    refusal = refuse_unless_admin("models")
+    if refusal is not None:
+        return None, refusal
+    try:
+        model = current_app.data.driver.db.models.find_one({"_id": ObjectId(model_id)})
+    except (InvalidId, TypeError):
+        model = None
+    if model is None:
+        abort(404)
+    window = request.args.get("window", DEFAULT_WINDOW)
+    if window not in WINDOWS:
+        abort(400, description=f"window is one of {', '.join(WINDOWS)}")
+    return (model, window), None
+
+
+@blueprint.get("/models/<model_id>/quality")
+def quality_route(model_id):
+    found, refusal = admin_model(model_id)
+    if refusal is not None:
+        return refusal
+    model, window = found
+    return jsonify({"model": model["name"], "version": model["version"], "window": window,
+                    **quality_of(model, window_totals(model, window))})
+
+
+@blueprint.get("/models/<model_id>/drift")
+def drift_route(model_id):
+    found, refusal = admin_model(model_id)
+    if refusal is not None:
+        return refusal
+    model, window = found
+    return jsonify({"model": model["name"], "version": model["version"], "window": window,
+                    **drift_of(model, window_totals(model, window))})
+
+
+def attach(app):
+    app.register_blueprint(blueprint, url_prefix=api_prefix(app.config))
