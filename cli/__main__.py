@@ -112,8 +112,19 @@ def cmd_wait(args):
 
 def cmd_register_model(args):
     features = [f.strip() for f in args.features.split(",")] if args.features else None
-    document = api_client(args).register_model(args.file, args.name, args.alias, features)
+    document = api_client(args).register_model(args.file, args.name, args.alias, features,
+                                               args.reference)
     print(json.dumps(document, indent=2))
+
+
+def cmd_feedback(args):
+    print(json.dumps(api_client(args).batch_feedback(args.batch, args.file)))
+
+
+def cmd_references(args):
+    from .train import references_all
+    for entry in references_all():
+        print(f"{entry['name']} v{entry['version']}: {entry['reference']}")
 
 
 def cmd_export(args):
@@ -194,8 +205,15 @@ def main(argv=None):
     register.add_argument("--name", required=True)
     register.add_argument("--alias", help="e.g. production: this version serves by default")
     register.add_argument("--features", help="a,b,c: names for a model fitted on an array")
+    register.add_argument("--reference", help="a CSV of reference rows for drift")
     register.set_defaults(run=cmd_register_model)
-    for command in (submit, wait, export, register):
+    feedback = commands.add_parser("feedback", help="label a batch's rows: a CSV of ref,actual")
+    feedback.add_argument("file")
+    feedback.add_argument("--batch", required=True, help="the batch id")
+    feedback.set_defaults(run=cmd_feedback)
+    commands.add_parser("references", help="the shipped models' reference profiles").set_defaults(
+        run=cmd_references)
+    for command in (submit, wait, export, register, feedback):
         add_api_arguments(command)
     args = parser.parse_args(argv)
     failure = run(args)

@@ -156,16 +156,29 @@ class Client:
                 raise TimeoutError(f"{left} predictions still pending")
             time.sleep(interval)
 
-    def register_model(self, path, name, alias=None, features=None):
-        """Upload a model file (an admin token's right): the new version's document."""
+    def register_model(self, path, name, alias=None, features=None, reference=None):
+        """Upload a model file (an admin token's right), and perhaps a CSV of reference
+        rows for drift: the new version's document."""
         form = {"name": name}
         if alias:
             form["alias"] = alias
         if features:
             form["features"] = json.dumps(list(features))
         with open(path, "rb") as f:
-            return self.request("POST", "/models", data=form,
-                                files={"artifact": (os.path.basename(path), f)})
+            files = {"artifact": (os.path.basename(path), f)}
+            if reference:
+                files["reference"] = (os.path.basename(reference), open(reference, "rb"))
+            try:
+                return self.request("POST", "/models", data=form, files=files)
+            finally:
+                if reference:
+                    files["reference"][1].close()
+
+    def batch_feedback(self, batch_id, path):
+        """Label a batch's rows from a CSV file of `ref,actual`: {"labelled": n}."""
+        with open(path, "rb") as f:
+            return self.request("POST", f"/batches/{batch_id}/feedback", data=f,
+                                headers={"Content-Type": "text/csv"})
 
     def models(self):
         """Every registered model version's document."""

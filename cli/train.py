@@ -13,7 +13,9 @@ from sklearn.ensemble import GradientBoostingRegressor, RandomForestClassifier
 from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, r2_score
 from sklearn.model_selection import train_test_split
 
-from service.models.catalog import ARTIFACTS_DIR, MANIFEST, sha256_of
+from core import profiles
+from core.inference import compute
+from service.models.catalog import ARTIFACTS_DIR, MANIFEST, load_model, read_manifest, sha256_of
 
 SEED = 0
 VERSION = 1
@@ -50,12 +52,28 @@ def held_out_metrics(task, estimator, X_test, y_test):
             "mae": round(float(mean_absolute_error(y_test, predicted)), 6)}
 
 
-def train_one(name, artifacts_dir):
-    load, task, make_estimator = SPECS[name]
+def split(name):
+    """The shipped model's training and held-out rows (seed 0, a quarter held out)."""
+    load, task, _ = SPECS[name]
     dataset = load()
-    X_train, X_test, y_train, y_test = train_test_split(
+    return dataset, train_test_split(
         dataset.data, dataset.target, test_size=0.25, random_state=SEED,
         stratify=dataset.target if task == "classification" else None)
+
+
+def write_reference(entry, estimator, X_train, artifacts_dir):
+    """The version's reference profile (core/profiles.py) from its training rows, next
+    to its artifact; the manifest names it."""
+    rows = X_train.tolist()
+    profile = profiles.build(entry, rows, compute(entry, estimator, rows), "training")
+    relative = f"{entry['name']}/{entry['version']}/reference.json"
+    (Path(artifacts_dir) / relative).write_text(json.dumps(profile) + "\n")
+    entry["reference"] = relative
+
+
+def train_one(name, artifacts_dir):
+    _, task, make_estimator = SPECS[name]
+    dataset, (X_train, X_test, y_train, y_test) = split(name)
     estimator = make_estimator().fit(X_train, y_train)
     relative = f"{name}/{VERSION}/model.joblib"
     path = Path(artifacts_dir) / relative
@@ -72,12 +90,30 @@ def train_one(name, artifacts_dir):
     }
     if task == "classification":
         entry["classes"] = [str(c) for c in dataset.target_names[estimator.classes_]]
+    write_reference(entry, estimator, X_train, artifacts_dir)
     return entry
+
+
+def write_manifest(entries, artifacts_dir):
+    with open(Path(artifacts_dir) / MANIFEST, "w") as f:
+        json.dump({"models": entries}, f, indent=2)
+        f.write("\n")
 
 
 def train_all(artifacts_dir=ARTIFACTS_DIR):
     entries = [train_one(name, artifacts_dir) for name in SPECS]
-    with open(Path(artifacts_dir) / MANIFEST, "w") as f:
-        json.dump({"models": entries}, f, indent=2)
-        f.write("\n")
+    write_manifest(entries, artifacts_dir)
+    return entries
+
+
+def references_all(artifacts_dir=ARTIFACTS_DIR):
+    """The shipped models' reference profiles from their training rows, for artifacts
+    trained before profiles existed (the models themselves are not touched)."""
+    entries = read_manifest(artifacts_dir)
+    for entry in entries:
+        _, (X_train, *_) = split(entry["name"])
+        estimator = load_model(entry["name"], entry["version"], artifacts_dir)[1]
+        write_reference({**entry, "feature_types": None}, estimator, X_train, artifacts_dir)
+        entry["reference"] = f"{entry['name']}/{entry['version']}/reference.json"
+    write_manifest(entries, artifacts_dir)
     return entries

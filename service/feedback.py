@@ -108,6 +108,22 @@ def label(db, prediction_id, actual, by, stamp):
     return before
 
 
+def store(db, model, labels, owner, by):
+    """Keep a file's labels as POST /feedback keeps each submission."""
+    stamp = now()
+    documents = []
+    for prediction_id, actual in labels:
+        document = {"_id": ObjectId(), "prediction": prediction_id, "actual": actual,
+                    "model": model["name"], "version": model["version"], "by": by,
+                    "_created": stamp, "_updated": stamp}
+        document["_etag"] = etag_for(str(document["_id"]), "new", stamp)
+        if owner is not None:
+            document["owner"] = owner
+        documents.append(document)
+    if documents:
+        db.feedback.insert_many(documents, ordered=False)
+
+
 def apply(db, labels, by):
     """labels: [(prediction id, actual, model), ...] already checked. Each prediction
     shows its latest label, and its bucket moves by the change."""

@@ -21,10 +21,12 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from rq import Worker
 
-from core.documents import UNFINISHED
+from core import quality
+from core.documents import UNFINISHED, now
 from core.queue import callback_queue, prediction_queue
 
 from .auth import refuse_unless_admin
+from .models import quality as model_quality
 
 REQUESTS = Counter("http_requests_total", "HTTP requests by endpoint, method and status",
                    ["endpoint", "method", "status"])
@@ -71,6 +73,35 @@ class StoreCollector:
                 batches.add_metric([str(group["_id"])], group["count"])
             rows_left.add_metric([], left)
         yield from (depth, workers, by_status, batches, rows_left)
+        with self.app.app_context():
+            yield from model_quality_gauges(current_app.data.driver.db)
+
+
+def model_quality_gauges(db):
+    """Live and estimated accuracy per version and window, and each feature's PSI over
+    24 h, from the hour buckets (service/models/quality.py)."""
+    live = GaugeMetricFamily("model_live_accuracy", "accuracy on the labelled rows",
+                             labels=["model", "version", "window"])
+    estimated = GaugeMetricFamily("model_estimated_accuracy", "mean top probability",
+                                  labels=["model", "version", "window"])
+    psi = GaugeMetricFamily("model_feature_psi", "PSI of each feature over 24 h",
+                            labels=["model", "version", "feature"])
+    for model in db.models.find({"retired": {"$ne": True}}):
+        labels = [model["name"], str(model["version"])]
+        recent = quality.buckets(db, model["_id"], now() - model_quality.WINDOWS["7d"])
+        for window in ("1h", "24h", "7d"):
+            totals = model_quality.totals_since(recent, now() - model_quality.WINDOWS[window])
+            figures = model_quality.quality_of(model, totals)
+            if figures.get("accuracy") is not None:
+                live.add_metric([*labels, window], figures["accuracy"])
+            if figures.get("estimated_accuracy") is not None:
+                estimated.add_metric([*labels, window], figures["estimated_accuracy"])
+        drift = model_quality.drift_of(
+            model, model_quality.totals_since(recent, now() - model_quality.WINDOWS["24h"]))
+        for feature, figures in drift["features"].items():
+            if figures["psi"] is not None:
+                psi.add_metric([*labels, feature], figures["psi"])
+    yield from (live, estimated, psi)
 
 
 def start_timer():
@@ -93,6 +124,7 @@ def registry_for(app):
     else:
         registry.register(REQUESTS)
         registry.register(REQUEST_SECONDS)
+        registry.register(FEEDBACK)
     registry.register(StoreCollector(app))
     return registry
 

@@ -185,7 +185,10 @@ def model_upload():
                 "features": {"type": "string", "contentMediaType": "application/json",
                              "description": "a JSON list of feature names, for an estimator "
                                             "fitted without feature_names_in_"},
-                "alias": {"type": "string", "pattern": ALIAS["regex"]}}}
+                "alias": {"type": "string", "pattern": ALIAS["regex"]},
+                "reference": {"type": "string", "contentMediaType": "text/csv",
+                              "description": "reference rows for drift: a CSV with the "
+                                             "model's feature columns, at most 100,000 rows"}}}
     return {"summary": "register a new version of a model from its file (admin)",
             "requestBody": {"required": True, "content": {"multipart/form-data": {
                 "schema": form, "encoding": {"artifact": {
@@ -245,6 +248,36 @@ def batch_item_paths():
             "parameters": [batch_id],
             "responses": responses(200, {"$ref": "#/components/schemas/batches"},
                                    "403", "404")}},
+        "/batches/{id}/feedback": {"post": {
+            "summary": "label the batch's rows: a CSV of ref,actual (each ref once)",
+            "parameters": [batch_id],
+            "requestBody": {"required": True, "content": {"text/csv": {"schema": {
+                "type": "string", "description": "a header `ref,actual`, then one row per "
+                                                 "labelled row of the batch"}}}},
+            "responses": responses(200, {"type": "object", "required": ["labelled"],
+                                         "properties": {"labelled": {"type": "integer"}}},
+                                   "400", "403", "404", "413", "415", "422")}},
+    }
+
+
+def model_item_paths():
+    """GET /models/{id}/quality and /drift (admins)."""
+    model_id = {"name": "id", "in": "path", "required": True,
+                "schema": id_schema(current_app.config["DOMAIN"]["models"])}
+    window = {"name": "window", "in": "query", "schema": {
+        "type": "string", "enum": ["1h", "24h", "7d", "all"], "default": "24h"}}
+    answer = {"type": "object", "required": ["model", "version", "window", "predictions"]}
+    return {
+        "/models/{id}/quality": {"get": {
+            "summary": "live quality of the version over a window, beside its held-out "
+                       "metrics (admin)",
+            "parameters": [model_id, window],
+            "responses": responses(200, answer, "400", "403", "404")}},
+        "/models/{id}/drift": {"get": {
+            "summary": "the window's inputs and predictions against the version's reference "
+                       "profile: shares and PSI per feature (admin)",
+            "parameters": [model_id, window],
+            "responses": responses(200, answer, "400", "403", "404")}},
     }
 
 
@@ -369,6 +402,7 @@ def document():
     paths["/models"]["post"] = model_upload()
     paths["/batches"]["post"] = batch_upload(models)
     paths.update(batch_item_paths())
+    paths.update(model_item_paths())
     schemas["inputs_write"] = input_schema(models)
     schemas["tokens"]["properties"]["token"] = {
         "type": "string", "description": "the secret: in the answer to POST only"}

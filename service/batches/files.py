@@ -138,6 +138,40 @@ def validate(lines, model, ref_column="ref"):
     return total, out
 
 
+def label_records(lines, model):
+    """[(ref, actual), ...] of a labels file: a header `ref,actual` (either order), then
+    rows; a regressor's actual is read as a number, a classifier's kept as text. Raises
+    FileRefused or NotCsv."""
+    rows = records(lines)
+    header = [name.strip() for name in next(rows, None) or []]
+    if sorted(header) != ["actual", "ref"]:
+        raise FileRefused([issue(0, "file", "the header is ref,actual")])
+    ref_at, actual_at = header.index("ref"), header.index("actual")
+    out, problems = [], []
+    number = converter("number")
+    for record in rows:
+        if not record:
+            continue
+        if len(record) != 2:
+            problems.append(issue(len(out) + 1, "row", f"{len(record)} values for 2 columns"))
+            out.append((None, None))
+            continue
+        actual = record[actual_at]
+        if model["task"] == "regression":
+            try:
+                actual = number(actual)
+            except ValueError as exc:
+                problems.append(issue(len(out) + 1, "actual", str(exc)))
+        out.append((record[ref_at], actual))
+        if len(out) > MAX_ROWS:
+            raise FileRefused([issue(len(out), "file", f"more than {MAX_ROWS:,} rows")])
+    if problems:
+        raise FileRefused(problems[:MAX_ISSUES])
+    if not out:
+        raise FileRefused([issue(0, "file", "a header and no rows")])
+    return out
+
+
 def chunks(validated):
     """The validated rows back, [(features, ref), ...] CHUNK_ROWS at a time."""
     while True:

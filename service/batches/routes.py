@@ -25,10 +25,11 @@ from eve.render import send_response
 from flask import Blueprint, Response, abort, current_app, g, request, stream_with_context
 
 from core import batches as counters
-from core.documents import QUEUED, UNFINISHED, etag_for, prediction_document
+from core.documents import DONE, QUEUED, UNFINISHED, etag_for, prediction_document
 from core.logs import audit
 from core.queue import enqueue_chunks, plan_chunks, prediction_queue
 
+from .. import feedback
 from ..errors import api_prefix, error_document
 from ..validation import callback_refusal, lookup_model, ordered_features
 from . import files as batch_files
@@ -355,7 +356,61 @@ def cancel(resource, batch_id):
     return send_response("batches", (shown(batch), None, batch["_etag"], 200))
 
 
+def label_rows(db, batch, model, records):
+    """[(prediction id, actual), ...] for the file's `ref,actual` records, or the issues
+    ({"row", "field", "message"}, rows counted from 1 after the header)."""
+    wanted, issues = {}, []
+    for number, (ref, actual) in enumerate(records, 1):
+        if ref in wanted:
+            issues.append(batch_files.issue(number, "ref", f"ref {ref!r} twice"))
+        wanted[ref] = (number, actual)
+    labels = []
+    for row, source, prediction in batch_rows(db, batch):
+        ref = (source or {}).get("ref")
+        if ref not in wanted:
+            continue
+        number, actual = wanted.pop(ref)
+        if (prediction or {}).get("status") != DONE:
+            issues.append(batch_files.issue(number, "ref", f"row {row} is not done"))
+        refusal = feedback.actual_error(model, actual)
+        if refusal:
+            issues.append(batch_files.issue(number, "actual", refusal))
+        labels.append((prediction["_id"] if prediction else None, actual))
+    issues += [batch_files.issue(number, "ref", f"no row of the batch has ref {ref!r}")
+               for ref, (number, _) in wanted.items()]
+    return labels, sorted(issues, key=lambda i: i["row"])[:batch_files.MAX_ISSUES]
+
+
+@requires_auth("item")
+def label_batch(resource, batch_id):
+    """POST /batches/{id}/feedback: a CSV of `ref,actual` labels the batch's rows as
+    POST /feedback labels predictions; any bad row: 422 listing them, nothing stored."""
+    batch = caller_batch(batch_id)
+    db = current_app.data.driver.db
+    model = db.models.find_one({"name": batch["model"], "version": batch["version"]})
+    if model is None:
+        abort(409, description="the batch's model version was deleted")
+    lines = body_lines()
+    if lines is None:
+        return refused([batch_files.issue(0, "file", "required: the multipart field `file`")])
+    try:
+        records = batch_files.label_records(lines, model)
+    except batch_files.FileRefused as exc:
+        return refused(exc.issues, exc.status)
+    except batch_files.NotCsv as exc:
+        abort(400, description=str(exc))
+    labels, issues = label_rows(db, batch, model, records)
+    if issues:
+        return refused(issues)
+    by = (g.get("account") or {}).get("name")
+    feedback.store(db, model, labels, owner(), by)
+    feedback.apply(db, [(pid, actual, model) for pid, actual in labels], by)
+    return send_response("batches", ({"labelled": len(labels)}, None, None, 200))
+
+
 blueprint.add_url_rule("/batches", view_func=create, methods=["POST"])
+blueprint.add_url_rule("/batches/<batch_id>/feedback", view_func=label_batch, methods=["POST"],
+                       defaults={"resource": "batches"})
 blueprint.add_url_rule("/batches/<batch_id>/results", view_func=results, methods=["GET"],
                        defaults={"resource": "batches"})
 blueprint.add_url_rule("/batches/<batch_id>/cancel", view_func=cancel, methods=["POST"],

@@ -20,8 +20,9 @@ from pymongo.errors import DuplicateKeyError
 from sklearn.exceptions import InconsistentVersionWarning
 
 import settings
-from core import artifacts
+from core import artifacts, profiles
 from core.artifacts import ArtifactError
+from core.inference import compute
 
 from .describe import ModelRefused, describe
 
@@ -92,12 +93,22 @@ def load_upload(data, artifact_format):
                            f"{str(exc)[:200]}") from None
 
 
-def describe_upload(db, data, filename=None, features=None):
+class ReferenceRefused(Exception):
+    """A reference file that cannot be the version's reference rows (why: the message)."""
+
+
+def describe_upload(db, data, filename=None, features=None, reference=None):
     """The registry fields of a model file: loaded and described, then its bytes stored.
-    Raises ModelRefused before anything is stored."""
+    `reference(fields)`, when given, returns the reference rows whose profile the version
+    gets (core/profiles.py). Raises ModelRefused or ReferenceRefused before anything is
+    stored."""
     artifact_format = artifacts.format_of(filename, data)
     estimator = load_upload(data, artifact_format)
     fields = describe(estimator, features)
+    if reference is not None:
+        rows = reference(fields)
+        fields["reference"] = profiles.build(fields, rows, compute(fields, estimator, rows),
+                                             "upload")
     fields["artifact"] = artifacts.store(db, data, artifact_format)
     fields["sklearn_version"] = sklearn.__version__
     return fields
@@ -120,10 +131,10 @@ def latest_version(db, name):
     return found[0]["version"] if found else 0
 
 
-def register_upload(db, name, data, filename=None, features=None, alias=None):
+def register_upload(db, name, data, filename=None, features=None, alias=None, reference=None):
     """A new version of `name` (its latest + 1) from the file's bytes, with `alias` if
     given (taken from the version that had it first)."""
-    fields = describe_upload(db, data, filename, features)
+    fields = describe_upload(db, data, filename, features, reference)
     model_id = ObjectId()
     if alias:
         take_alias(db, name, alias, model_id)
@@ -149,10 +160,22 @@ def take_alias(db, name, alias, keep_id):
             "_etag": etag_of({**other, "aliases": aliases, "_updated": now})}})
 
 
+def shipped_reference(entry, artifacts_dir=ARTIFACTS_DIR):
+    """The reference profile of a shipped version (its training rows), or None."""
+    if not entry.get("reference"):
+        return None
+    return json.loads((Path(artifacts_dir) / entry["reference"]).read_text())
+
+
 def register_shipped(db, entry, artifacts_dir=ARTIFACTS_DIR):
-    """A shipped model, through the upload's path, at its manifest version (once)."""
-    if db.models.find_one({"name": entry["name"], "version": entry["version"],
-                           "artifact.size": {"$exists": True}}):
+    """A shipped model, through the upload's path, at its manifest version (once); one
+    registered before reference profiles existed gets its profile."""
+    found = db.models.find_one({"name": entry["name"], "version": entry["version"],
+                                "artifact.size": {"$exists": True}}, {"reference": 1})
+    if found:
+        if found.get("reference") is None and entry.get("reference"):
+            db.models.update_one({"_id": found["_id"], "reference": None},
+                                 {"$set": {"reference": shipped_reference(entry, artifacts_dir)}})
         return
     data = read_verified(entry, artifacts_dir)
     fields = describe_upload(db, data, entry["artifact"]["path"], entry["features"])
@@ -161,6 +184,7 @@ def register_shipped(db, entry, artifacts_dir=ARTIFACTS_DIR):
     if "classes" in entry:  # trained on class indices; the manifest names them
         fields["classes"] = entry["classes"]
     fields["trained_at"] = datetime.fromisoformat(entry["trained_at"])
+    fields["reference"] = shipped_reference(entry, artifacts_dir)
     document = with_meta({"name": entry["name"], "version": entry["version"], **fields},
                          datetime.now(timezone.utc))
     db.models.update_one(

@@ -17,8 +17,8 @@ from flask import Blueprint, abort, current_app, jsonify, request
 from core import profiles, quality
 from core.documents import now
 
-from ..auth import refuse_unless_admin
-from ..errors import api_prefix
+from ..auth import account_for, token_from_request
+from ..errors import api_prefix, error_body
 
 blueprint = Blueprint("quality", __name__)
 
@@ -71,6 +71,13 @@ def regression(totals):
             "r2": r2}
 
 
+def totals_since(documents, since):
+    """The counts of the buckets (core/quality.py) of the hours from `since`'s."""
+    first = quality.hour_of(since)
+    return quality.totals([d for d in documents if d["hour"].replace(tzinfo=None)
+                           >= first.replace(tzinfo=None)])
+
+
 def window_totals(model, window):
     span = WINDOWS[window]
     return quality.totals(quality.buckets(current_app.data.driver.db, model["_id"],
@@ -111,9 +118,11 @@ def drift_of(model, totals):
 
 def admin_model(model_id):
     """The version, for an admin; else the refusal to answer with."""
-    refusal = refuse_unless_admin("models")
-    if refusal is not None:
-        return None, refusal
+    account = account_for(token_from_request())
+    if account is None:
+        return None, error_body(401, "a valid bearer token is required")
+    if account["role"] != "admin":
+        return None, error_body(403, "admins only")
     try:
         model = current_app.data.driver.db.models.find_one({"_id": ObjectId(model_id)})
     except (InvalidId, TypeError):

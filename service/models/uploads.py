@@ -5,6 +5,7 @@ with the hook below).
 Form fields: `name` (required), `artifact` (required, the file), `features` (a JSON list
 of names, for an estimator fitted without them), `alias` (optional). A refused upload
 is a 422 naming the field and why, and stores nothing."""
+import io
 import json
 import re
 
@@ -14,11 +15,13 @@ from flask import Blueprint, current_app, request
 
 import settings
 
+from ..batches import files
 from ..errors import api_prefix, error_document
 from ..validation import models_changed
 from . import catalog
 
 blueprint = Blueprint("uploads", __name__)
+MAX_REFERENCE_ROWS = 100_000
 
 
 def refused(issues):
@@ -41,10 +44,30 @@ def form_issues(form, files):
         issues["alias"] = f"value does not match regex '{settings.ALIAS['regex']}'"
     if form.get("features") is not None and features_of(form) is None:
         issues["features"] = "must be a JSON list of feature names (strings)"
-    unknown = sorted((set(form) | set(files)) - {"name", "artifact", "features", "alias"})
+    unknown = sorted((set(form) | set(files)) - {"name", "artifact", "features", "alias",
+                                                 "reference"})
     for field in unknown:
         issues[field] = "unknown field"
     return issues
+
+
+def reference_rows(upload):
+    """reference(fields) for catalog.register_upload: the rows of a CSV file with the
+    model's feature columns (any order), read as a file of rows is (service/batches/)."""
+    def read(fields):
+        lines = io.TextIOWrapper(upload.stream, encoding="utf-8-sig", newline="")
+        try:
+            total, validated = files.validate(lines, fields, ref_column="ref")
+        except files.FileRefused as exc:
+            raise catalog.ReferenceRefused("; ".join(
+                f"row {i['row']}, {i['field']}: {i['message']}" for i in exc.issues[:5])) from None
+        except (files.NotCsv, UnicodeDecodeError) as exc:
+            raise catalog.ReferenceRefused(str(exc)) from None
+        with validated:
+            if total > MAX_REFERENCE_ROWS:
+                raise catalog.ReferenceRefused(f"more than {MAX_REFERENCE_ROWS:,} rows")
+            return [values for chunk in files.chunks(validated) for values, _ in chunk]
+    return read
 
 
 def features_of(form):
@@ -74,12 +97,15 @@ def register(resource):
     if issues:
         return refused(issues)
     features = features_of(form) if form.get("features") is not None else None
+    reference = reference_rows(files["reference"]) if "reference" in files else None
     try:
         document = catalog.register_upload(
             current_app.data.driver.db, form["name"], files["artifact"].read(),
-            files["artifact"].filename, features, form.get("alias"))
+            files["artifact"].filename, features, form.get("alias"), reference)
     except catalog.ModelRefused as exc:
         return refused({"artifact": str(exc)})
+    except catalog.ReferenceRefused as exc:
+        return refused({"reference": str(exc)})
     models_changed(current_app.redis)
     document["_status"] = "OK"
     return send_response("models", (document, None, document["_etag"], 201))

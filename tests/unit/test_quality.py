@@ -179,3 +179,21 @@ def test_uncertain_answers_wait_for_review_and_feedback_empties_the_queue(
     reviewed = as_user("admin").get(f"/api/v1/predictions/{uncertain[0]['_id']}").json
     assert reviewed["review"] == "done" and reviewed["reviewed_by"] == "admin"
     assert quality(as_user, db, "iris")["labelled"] == len(uncertain)
+
+
+def feedback_total(text):
+    return float(next(line.split()[1] for line in text.splitlines()
+                      if line.startswith("feedback_total ")))
+
+
+def test_metrics_show_live_and_estimated_accuracy_psi_and_feedback(as_user, db, run_workers):
+    predictions = serve(as_user, run_workers, "iris", IRIS.data)
+    before = feedback_total(as_user("admin").get("/metrics").data.decode())
+    label(as_user, [(p, IRIS.target_names[t]) for p, t in zip(predictions, IRIS.target)])
+    text = as_user("admin").get("/metrics").data.decode()
+    answer = quality(as_user, db, "iris")
+    assert f'model_live_accuracy{{model="iris",version="1",window="24h"}} {answer["accuracy"]}' \
+        in text
+    assert 'model_estimated_accuracy{model="iris",version="1",window="1h"}' in text
+    assert 'model_feature_psi{feature="petal_length",model="iris",version="1"}' in text
+    assert feedback_total(text) == before + 150
