@@ -101,7 +101,7 @@ def label(db, prediction_id, actual, by, stamp):
         {"_id": prediction_id, "status": DONE},
         {"$set": {"actual": actual, "feedback_at": stamp, "_updated": stamp,
                   "_etag": etag_for(str(prediction_id), "feedback", stamp)}},
-        projection=TARGET_FIELDS | {"review": 1}, return_document=ReturnDocument.BEFORE)
+        return_document=ReturnDocument.BEFORE)
     if before is not None and before.get("review") == "pending":
         db.predictions.update_one({"_id": prediction_id, "review": "pending"},
                                   {"$set": {"review": "done", "reviewed_by": by}})

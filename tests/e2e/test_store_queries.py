@@ -43,6 +43,8 @@ def filters_of(name, command):
     elif name == "update":
         for statement in command.get("updates", [])[:3]:
             yield command["update"], statement["q"]
+    elif name == "findAndModify":
+        yield command["findAndModify"], command.get("query", {})
     elif name == "delete":
         for statement in command.get("deletes", [])[:3]:
             yield command["delete"], statement["q"]
@@ -82,12 +84,26 @@ def test_every_filter_the_service_sends_is_served_from_an_index(stack, recorder)
     db = pymongo.MongoClient(stack.mongo_uri).get_default_database()
     ids = [item["prediction"] for item in items]  # as the job carries them: strings
     writeback.mark_running(db, ids)
-    writeback.write_outcomes(db, [ObjectId(i) for i in ids], [("done", {"value": 1.0})] * 3)
+    iris = {"label": "setosa", "probabilities": {"setosa": 0.6, "versicolor": 0.4,
+                                                 "virginica": 0.0}}
+    writeback.write_outcomes(db, [ObjectId(i) for i in ids], [("done", iris)] * 3,
+                             review_threshold=0.9)
     reconcile.stale_predictions(db, datetime.now(timezone.utc) + timedelta(days=1))
+    # the loop: a label, the review queue, a version's quality and drift
+    assert http.post("/api/v1/feedback", headers=client, json={
+        "prediction": prediction, "actual": "setosa"}).status_code == 201
+    assert http.get("/api/v1/predictions", headers=admin, query_string={
+        "where": json.dumps({"review": "pending"})}).json["_meta"]["total"] >= 2
+    model = db.models.find_one({"name": "iris", "version": 1})
+    for what in ("quality", "drift"):
+        assert http.get(f"/api/v1/models/{model['_id']}/{what}", headers=admin,
+                        query_string={"window": "7d"}).status_code == 200
 
     shapes = [(collection, query) for name, command in recorder.commands
               for collection, query in filters_of(name, command)
-              if collection in ("predictions", "inputs", "tokens", "models")]
+              if collection in ("predictions", "inputs", "tokens", "models", "feedback",
+                                "quality")]
+    assert {collection for collection, _ in shapes} >= {"predictions", "quality"}
     client_item = {"$and": [{"_id": ObjectId(prediction)}, {"owner": "captured"}]}
     assert ("predictions", client_item) in shapes  # Eve's shape, as sent
     assert ("predictions", {"_id": ObjectId(prediction), "owner": "captured"}) in shapes
