@@ -121,6 +121,11 @@ def cmd_feedback(args):
     print(json.dumps(api_client(args).batch_feedback(args.batch, args.file)))
 
 
+def cmd_figures(args):
+    print(json.dumps(api_client(args).model_figures(args.model, args.version, args.what,
+                                                    args.window), indent=2))
+
+
 def cmd_references(args):
     from .train import references_all
     for entry in references_all():
@@ -159,6 +164,8 @@ def run(args):
         return f"the API refused: {exc}"
     except TimeoutError as exc:
         return f"timed out: {exc}"
+    except LookupError as exc:
+        return str(exc)
     except OSError as exc:
         return f"{exc.filename or 'file'}: {exc.strerror or exc}"
     except KeyboardInterrupt:
@@ -213,7 +220,15 @@ def main(argv=None):
     feedback.set_defaults(run=cmd_feedback)
     commands.add_parser("references", help="the shipped models' reference profiles").set_defaults(
         run=cmd_references)
-    for command in (submit, wait, export, register, feedback):
+    figures = []
+    for what in ("quality", "drift"):
+        command = commands.add_parser(what, help=f"a model version's live {what} (admin token)")
+        command.add_argument("model")
+        command.add_argument("--version", type=int, help="default: the latest")
+        command.add_argument("--window", default="24h", choices=["1h", "24h", "7d", "all"])
+        command.set_defaults(run=cmd_figures, what=what)
+        figures.append(command)
+    for command in (submit, wait, export, register, feedback, *figures):
         add_api_arguments(command)
     args = parser.parse_args(argv)
     failure = run(args)

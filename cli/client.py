@@ -174,6 +174,20 @@ class Client:
                 if reference:
                     files["reference"][1].close()
 
+    def model_document(self, name, version=None):
+        """The version of `name` (its latest when no version is given)."""
+        where = {"name": name, **({"version": int(version)} if version else {})}
+        found = self.request("GET", "/models", params={
+            "where": json.dumps(where), "sort": "-version", "max_results": 1})["_items"]
+        if not found:
+            raise LookupError(f"no model {name!r}" + (f" version {version}" if version else ""))
+        return found[0]
+
+    def model_figures(self, name, version=None, what="quality", window="24h"):
+        """GET /models/{id}/quality or /drift (an admin token's right)."""
+        model = self.model_document(name, version)
+        return self.request("GET", f"/models/{model['_id']}/{what}", params={"window": window})
+
     def batch_feedback(self, batch_id, path):
         """Label a batch's rows from a CSV file of `ref,actual`: {"labelled": n}."""
         with open(path, "rb") as f:
