@@ -21,6 +21,9 @@ API_VERSION = "v1"
 
 # Rows per RQ job: a bulk POST of N inputs makes ceil(N / CHUNK_SIZE) jobs per model.
 CHUNK_SIZE = int(os.environ.get("CHUNK_SIZE", "500"))
+# Workers count each model call's rows into live quality and drift (jobs/monitoring.py);
+# QUALITY_COUNTS=0 turns that off (the benchmark's side by side).
+QUALITY_COUNTS = os.environ.get("QUALITY_COUNTS", "1") != "0"
 MAX_BULK_ITEMS = 1000
 MAX_CONTENT_LENGTH = 8 * 1024 * 1024  # Flask answers 413 past this
 QUEUE_NAME = "predictions"

@@ -9,6 +9,8 @@ at each level (default 0, 10,000 and 100,000 others' predictions):
 - list page `sort=-_created&max_results=25` (p50), `_meta.total` checked;
 - `where` on `status`, `model`, a `_created` range, one page each (p50), and on
   `ref` of `/inputs`;
+- as an admin, the iris version's live quality and drift over 24 h (p50): every row
+  stored is one of its predictions;
 - one row, submit → `done` seen by polling (p50, worst of 40), beside a raw
   `predict_proba` of the same row with the same artifact;
 - at the last level, the CLI's path (service.client: `submit` in 1,000-row POSTs, then
@@ -99,7 +101,7 @@ def single_row_ms(client, rounds, wait=None):
     return timings
 
 
-def measure(client, own, own_total, rounds):
+def measure(client, admin, model_id, own, own_total, rounds):
     since = (datetime.now(timezone.utc) - timedelta(hours=1)).strftime(
         "%a, %d %b %Y %H:%M:%S GMT")
     page = client.get("/predictions", sort="-_created", max_results=25)
@@ -116,11 +118,15 @@ def measure(client, own, own_total, rounds):
                                   ("model", "/predictions", {"model": "iris"}),
                                   ("_created range", "/predictions", {"_created": {"$gte": since}}),
                                   ("ref", "/inputs", {"ref": "r7"}))}
+    monitoring = {f"{what} p50 (admin)": statistics.median(timed_ms(
+        lambda w=what: admin.get(f"/models/{model_id}/{w}", window="24h"), rounds // 4))
+        for what in ("quality", "drift")}
     single = single_row_ms(client, 40)
     long_polled = single_row_ms(client, 40, wait=10)
     return {"item_p50": statistics.median(item), "item_p99": percentile(item, 99),
             "list_p50": statistics.median(listing), **{f"where {k} p50": v
                                                        for k, v in wheres.items()},
+            **monitoring,
             "single_p50": statistics.median(single), "single_max": max(single),
             "single long-polled p50": statistics.median(long_polled)}
 
@@ -202,13 +208,15 @@ def main():
             client = Client(stack.url, stack.create_token("client", "measured"))
             others = [Client(stack.url, stack.create_token("client", f"other-{n}"))
                       for n in range(100)]
+            model_id = admin.get("/models", where=json.dumps({"name": "iris", "version": 1}))[
+                "_items"][0]["_id"]
             own = client.post_rows(1000)
             wait_until_done(admin)
             results = []
             own_total = 1000
             for level in levels:
                 fill(admin, level + own_total, others)
-                figures = measure(client, own, own_total, args.rounds)
+                figures = measure(client, admin, model_id, own, own_total, args.rounds)
                 own_total += 80  # measure()'s single rows (polled, long-polled) are the client's
                 results.append((level, figures))
                 print(level, {k: round(v, 1) for k, v in figures.items()}, flush=True)

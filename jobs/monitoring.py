@@ -6,6 +6,7 @@ import logging
 
 from bson import ObjectId
 
+import settings
 from core import profiles, quality
 from core.documents import DONE
 
@@ -31,7 +32,7 @@ def done_rows(db, prediction_ids, rows, outcomes, all_written):
 def count(db, entry, prediction_ids, rows, outcomes, all_written, finished_at):
     """Add the rows just written to their version's bucket; best effort, like the
     announcement: a bucket that misses them undercounts, the predictions are written."""
-    if entry is None or not rows:
+    if entry is None or not rows or not settings.QUALITY_COUNTS:
         return
     try:
         done = done_rows(db, prediction_ids, rows, outcomes, all_written)
