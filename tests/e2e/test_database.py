@@ -110,6 +110,50 @@ def test_patch_0001_conditional_writes_racing_a_cancel_leave_each_row_in_one_sta
     assert _on_server_and_mongomock(collection, test) == [(400, {1}, True)] * 2
 
 
+def test_patch_0003_many_iterators_answer_as_mongodb_does(scratch):
+    """Patch 0003 profiles query iterators in debug builds only: 300 lookups and an
+    update command of 300 statements (an iterator each) answer as mongomock does."""
+    collection, ids = scratch
+    reference = mongomock.MongoClient().db.scratch
+    reference.insert_many(list(collection.find()))
+    for target in (collection, reference):
+        target.bulk_write([UpdateOne({"_id": i}, {"$inc": {"n": 1000}}) for i in ids])
+    assert [collection.find_one({"_id": i}) for i in ids] == \
+        [reference.find_one({"_id": i}) for i in ids]
+
+
+STORED_TYPES = [
+    {"s": "plain", "u": "ünïcødé \u2028 \"quoted\" \\ back", "e": ""},
+    {"i32": 7, "i64": 2**40, "neg": -2**31, "d": 0.1, "z": -0.0, "big": 1.7e308,
+     "tiny": 5e-324, "whole": 3.0},
+    {"t": True, "f": False, "none": None},
+    {"when": datetime(2026, 12, 3, 10, 0, 0, 123000), "old": datetime(1970, 1, 1)},
+    {"oid": ObjectId("6b113f792533fc8a2c9cb3a8")},
+    {"doc": {"a": {"b": [1, "two", {"c": None}]}, "empty": {}}, "arr": [], "mixed": [1, 2.5, "x"]},
+]
+
+
+def test_patch_0004_every_stored_type_reads_back_as_mongodb_does(scratch):
+    """Patch 0004 decodes stored documents without copying their bytes (and keeps the
+    decoded schemas of the last 1,024 shapes): every type, read back, and read again
+    after an update, as mongomock gives them."""
+    collection, _ = scratch
+    reference = mongomock.MongoClient().db.scratch
+    documents = [{"_id": f"type-{n}", **fields} for n, fields in enumerate(STORED_TYPES)]
+    for target in (collection, reference):
+        target.insert_many([dict(d) for d in documents])
+    ids = [d["_id"] for d in documents]
+
+    def read(target):
+        return [target.find_one({"_id": i}) for i in ids]
+    assert read(collection) == read(reference)
+    for target in (collection, reference):
+        target.update_many({"_id": {"$in": ids}}, {"$set": {"seen": 1}})
+    assert read(collection) == read(reference)
+    assert sorted(collection.find({"_id": {"$in": ids}}), key=lambda d: d["_id"]) == \
+        sorted(reference.find({"_id": {"$in": ids}}), key=lambda d: d["_id"])
+
+
 def test_an_update_command_of_300_statements_completes(scratch):
     collection, ids = scratch
     result = collection.bulk_write([UpdateOne({"_id": i}, {"$set": {"done": True}})
