@@ -420,6 +420,15 @@ def test_equality_on_an_indexed_field_is_served_by_its_index(tricky):
     assert "SCAN" in plan(collection, {"n": 3})  # no index on n: the test can tell
 
 
+def test_a_lookup_by_id_is_served_by_the_id_index(tricky):
+    """Patch 0002 item 1: lookups by _id filter on the very expression the unique _id
+    index is built on (unpatched, SQLite scanned the table)."""
+    collection, _ = tricky
+    document = collection.find_one()
+    assert "USING INDEX" in plan(collection, {"_id": document["_id"]})
+    assert "SCAN" not in plan(collection, {"_id": document["_id"]})
+
+
 # Sorts and counts in SQL. Documents: dated rows of three owners, and rows whose values
 # the SQL texts cannot tell apart from them (a 13-digit number beside dates, a regex
 # beside a string, a string _id, dates before 2001 and after 2286, missing fields).
