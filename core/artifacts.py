@@ -8,10 +8,12 @@ when loaded: only admins may upload models, and an admin token is therefore code
 execution on the workers (see the README)."""
 import hashlib
 import io
+from typing import Any
 
 import gridfs
 import joblib
 import skops.io
+from pymongo.database import Database
 
 BUCKET = "artifacts"
 SKOPS = "skops"
@@ -22,18 +24,18 @@ class ArtifactError(Exception):
     """Artifact bytes that are missing, do not match their sha256, or do not load."""
 
 
-def sha256_of(data):
+def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def format_of(filename, data):
+def format_of(filename: str | None, data: bytes) -> str:
     """skops files are zip archives; anything else is read as a joblib/pickle dump."""
     if (filename or "").lower().endswith(".skops") or data[:4] == b"PK\x03\x04":
         return SKOPS
     return JOBLIB
 
 
-def store(db, data, artifact_format):
+def store(db: Database, data: bytes, artifact_format: str) -> dict:
     """Store the bytes under their sha256 (once: the same bytes are one file)."""
     sha256 = sha256_of(data)
     bucket = gridfs.GridFS(db, collection=BUCKET)
@@ -45,7 +47,7 @@ def store(db, data, artifact_format):
     return {"sha256": sha256, "size": len(data), "format": artifact_format}
 
 
-def read_verified(db, artifact):
+def read_verified(db: Database, artifact: dict) -> bytes:
     """The stored bytes of `artifact`, only if they hash to its sha256."""
     try:
         data = gridfs.GridFS(db, collection=BUCKET).get(artifact["sha256"]).read()
@@ -57,12 +59,12 @@ def read_verified(db, artifact):
     return data
 
 
-def untrusted_types(data):
+def untrusted_types(data: bytes) -> list[str]:
     """The types in a skops file that skops does not trust by default."""
     return skops.io.get_untrusted_types(data=data)
 
 
-def load(data, artifact_format):
+def load(data: bytes, artifact_format: str) -> Any:
     """The estimator in `data`; a skops file only when it holds trusted types alone."""
     if artifact_format == SKOPS:
         untrusted = untrusted_types(data)

@@ -23,6 +23,9 @@ import os
 
 from bson import ObjectId
 from pymongo import ReturnDocument
+from pymongo.database import Database
+from redis import Redis
+from rq import Queue
 
 from . import finished as finished_channel
 from . import rq_seams
@@ -30,32 +33,33 @@ from .documents import CANCELLED, DONE, FAILED, QUEUED, RUNNING, UNFINISHED, eta
 from .queue import enqueue_deliveries
 
 
-def new_prefixes(batch_id):
+def new_prefixes(batch_id: ObjectId) -> dict[str, str]:
     """{"inputs": hex, "predictions": hex}: 9 bytes each, the batch's timestamp first."""
     return {kind: (batch_id.binary[:4] + os.urandom(5)).hex()
             for kind in ("inputs", "predictions")}
 
 
-def row_id(prefix, row):
+def row_id(prefix: str, row: int) -> ObjectId:
     """The id of row `row` (1 = the first row after the header)."""
     return ObjectId(bytes.fromhex(prefix) + row.to_bytes(3, "big"))
 
 
-def row_of(document_id):
+def row_of(document_id: ObjectId) -> int:
     return int.from_bytes(document_id.binary[9:], "big")
 
 
-def rows_filter(prefix, total, first=1):
+def rows_filter(prefix: str, total: int, first: int = 1) -> dict:
     """The rows first..total of a batch, as an `_id` range."""
     return {"_id": {"$gte": row_id(prefix, first), "$lte": row_id(prefix, total)}}
 
 
-def touch(batch_id, what):
+def touch(batch_id, what: str) -> dict:
     stamp = now()
     return {"_updated": stamp, "_etag": etag_for(str(batch_id), what, stamp)}
 
 
-def update(db, batch_id, changes, condition=None, what="update"):
+def update(db: Database, batch_id, changes: dict, condition: dict | None = None,
+           what: str = "update") -> dict | None:
     """Apply `changes` to the batch (when it also matches `condition`), with a new
     _updated and _etag, in one atomic update. Returns the batch after it, or None if
     none matched."""
@@ -64,7 +68,8 @@ def update(db, batch_id, changes, condition=None, what="update"):
                                           changes, return_document=ReturnDocument.AFTER)
 
 
-def count_job(db, batch_id, job_id, done=0, failed=0, cancelled=0):
+def count_job(db: Database, batch_id, job_id: str, done: int = 0, failed: int = 0,
+              cancelled: int = 0) -> dict | None:
     """Add a job's rows to its batch, once per job. Returns the batch after the update,
     or None when the job had been counted (or the batch is gone)."""
     batch = update(db, batch_id,
@@ -77,11 +82,11 @@ def count_job(db, batch_id, job_id, done=0, failed=0, cancelled=0):
     return batch
 
 
-def is_complete(batch):
+def is_complete(batch: dict) -> bool:
     return batch["done"] + batch["failed"] + batch["cancelled"] >= batch["total"]
 
 
-def finish_if_complete(db, batch):
+def finish_if_complete(db: Database, batch: dict | None) -> bool:
     """Set the final status once the counters reach total. True for the one caller that
     did (it announces the batch and calls it back)."""
     if batch is None or not batch.get("stored") or not is_complete(batch):
@@ -91,7 +96,7 @@ def finish_if_complete(db, batch):
                   condition={"status": {"$in": list(UNFINISHED)}}, what=final) is not None
 
 
-def finished(db, connection, batch):
+def finished(db: Database, connection: Redis, batch: dict | None) -> None:
     """After a batch's counters changed: finish it if they are complete, and then tell
     the long-polling requests and its callback_url."""
     if finish_if_complete(db, batch):
@@ -101,7 +106,7 @@ def finished(db, connection, batch):
                                collection="batches")
 
 
-def count_jobs(db, connection, counts):
+def count_jobs(db: Database, connection: Redis, counts: list[tuple]) -> None:
     """counts: [(job, done, failed), ...] of jobs whose rows were just written."""
     for job, done, failed in counts:
         batch_id = job.meta.get("batch") if job is not None else None
@@ -109,7 +114,7 @@ def count_jobs(db, connection, counts):
             finished(db, connection, count_job(db, batch_id, job.id, done, failed))
 
 
-def cancel_rows(db, prediction_ids):
+def cancel_rows(db: Database, prediction_ids: list[str]) -> int:
     """Take the rows that are still `queued` to `cancelled`; returns how many."""
     stamp = now()
     return db.predictions.update_many(
@@ -118,14 +123,14 @@ def cancel_rows(db, prediction_ids):
                   "_etag": etag_for(prediction_ids[0], CANCELLED, stamp)}}).modified_count
 
 
-def cancel_jobs(db, connection, jobs):
+def cancel_jobs(db: Database, connection: Redis, jobs: list) -> None:
     """Cancel the rows of these jobs of a batch, instead of predicting them."""
     for job in jobs:
         taken = cancel_rows(db, job.args[2])
         finished(db, connection, count_job(db, job.meta["batch"], job.id, cancelled=taken))
 
 
-def cancel_requested(db, batch_ids):
+def cancel_requested(db: Database, batch_ids: set[str]) -> set[str]:
     """The ids, among batch_ids, of batches whose cancellation was asked for."""
     if not batch_ids:
         return set()
@@ -134,7 +139,7 @@ def cancel_requested(db, batch_ids):
         {"_id": 1})}
 
 
-def queued_jobs_of(queue, batch_id):
+def queued_jobs_of(queue: Queue, batch_id) -> list:
     """Take the batch's jobs off the queue (by their meta); returns those this call
     removed."""
     ids = queue.get_job_ids()
@@ -143,7 +148,7 @@ def queued_jobs_of(queue, batch_id):
     return rq_seams.take_off_queue(queue, mine)
 
 
-def cancel(db, queue, batch):
+def cancel(db: Database, queue: Queue, batch: dict) -> dict:
     """POST /batches/{id}/cancel: see the module's docstring. Returns the batch."""
     batch_id = batch["_id"]
     update(db, batch_id, {"$set": {"cancel_requested": True}}, what="cancel")
@@ -154,7 +159,7 @@ def cancel(db, queue, batch):
     return db.batches.find_one({"_id": batch_id})
 
 
-def recount(db, batch):
+def recount(db: Database, batch: dict) -> dict | None:
     """The batch's counters read from its rows; None while a row is unfinished."""
     counts = {DONE: 0, FAILED: 0, CANCELLED: 0}
     for prediction in db.predictions.find(

@@ -2,6 +2,7 @@
 from functools import lru_cache
 
 import pymongo
+from pymongo.database import Database
 from redis import Redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -10,12 +11,13 @@ import settings
 
 
 @lru_cache(maxsize=None)
-def mongo_db():
+def mongo_db() -> Database:
     client = pymongo.MongoClient(settings.MONGO_URI, **settings.MONGO_OPTIONS)
     return client.get_default_database()
 
 
-def redis_from_url(url=None, socket_timeout=settings.REDIS_TIMEOUT_SECONDS):
+def redis_from_url(url: str | None = None,
+                   socket_timeout: float | None = settings.REDIS_TIMEOUT_SECONDS) -> Redis:
     """A Redis client with bounded timeouts. A worker passes socket_timeout=None: it
     blocks on BLPOP far longer than any request should.
     One immediate retry covers a pooled connection left stale by a Redis restart;

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 
 
-def classification_results(classes, probabilities):
+def classification_results(classes: list[str], probabilities) -> list[dict]:
     """Label and probabilities from predict_proba alone: the label is the class of the
     highest probability, which is what predict() returns for these models, without
     running the model twice."""
@@ -19,7 +19,7 @@ def classification_results(classes, probabilities):
 DTYPES = {"number": "float64", "string": "object", "boolean": "bool"}
 
 
-def model_input(entry, estimator, rows):
+def model_input(entry: dict, estimator, rows: list[list]):
     """Numbers-only models fitted on an array take a float array; a model fitted on a
     DataFrame, or with string or boolean features, takes one with the training column
     names and dtypes, as in the notebook it came from."""
@@ -30,7 +30,7 @@ def model_input(entry, estimator, rows):
     return frame.astype(dict(zip(entry["features"], (DTYPES[t] for t in types))))
 
 
-def compute(entry, estimator, rows):
+def compute(entry: dict, estimator, rows: list[list]) -> list[dict]:
     X = model_input(entry, estimator, rows)
     if entry["task"] == "classification":
         return classification_results(entry["classes"], estimator.predict_proba(X))

@@ -56,7 +56,7 @@ def shares(slicer: dict, values: list) -> list[float]:
     return [count / len(values) for count in counts] if values else counts
 
 
-def predicted_value(entry: dict, result: dict):
+def predicted_value(entry: dict, result: dict) -> str | float:
     """What the prediction's drift looks at: the label, or the value."""
     return result["label"] if entry["task"] == "classification" else result["value"]
 

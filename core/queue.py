@@ -11,6 +11,7 @@ from itertools import groupby
 
 import redis
 from rq import Callback, Queue, Retry
+from rq.queue import EnqueueData
 
 import settings
 
@@ -61,7 +62,8 @@ def job_meta(model: str, version: int, inputs: list[dict], request_id=None, clie
                           for item in inputs if item.get("callback_url")}}
 
 
-def job_data(job_id, model, version, inputs, request_id=None, client=None):
+def job_data(job_id: str, model: str, version: int, inputs: list[dict], request_id=None,
+             client=None) -> EnqueueData:
     prediction_ids = [str(item["prediction"]) for item in inputs]
     rows = [item["features"] for item in inputs]
     return Queue.prepare_data(

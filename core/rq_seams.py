@@ -14,13 +14,14 @@ test instead of a prediction path.
   at zlib's fastest level (core/job.py) by handing Job.to_dict no data (`_data`)."""
 import zlib
 
+from rq import Queue, Worker
 from rq.executions import Execution
 from rq.job import Job
 
 META_FIELD = "meta"
 
 
-def metas_of(queue, job_ids):
+def metas_of(queue: Queue, job_ids: list[str]) -> list[dict]:
     """[meta dict, ...] of the jobs, in order ({} for a job that is gone)."""
     with queue.connection.pipeline(transaction=False) as pipeline:
         for job_id in job_ids:
@@ -29,7 +30,7 @@ def metas_of(queue, job_ids):
     return [queue.serializer.loads(meta) if meta else {} for meta in raw]
 
 
-def take_off_queue(queue, job_ids):
+def take_off_queue(queue: Queue, job_ids: list[str]) -> list[Job]:
     """Remove the jobs from the queue (LREM, which only one caller can win); returns
     the jobs this call removed."""
     if not job_ids:
@@ -44,7 +45,7 @@ def take_off_queue(queue, job_ids):
             if job is not None]
 
 
-def start_taken(worker, jobs):
+def start_taken(worker: Worker, jobs: list[Job]) -> list[tuple[Job, Execution]]:
     """Start the jobs on this worker as RQ starts the job it dequeues.
     Returns [(job, execution), ...]."""
     started = []
@@ -60,7 +61,8 @@ def start_taken(worker, jobs):
     return started
 
 
-def finish_joined(worker, queue, job, execution, result=None, exc_info=None):
+def finish_joined(worker: Worker, queue: Queue, job: Job, execution: Execution, result=None,
+                  exc_info=None) -> None:
     """End a taken job as RQ ends the job it ran: succeeded with `result`, or failed
     with `exc_info` (its on_failure callback and retries included)."""
     if exc_info is None:
@@ -80,7 +82,7 @@ class RecordsFailure:
         super()._finalize_failure(job, queue, execution, exc_info)
 
 
-def job_dict_with_data(job, to_dict, level):
+def job_dict_with_data(job: Job, to_dict, level: int) -> dict:
     """Job.to_dict with the job's data compressed at zlib `level`: RQ's to_dict
     compresses `_data` at its own level, so it is handed none."""
     data = job.data
