@@ -38,13 +38,23 @@ def served_terms(entry: dict, rows: list[list], results: list[dict], profile=Non
     if profile:
         terms["binned"] = len(results)
         for index, feature in enumerate(profile["features"]):
-            for row in rows:
-                key = f"f_{index}_{profiles.slot(feature, row[index])}"
-                terms[key] = terms.get(key, 0) + 1
-        for result in results:
-            key = f"p_{profiles.slot(profile['prediction'], profiles.predicted_value(entry, result))}"
-            terms[key] = terms.get(key, 0) + 1
+            terms.update(bin_counts(f"f_{index}_", feature, [row[index] for row in rows]))
+        terms.update(bin_counts("p_", profile["prediction"],
+                                [profiles.predicted_value(entry, r) for r in results]))
     return terms
+
+
+def bin_counts(prefix: str, slicer: dict, values: list) -> dict:
+    """{prefix + bin: rows} of the values' bins (numbers binned by numpy, all at once)."""
+    if "bins" in slicer:
+        slots = np.searchsorted(slicer["bins"], np.asarray(values, dtype=float), side="left")
+        counts = np.bincount(slots, minlength=profiles.slot_count(slicer))
+        return {f"{prefix}{slot}": int(count) for slot, count in enumerate(counts) if count}
+    counted = {}
+    for value in values:
+        key = f"{prefix}{profiles.slot(slicer, value)}"
+        counted[key] = counted.get(key, 0) + 1
+    return counted
 
 
 def label_terms(entry: dict, result: dict, actual) -> dict:
