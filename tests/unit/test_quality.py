@@ -197,3 +197,61 @@ def test_metrics_show_live_and_estimated_accuracy_psi_and_feedback(as_user, db, 
     assert 'model_estimated_accuracy{model="iris",version="1",window="1h"}' in text
     assert 'model_feature_psi{feature="petal_length",model="iris",version="1"}' in text
     assert feedback_total(text) == before + 150
+
+
+def parcels_example():
+    """docs/examples/parcels.py: a DataFrame pipeline with string and boolean features."""
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[2] / "docs" / "examples" / "parcels.py"
+    spec = importlib.util.spec_from_file_location("parcels_example", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_an_uploaded_dataframe_pipeline_has_quality_equal_to_sklearn_and_category_drift(
+        as_user, db, run_workers):
+    import io
+
+    import skops.io
+    example = parcels_example()
+    buffer = io.BytesIO()
+    skops.io.dump(example.train(), buffer)
+    reference = example.parcels(300, seed=1)
+    uploaded = as_user("admin").post("/api/v1/models", content_type="multipart/form-data", data={
+        "name": "parcels", "artifact": (io.BytesIO(buffer.getvalue()), "parcels.skops"),
+        "reference": (io.BytesIO(reference.to_csv(index=False).encode()), "reference.csv")})
+    assert uploaded.status_code == 201, uploaded.json
+    frame = example.parcels(80, seed=2)
+    frame.loc[:40, "color"] = "purple"  # a category the reference never saw: `other`
+    rows = [{k: (bool(v) if k == "fragile" else v) for k, v in record.items()}
+            for record in frame.to_dict("records")]
+    posted = as_user("alice").post("/api/v1/inputs", json=[
+        {"model": "parcels", "features": row} for row in rows])
+    assert posted.status_code == 201, posted.json
+    run_workers()
+    predictions = [as_user("alice").get(f"/api/v1/predictions/{item['prediction']}").json
+                   for item in posted.json["_items"]]
+    rng = random.Random(4)
+    actuals = [rng.choice(["keep", "return"]) for _ in predictions]
+    assert label(as_user, list(zip(predictions, actuals))).status_code == 201
+    answer = quality(as_user, db, "parcels")
+    assert_classification_equals_sklearn(answer, ["keep", "return"], predictions, actuals)
+    drift = as_user("admin").get(
+        f"/api/v1/models/{model_id(db, 'parcels')}/drift").json
+    color = drift["features"]["color"]
+    assert color["categories"] == ["blue", "green", "red", "other"]
+    assert color["live"][-1] == pytest.approx(41 / 80) and color["drifted"]
+    assert drift["features"]["fragile"]["categories"] == [False, True, "other"]
+    assert "color" in drift["drifted"]
+
+
+def test_a_clients_feedback_is_its_own(as_user, db, run_workers):
+    mine = serve(as_user, run_workers, "iris", IRIS.data[:2])
+    assert label(as_user, [(mine[0], "setosa")]).status_code == 201
+    assert as_user("alice").get("/api/v1/feedback").json["_meta"]["total"] == 1
+    assert as_user("bob").get("/api/v1/feedback").json["_meta"]["total"] == 0
+    entry = as_user("alice").get("/api/v1/feedback").json["_items"][0]
+    assert entry["by"] == "alice" and entry["model"] == "iris" and entry["version"] == 1
+    assert as_user("bob").get(f"/api/v1/feedback/{entry['_id']}").status_code == 404
