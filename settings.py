@@ -168,14 +168,11 @@ predictions = {
     "allowed_write_roles": ADMIN,
     "allowed_item_write_roles": ADMIN,
     "auth_field": "owner",
-    # A client's filters lead with its owner, so that the database (FerretDB's SQLite
-    # planner, which keeps no statistics) picks the narrow index, not `status` alone.
-    # Each filtered or sorted field also leads an index: the patched FerretDB seeks it to
-    # learn that the field holds no arrays, and only then sorts and counts in SQL.
-    # An index for a `where` on a field ends in `_created`, which every list bounds
-    # (service/data.py): the page and its count read that index alone, and SQLite, which
-    # keeps no statistics, prefers it to `owner_created` (more columns held).
-    # No index on `owner` alone: those led by it serve it, and each index costs every write.
+    # Indexes as a client's queries use them: Eve adds the owner to each of its filters,
+    # and its lists sort by -_created, so the indexes lead with owner (then the filtered
+    # field) and end in _created: a page and its count read one index. No index on
+    # `owner` alone: those led by it serve it, and each index costs every write. (The
+    # development database needs the same ones: docs/ferretdb.md.)
     "mongo_indexes": {
         "owner_status_created": [("owner", 1), ("status", 1), ("_created", -1)],
         "model_owner_created": [("model", 1), ("owner", 1), ("_created", -1)],
