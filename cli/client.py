@@ -10,6 +10,7 @@
     api.wait(ids)
     rows = api.export(ids)
 """
+import hashlib
 import json
 import os
 import time
@@ -23,6 +24,14 @@ BULK = 1000        # inputs per POST, the API's limit
 SUBMIT_THREADS = 4  # POSTs at a time
 IDS_PER_QUERY = 100
 UPLOAD_SECONDS = 3600  # a file's rows are stored before POST /batches answers
+
+
+def file_sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 class ApiError(Exception):
@@ -73,13 +82,17 @@ class Client:
 
     def submit_file(self, path, model, version=None, alias=None, callback_url=None):
         """Upload a CSV file as one batch (streamed, not read into memory); returns the
-        batch document."""
-        params = {"model": model, "version": version, "alias": alias,
-                  "callback_url": callback_url}
+        batch document. Its Idempotency-Key is made from the file's sha256 and the
+        parameters, so submitting the same file again within 24 h (after a crash, a
+        timeout) answers with the same batch and stores nothing."""
+        params = {k: v for k, v in {"model": model, "version": version, "alias": alias,
+                                    "callback_url": callback_url}.items() if v is not None}
+        key = "submit-" + hashlib.sha256(
+            file_sha256(path).encode() + json.dumps(params, sort_keys=True).encode()).hexdigest()
         with open(path, "rb") as f:  # stored before the answer: allow UPLOAD_SECONDS for it
             return self.request("POST", "/batches", data=f, timeout=(self.timeout, UPLOAD_SECONDS),
-                                params={k: v for k, v in params.items() if v is not None},
-                                headers={"Content-Type": "text/csv"})
+                                params=params, headers={"Content-Type": "text/csv",
+                                                        "Idempotency-Key": key})
 
     def batch(self, batch_id, wait=None):
         """The batch document; with wait (seconds), held until it is finished or that

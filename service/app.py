@@ -12,7 +12,20 @@ import settings
 from core import quality
 from core.connections import redis_from_url
 
-from . import dashboard, errors, feedback, hooks, logs, metrics, preconditions, query, tokens, waiting
+from . import (
+    cancel,
+    dashboard,
+    errors,
+    feedback,
+    hooks,
+    idempotency,
+    logs,
+    metrics,
+    preconditions,
+    query,
+    tokens,
+    waiting,
+)
 from .auth import BearerAuth
 from .batches import routes as batches
 from .data import Mongo
@@ -35,6 +48,7 @@ def create_app(overrides=None, data=Mongo, redis=None):
     redis = redis or redis_from_url(config["REDIS_URL"])
     app = Eve(settings=config, auth=BearerAuth, validator=Validator, data=data, redis=redis)
     logs.attach(app)
+    idempotency.attach(app)
     hooks.attach(app)
     feedback.attach(app)
     query.attach(app)
@@ -43,6 +57,7 @@ def create_app(overrides=None, data=Mongo, redis=None):
     uploads.attach(app)
     model_quality.attach(app)
     batches.attach(app)
+    cancel.attach(app)
     waiting.attach(app)
     errors.attach(app)
     prefix = errors.api_prefix(config)

@@ -260,6 +260,17 @@ def batch_item_paths():
     }
 
 
+def prediction_cancel_path():
+    """POST /predictions/{id}/cancel."""
+    prediction_id = {"name": "id", "in": "path", "required": True,
+                     "schema": id_schema(current_app.config["DOMAIN"]["predictions"])}
+    return {"/predictions/{id}/cancel": {"post": {
+        "summary": "cancel a prediction not started yet (the owner or an admin)",
+        "parameters": [prediction_id],
+        "responses": responses(200, {"$ref": "#/components/schemas/predictions"},
+                               "404", "409")}}}
+
+
 def model_item_paths():
     """GET /models/{id}/quality and /drift (admins)."""
     model_id = {"name": "id", "in": "path", "required": True,
@@ -403,6 +414,7 @@ def document():
     paths["/batches"]["post"] = batch_upload(models)
     paths.update(batch_item_paths())
     paths.update(model_item_paths())
+    paths.update(prediction_cancel_path())
     schemas["inputs_write"] = input_schema(models)
     schemas["tokens"]["properties"]["token"] = {
         "type": "string", "description": "the secret: in the answer to POST only"}
