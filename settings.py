@@ -27,6 +27,10 @@ QUALITY_COUNTS = os.environ.get("QUALITY_COUNTS", "1") != "0"
 MAX_BULK_ITEMS = 1000
 MAX_CONTENT_LENGTH = 8 * 1024 * 1024  # Flask answers 413 past this
 QUEUE_NAME = "predictions"
+# Submissions of at most INTERACTIVE_MAX_ROWS rows go to a queue of their own, which
+# every worker takes before the other: one row never waits behind a file's.
+INTERACTIVE_QUEUE_NAME = "predictions-interactive"
+INTERACTIVE_MAX_ROWS = int(os.environ.get("INTERACTIVE_MAX_ROWS", "100"))
 JOB_TIMEOUT_SECONDS = int(os.environ.get("JOB_TIMEOUT_SECONDS", "60"))  # a chunk takes < 1 s
 # Micro-batching (jobs/batching.py): a worker runs the jobs queued behind the one it
 # took, for the same model version, in one model call, up to this many rows in all,

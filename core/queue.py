@@ -26,7 +26,30 @@ CALLBACK_QUEUE = "callbacks"
 
 
 def prediction_queue(connection: redis.Redis) -> Queue:
+    """The queue of files and large submissions."""
     return Queue(settings.QUEUE_NAME, connection=connection, job_class=PredictionJob)
+
+
+def interactive_queue(connection: redis.Redis) -> Queue:
+    """The queue of submissions of at most INTERACTIVE_MAX_ROWS rows."""
+    return Queue(settings.INTERACTIVE_QUEUE_NAME, connection=connection, job_class=PredictionJob)
+
+
+def prediction_queues(connection: redis.Redis) -> list[Queue]:
+    """Both, in the order a worker takes them: interactive rows first."""
+    return [interactive_queue(connection), prediction_queue(connection)]
+
+
+def queue_for(connection: redis.Redis, rows: int) -> Queue:
+    """Where a submission of `rows` rows waits."""
+    if rows <= settings.INTERACTIVE_MAX_ROWS:
+        return interactive_queue(connection)
+    return prediction_queue(connection)
+
+
+def origin_queue(connection: redis.Redis, job) -> Queue:
+    """The queue a job was enqueued on."""
+    return Queue(job.origin, connection=connection, job_class=PredictionJob)
 
 
 def callback_queue(connection: redis.Redis) -> Queue:

@@ -21,7 +21,7 @@ import settings
 from core import batches, finished
 from core.documents import UNFINISHED
 from core.job import PredictionJob
-from core.queue import enqueue_chunks, enqueue_deliveries, plan_chunks, prediction_queue
+from core.queue import enqueue_chunks, enqueue_deliveries, origin_queue, plan_chunks, prediction_queue
 
 from . import writeback
 from .liveness import worker_is_alive
@@ -67,11 +67,10 @@ def orphaned(db, connection, now):
     queue; returns (predictions, number of jobs resumed)."""
     by_job = lambda p: p.get("job") or ""  # noqa: E731
     found, resumed = [], 0
-    queue = prediction_queue(connection)
     for job_id, group in groupby(sorted(stale_predictions(db, now), key=by_job), key=by_job):
         state, job = job_state(job_id, connection)
         if state == "abandoned":
-            queue.enqueue_job(job)
+            origin_queue(connection, job).enqueue_job(job)
             resumed += 1
         elif state == "gone":
             found.extend(group)

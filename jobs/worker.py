@@ -19,7 +19,7 @@ import settings
 from core import logs, rq_seams
 from core.connections import mongo_db, redis_from_url
 from core.job import PredictionJob
-from core.queue import CALLBACK_QUEUE, callback_queue, prediction_queue
+from core.queue import CALLBACK_QUEUE, callback_queue, prediction_queues
 
 from . import batching, models
 from .liveness import keep_alive
@@ -92,13 +92,13 @@ def main(argv=None):
     logs.configure("callback-worker" if callbacks_only else "worker")
     connection = redis_from_url(socket_timeout=None)
     if callbacks_only:
-        queue = callback_queue(connection)
+        queues = [callback_queue(connection)]
     else:
         preload_models()
-        queue = prediction_queue(connection)
+        queues = prediction_queues(connection)  # interactive rows first
     # An idle worker runs maintenance only when its BLPOP times out, after
     # worker_ttl - 15 s (405 s by default): wake it every MAINTENANCE_SECONDS instead.
-    worker = PredictionWorker([queue], connection=connection,
+    worker = PredictionWorker(queues, connection=connection,
                               maintenance_interval=settings.MAINTENANCE_SECONDS,
                               worker_ttl=settings.MAINTENANCE_SECONDS + 15)
     worker.work(with_scheduler=True)

@@ -2,7 +2,7 @@
 from flask import Blueprint, current_app, jsonify
 from rq import Worker
 
-from core.queue import prediction_queue
+from core.queue import prediction_queue, prediction_queues
 
 blueprint = Blueprint("health", __name__)
 
@@ -20,7 +20,7 @@ def health():
     _, mongo_error = check("mongo", lambda: db.command("ping"))
     redis = current_app.redis
     workers, redis_error = check("redis", lambda: Worker.count(queue=prediction_queue(redis)))
-    queued, _ = check("redis", lambda: prediction_queue(redis).count)
+    queued, _ = check("redis", lambda: sum(q.count for q in prediction_queues(redis)))
     body = {"mongo": mongo_error or "ok", "redis": redis_error or "ok",
             "workers": workers, "queued": queued}
     return jsonify(body), 503 if (mongo_error or redis_error) else 200

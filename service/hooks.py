@@ -16,7 +16,7 @@ from flask import abort, after_this_request, current_app, g
 
 from core.documents import QUEUED, prediction_document
 from core.logs import audit
-from core.queue import enqueue_chunks, plan_chunks, prediction_queue
+from core.queue import enqueue_chunks, plan_chunks, queue_for
 
 from . import feedback
 from .validation import lookup_model, model_of, ordered_features
@@ -83,7 +83,7 @@ def on_insert_inputs(items):
 
 def on_inserted_inputs(items):
     client = g.account["name"] if g.get("account") else None
-    enqueue_chunks(prediction_queue(current_app.redis), g.chunks,
+    enqueue_chunks(queue_for(current_app.redis, len(items)), g.chunks,
                    request_id=g.get("request_id"), client=client)
     for item in items:
         audit(log, "input_accepted", request_id=g.get("request_id"), client=client,

@@ -23,7 +23,7 @@ from rq import Worker
 
 from core import quality
 from core.documents import UNFINISHED, now
-from core.queue import callback_queue, prediction_queue
+from core.queue import callback_queue, prediction_queue, prediction_queues
 
 from .auth import refuse_unless_admin
 from .models import quality as model_quality
@@ -45,7 +45,7 @@ class StoreCollector:
         with self.app.app_context():
             redis = current_app.redis
             depth = GaugeMetricFamily("prediction_queue_depth", "jobs waiting in the queue")
-            depth.add_metric([], prediction_queue(redis).count)
+            depth.add_metric([], sum(queue.count for queue in prediction_queues(redis)))
             workers = GaugeMetricFamily("rq_workers", "live RQ workers by queue",
                                         labels=["queue"])
             for queue in (prediction_queue(redis), callback_queue(redis)):
