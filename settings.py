@@ -58,6 +58,13 @@ DATE_FORMAT = "%a, %d %b %Y %H:%M:%S GMT"  # Eve's, also in callback bodies
 # Workers: how often each runs RQ's maintenance and the reconciler, how long its
 # liveness key outlives it, and when a queued/running prediction counts as stale.
 MAINTENANCE_SECONDS = int(os.environ.get("MAINTENANCE_SECONDS", "30"))
+# Finished rows, feedback and batches older than this many days (fractions allowed) are
+# deleted by the workers' maintenance (jobs/retention.py); unset: kept for ever.
+RETENTION_DAYS = float(os.environ["RETENTION_DAYS"]) if os.environ.get("RETENTION_DAYS") else None
+# How long RQ keeps a job's result and a failed job (jobs/ hold no data of their own:
+# the predictions do): a day of each for the dashboard.
+JOB_RESULT_TTL = int(os.environ.get("JOB_RESULT_TTL", "86400"))
+JOB_FAILURE_TTL = int(os.environ.get("JOB_FAILURE_TTL", "86400"))
 WORKER_ALIVE_SECONDS = 10
 RECONCILE_STALE_SECONDS = int(os.environ.get("RECONCILE_STALE_SECONDS", "60"))
 

@@ -97,6 +97,7 @@ def job_data(job_id: str, model: str, version: int, inputs: list[dict], request_
         retry=Retry(max=len(settings.JOB_RETRY_INTERVALS),
                     interval=settings.JOB_RETRY_INTERVALS),
         on_failure=Callback(MARK_FAILED),
+        result_ttl=settings.JOB_RESULT_TTL, failure_ttl=settings.JOB_FAILURE_TTL,
         description=describe(model, version, len(rows), inputs[0].get("batch")),
         meta=job_meta(model, version, inputs, request_id, client),
     )

@@ -12,6 +12,7 @@ reconciler, under a Redis lock that is left to expire: at most one pass per inte
 across all workers."""
 import logging
 import sys
+from datetime import datetime, timezone
 
 from rq import SimpleWorker
 
@@ -21,7 +22,7 @@ from core.connections import mongo_db, redis_from_url
 from core.job import PredictionJob
 from core.queue import CALLBACK_QUEUE, callback_queue, prediction_queues
 
-from . import batching, models
+from . import batching, models, retention
 from .liveness import keep_alive
 from .reconcile import reconcile, repair_batches
 
@@ -67,6 +68,7 @@ class PredictionWorker(rq_seams.RecordsFailure, SimpleWorker):
         try:
             reconcile(mongo_db(), self.connection)
             repair_batches(mongo_db(), self.connection)
+            retention.sweep(mongo_db(), datetime.now(timezone.utc))
         except Exception:  # a store that is down now: the next pass tries again
             log.exception("reconciler pass failed")
 
