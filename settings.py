@@ -31,6 +31,8 @@ QUEUE_NAME = "predictions"
 # every worker takes before the other: one row never waits behind a file's.
 INTERACTIVE_QUEUE_NAME = "predictions-interactive"
 INTERACTIVE_MAX_ROWS = int(os.environ.get("INTERACTIVE_MAX_ROWS", "100"))
+# A client's unfinished rows at most (service/limits.py: 429 past it).
+MAX_PENDING_ROWS = int(os.environ.get("MAX_PENDING_ROWS", "2000000"))
 JOB_TIMEOUT_SECONDS = int(os.environ.get("JOB_TIMEOUT_SECONDS", "60"))  # a chunk takes < 1 s
 # Micro-batching (jobs/batching.py): a worker runs the jobs queued behind the one it
 # took, for the same model version, in one model call, up to this many rows in all,

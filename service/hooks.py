@@ -18,7 +18,7 @@ from core.documents import QUEUED, prediction_document
 from core.logs import audit
 from core.queue import enqueue_chunks, plan_chunks, queue_for
 
-from . import feedback
+from . import feedback, limits
 from .validation import lookup_model, model_of, ordered_features
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,7 @@ def delete_predictions_unless_created(prediction_ids):
 
 def on_insert_inputs(items):
     current_app.redis.ping()  # Redis down: 503 now, before anything is stored
+    limits.refuse_past_pending(items[0].get("owner"), len(items))
     for item in items:
         model = lookup_model(item["model"], item.get("version"), item.get("alias"))
         item["version"] = model["version"]

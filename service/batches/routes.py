@@ -29,7 +29,7 @@ from core.documents import DONE, QUEUED, UNFINISHED, etag_for, prediction_docume
 from core.logs import audit
 from core.queue import enqueue_chunks, plan_chunks, prediction_queue
 
-from .. import feedback
+from .. import feedback, limits
 from ..errors import api_prefix, error_document
 from ..validation import callback_refusal, lookup_model, ordered_features
 from . import files as batch_files
@@ -174,6 +174,7 @@ def create_batch(resource):
     except batch_files.NotCsv as exc:
         abort(400, description=str(exc))
     with validated:
+        limits.refuse_past_pending(owner(), total)
         batch = store(model, total, validated, ref_column, callback_url)
     audit(log, "batch_accepted", request_id=g.get("request_id"), client=owner(),
           batch=batch["_id"], model=model["name"], version=model["version"], rows=total)
