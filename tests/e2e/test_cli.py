@@ -42,6 +42,7 @@ def test_submit_a_file_as_a_batch_wait_and_get_the_results_file(stack, tmp_path)
 
     out = tmp_path / "results.csv"
     waited = cli(stack, token, "submit", str(path), "--model", "iris", "--out", str(out))
+    assert waited.stdout.split()[0] == batch_id  # the same file: the same batch
     assert "150/150" in waited.stderr and "done, 150 done, 0 failed" in waited.stderr
     rows = list(csv.DictReader(open(out, newline="")))
     assert [r["ref"] for r in rows] == [f"row-{i}" for i in range(150)]  # file order
@@ -53,7 +54,8 @@ def test_submit_a_file_as_a_batch_wait_and_get_the_results_file(stack, tmp_path)
 
     exported = cli(stack, token, "export", "--format", "csv")  # the client's predictions
     exported_rows = list(csv.DictReader(io.StringIO(exported.stdout)))
-    assert len(exported_rows) == 300 and {r["status"] for r in exported_rows} == {"done"}
+    # the same file submitted again is the same batch (its Idempotency-Key): 150 rows
+    assert len(exported_rows) == 150 and {r["status"] for r in exported_rows} == {"done"}
     assert {r["ref"] for r in exported_rows} == {r["ref"] for r in rows}
     answer = requests.get(f"{stack.url}/api/v1/batches/{batch_id}", timeout=10,
                           headers={"Authorization": f"Bearer {token}"})
