@@ -97,6 +97,10 @@ EXTRA_RESPONSE_FIELDS = ["prediction", "status"]
 
 CLIENT_OR_ADMIN = ["client", "admin"]
 ADMIN = ["admin"]
+# A resource whose documents belong to the client that made them: a client reads its own
+# (Eve's auth_field filters every query by `owner`), an admin all.
+OWNED_BY_CLIENTS = {"allowed_roles": CLIENT_OR_ADMIN, "allowed_item_roles": CLIENT_OR_ADMIN,
+                    "auth_field": "owner"}
 
 features_schema = {"type": ["list", "dict"], "required": True, "model_features": True}
 
@@ -145,9 +149,7 @@ inputs = {
     "item_title": "input",
     "resource_methods": ["GET", "POST"],
     "item_methods": ["GET"],
-    "allowed_roles": CLIENT_OR_ADMIN,
-    "allowed_item_roles": CLIENT_OR_ADMIN,
-    "auth_field": "owner",
+    **OWNED_BY_CLIENTS,
     # See the predictions' indexes.
     "mongo_indexes": {"ref_owner_created": [("ref", 1), ("owner", 1), ("_created", -1)],
                       "owner_created": [("owner", 1), ("_created", -1)],
@@ -225,9 +227,7 @@ feedback = {
     "item_title": "feedback",
     "resource_methods": ["GET", "POST"],
     "item_methods": ["GET"],
-    "allowed_roles": CLIENT_OR_ADMIN,
-    "allowed_item_roles": CLIENT_OR_ADMIN,
-    "auth_field": "owner",
+    **OWNED_BY_CLIENTS,
     "mongo_indexes": {"owner_created": [("owner", 1), ("_created", -1)],
                       "created": [("_created", -1)],
                       "prediction": [("prediction", 1)]},
@@ -247,9 +247,7 @@ batches = {
     "item_title": "batch",
     "resource_methods": ["GET"],
     "item_methods": ["GET"],
-    "allowed_roles": CLIENT_OR_ADMIN,
-    "allowed_item_roles": CLIENT_OR_ADMIN,
-    "auth_field": "owner",
+    **OWNED_BY_CLIENTS,
     "mongo_indexes": {"owner_created": [("owner", 1), ("_created", -1)],
                       "created": [("_created", -1)],
                       "status_updated": [("status", 1), ("_updated", 1)]},

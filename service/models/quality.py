@@ -135,24 +135,18 @@ def admin_model(model_id):
     return (model, window), None
 
 
-@blueprint.get("/models/<model_id>/quality")
-def quality_route(model_id):
+FIGURES = {"quality": quality_of, "drift": drift_of}
+
+
+@blueprint.get("/models/<model_id>/<any(quality, drift):what>")
+def figures_route(model_id, what):
+    """GET /models/{id}/quality and /models/{id}/drift."""
     found, refusal = admin_model(model_id)
     if refusal is not None:
         return refusal
     model, window = found
     return jsonify({"model": model["name"], "version": model["version"], "window": window,
-                    **quality_of(model, window_totals(model, window))})
-
-
-@blueprint.get("/models/<model_id>/drift")
-def drift_route(model_id):
-    found, refusal = admin_model(model_id)
-    if refusal is not None:
-        return refusal
-    model, window = found
-    return jsonify({"model": model["name"], "version": model["version"], "window": window,
-                    **drift_of(model, window_totals(model, window))})
+                    **FIGURES[what](model, window_totals(model, window))})
 
 
 def attach(app):

@@ -1,13 +1,11 @@
 """Bring your own model, end to end on the real stack: upload (HTTP and CLI), typed
 features, versions and aliases, retirement, refusals that store nothing, artifact bytes
 verified by the workers."""
-import importlib.util
 import io
 import json
 import pickle
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pymongo
@@ -20,20 +18,11 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from service.models.catalog import ARTIFACTS_DIR
+from tests.examples import load_example
 
 from .conftest import Api
 
-
-def load_example():
-    """docs/examples/parcels.py, the README's worked example, as a module."""
-    path = Path(__file__).resolve().parents[2] / "docs" / "examples" / "parcels.py"
-    spec = importlib.util.spec_from_file_location("parcels_example", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-EXAMPLE = load_example()
+EXAMPLE = load_example("parcels")  # the README's worked example
 parcels, notebook_pipeline = EXAMPLE.parcels, EXAMPLE.train
 
 

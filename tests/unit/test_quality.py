@@ -13,6 +13,7 @@ from sklearn.datasets import load_diabetes, load_iris
 from core.queue import prediction_queue
 from jobs import models as worker_models
 from jobs import predict, worker
+from tests.examples import load_example
 
 IRIS = load_iris()
 DIABETES = load_diabetes()
@@ -199,23 +200,12 @@ def test_metrics_show_live_and_estimated_accuracy_psi_and_feedback(as_user, db, 
     assert feedback_total(text) == before + 150
 
 
-def parcels_example():
-    """docs/examples/parcels.py: a DataFrame pipeline with string and boolean features."""
-    import importlib.util
-    from pathlib import Path
-    path = Path(__file__).resolve().parents[2] / "docs" / "examples" / "parcels.py"
-    spec = importlib.util.spec_from_file_location("parcels_example", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_an_uploaded_dataframe_pipeline_has_quality_equal_to_sklearn_and_category_drift(
         as_user, db, run_workers):
     import io
 
     import skops.io
-    example = parcels_example()
+    example = load_example("parcels")
     buffer = io.BytesIO()
     skops.io.dump(example.train(), buffer)
     reference = example.parcels(300, seed=1)
