@@ -57,3 +57,13 @@ def test_database_bench_from_concurrent_clients_writes_every_row_and_reads_the_c
     for line in lines:
         figures = dict(part.rsplit(" ", 1) for part in line.split(": ", 1)[1].split(", "))
         assert float(figures["rows/s"]) > 0 and float(figures["server cores"]) > 0
+
+
+def test_mixed_bench_measures_single_rows_beside_a_file_and_a_flood():
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.mixed", "--file-rows", "2000", "--bulk-posts", "2",
+         "--every", "0.5"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["singles"] >= 1 and result["p50_ms"] > 0
+    assert result["file_rows_per_s"] > 0 and result["interactive_max_rows"] == "100"

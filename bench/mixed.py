@@ -1,0 +1,91 @@
+"""`python -m bench.mixed`: single rows beside a file and a flood.
+
+Starts its own stack (2 RQ workers) and, at once: one client uploads a CSV of `--file-rows`
+iris rows (default 100,000) as one batch; another POSTs `--bulk-posts` (20) bulk
+requests of 1,000 rows, one after another; a third POSTs one row every `--every`
+seconds (2) and long-polls it to `done`. Reports the single rows' submit -> done (p50,
+p99, max) and the file's rows/s, until the file's and the bulk rows are all done.
+`INTERACTIVE_MAX_ROWS=0` in the environment puts every submission in one queue (as
+before interactive rows went first): run both to compare."""
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+from cli.client import Client
+from devstack import services
+from devstack.stack import Stack
+
+from .batches import ROWS, write_csv
+from .load import percentile
+
+
+def singles(url, token, every, stop):
+    """Submit -> done of one row every `every` s, until `stop` is set."""
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token}"
+    timings = []
+    while not stop.is_set():
+        started = time.perf_counter()
+        posted = session.post(f"{url}/api/v1/inputs", timeout=60,
+                              json={"model": "iris", "features": ROWS[len(timings) % 150]})
+        prediction = posted.json()["prediction"]
+        while session.get(f"{url}/api/v1/predictions/{prediction}", timeout=60,
+                          headers={"Prefer": "wait=10"}).json()["status"] not in ("done",
+                                                                                  "failed"):
+            pass
+        timings.append((time.perf_counter() - started) * 1000)
+        stop.wait(max(0.0, every - timings[-1] / 1000))
+    return timings
+
+
+def main():
+    parser = argparse.ArgumentParser(prog="python -m bench.mixed")
+    parser.add_argument("--file-rows", type=int, default=100_000)
+    parser.add_argument("--bulk-posts", type=int, default=20)
+    parser.add_argument("--every", type=float, default=2.0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        stack = Stack(tmp / "stack", port=services.free_port(), workers=2).start()
+        try:
+            path = tmp / "file.csv"
+            write_csv(path, args.file_rows)
+            files = Client(stack.url, stack.create_token("client", "file"))
+            bulk = Client(stack.url, stack.create_token("client", "bulk"))
+            stop, timings, file_seconds = threading.Event(), [], []
+            single = threading.Thread(target=lambda: timings.extend(singles(
+                stack.url, stack.create_token("client", "single"), args.every, stop)))
+            single.start()
+            started = time.perf_counter()
+
+            def upload():
+                batch = files.submit_file(path, "iris")
+                files.wait_batch(batch["_id"], timeout=3600)
+                file_seconds.append(time.perf_counter() - started)
+            uploader = threading.Thread(target=upload)
+            uploader.start()
+            ids = []
+            for n in range(args.bulk_posts):
+                ids += bulk.submit("iris", [ROWS[(n + i) % 150] for i in range(1000)])
+            bulk.wait(ids, interval=1)
+            uploader.join()
+            stop.set()
+            single.join()
+        finally:
+            stack.stop()
+    result = {"interactive_max_rows": os.environ.get("INTERACTIVE_MAX_ROWS", "100"),
+              "singles": len(timings), "p50_ms": round(statistics.median(timings), 1),
+              "p99_ms": round(percentile(timings, 99), 1), "max_ms": round(max(timings), 1),
+              "file_rows_per_s": round(args.file_rows / file_seconds[0])}
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
