@@ -67,3 +67,9 @@ def test_keys_are_per_token_and_a_refused_first_answer_is_replayed(as_user, db):
 def test_a_malformed_key_is_400(as_user, db, key):
     response = post_inputs(as_user, IRIS, key)
     assert response.status_code == 400 and stored(db) == [0, 0, 0]
+
+
+def test_a_body_too_large_gives_its_key_back(as_user, db):
+    huge = [IRIS] * 200_000  # past the 8 MiB of a request body: 413, nothing read
+    assert post_inputs(as_user, huge, "too-big").status_code == 413
+    assert post_inputs(as_user, IRIS, "too-big").status_code == 201  # not 422: key free

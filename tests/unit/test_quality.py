@@ -245,3 +245,10 @@ def test_a_clients_feedback_is_its_own(as_user, db, run_workers):
     entry = as_user("alice").get("/api/v1/feedback").json["_items"][0]
     assert entry["by"] == "alice" and entry["model"] == "iris" and entry["version"] == 1
     assert as_user("bob").get(f"/api/v1/feedback/{entry['_id']}").status_code == 404
+
+
+def test_quality_counts_off_counts_nothing(as_user, db, run_workers, monkeypatch):
+    import settings
+    monkeypatch.setattr(settings, "QUALITY_COUNTS", False)
+    serve(as_user, run_workers, "iris", IRIS.data[:5])
+    assert db.quality.count_documents({}) == 0
