@@ -8,6 +8,8 @@ COPY core ./core
 COPY jobs ./jobs
 COPY cli ./cli
 COPY artifacts ./artifacts
+COPY tools/ui_assets.py ./tools/
+RUN python tools/ui_assets.py
 RUN useradd --create-home --uid 1000 app
 USER app
 ENV BIND_LOOPBACK=0 PORT=5000 PYTHONUNBUFFERED=1

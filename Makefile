@@ -6,13 +6,14 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 FERRETDB := .tools/bin/ferretdb
+UI_CHARTS := service/ui/static/vendor/chart.umd.min.js
 
-.PHONY: run test lint soak bench bench-store bench-batches deps venv redis-server docker-compose chromium ferretdb mongo-server train clean
+.PHONY: run test lint soak bench bench-store bench-batches deps venv ui-assets redis-server docker-compose chromium ferretdb mongo-server train clean
 
 run: deps
 	$(PY) -m devstack run
 
-test: lint venv redis-server mongo-server docker-compose chromium
+test: lint venv ui-assets redis-server mongo-server docker-compose chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # service/ and jobs/ meet only in core/ (the contracts in pyproject.toml); ruff's checks
@@ -20,7 +21,7 @@ lint: venv
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ruff check .
 
-deps: venv $(if $(REDIS_URL),,redis-server) $(if $(MONGO_URI),,mongo-server)
+deps: venv ui-assets $(if $(REDIS_URL),,redis-server) $(if $(MONGO_URI),,mongo-server)
 
 venv: $(VENV)/.installed
 
@@ -28,6 +29,13 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.lock
+	touch $@
+
+# the chart library of the /ui/ pages, from the npm registry, checked against its sha512
+ui-assets: $(UI_CHARTS)
+
+$(UI_CHARTS): tools/ui_assets.py
+	$(PYTHON) tools/ui_assets.py
 	touch $@
 
 redis-server:

@@ -70,6 +70,19 @@ JOB_FAILURE_TTL = int(os.environ.get("JOB_FAILURE_TTL", "86400"))
 WORKER_ALIVE_SECONDS = 10
 RECONCILE_STALE_SECONDS = int(os.environ.get("RECONCILE_STALE_SECONDS", "60"))
 
+# The /ui/ pages (service/ui/): a signed session cookie, only on /ui/, sent only to
+# this site (SameSite=Strict), never to scripts (HttpOnly), only over HTTPS when the
+# page was (service/ui/session.py); its key is SECRET_KEY, or else one kept in Redis
+# for every API process. Form CSRF tokens live as long as the session.
+SECRET_KEY = os.environ.get("SECRET_KEY") or None
+SESSION_COOKIE_NAME = "prediction_ui"
+SESSION_COOKIE_PATH = "/ui"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Strict"
+PERMANENT_SESSION_LIFETIME = 12 * 3600
+WTF_CSRF_TIME_LIMIT = None
+UI_REVIEW_PAGE_ROWS = 50
+
 # Uploaded models: the largest file POST /models takes, and what each worker keeps
 # loaded (least recently used first out) by artifact bytes and by count.
 MODEL_UPLOAD_MAX_MB = int(os.environ.get("MODEL_UPLOAD_MAX_MB", "512"))

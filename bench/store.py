@@ -11,6 +11,9 @@ at each level (default 0, 10,000 and 100,000 others' predictions):
   `ref` of `/inputs`;
 - as an admin, the iris version's live quality and drift over 24 h (p50): every row
   stored is one of its predictions;
+- as an admin logged in to the pages, `/ui/models`, `/ui/models/iris/1` and
+  `/ui/review` (p50, HTML with its chart data); iris answers less sure than 0.9 wait for
+  review, so the queue fills with the store;
 - one row, submit → `done` seen by polling (p50, worst of 40), beside a raw
   `predict_proba` of the same row with the same artifact;
 - at the last level, the CLI's path (service.client: `submit` in 1,000-row POSTs, then
@@ -20,6 +23,7 @@ Prints a table and writes bench/results/store.{json,md} and docs/bench-store.png
 import argparse
 import json
 import random
+import re
 import statistics
 import tempfile
 import time
@@ -101,7 +105,7 @@ def single_row_ms(client, rounds, wait=None):
     return timings
 
 
-def measure(client, admin, model_id, own, own_total, rounds):
+def measure(client, admin, pages, model_id, own, own_total, rounds):
     since = (datetime.now(timezone.utc) - timedelta(hours=1)).strftime(
         "%a, %d %b %Y %H:%M:%S GMT")
     page = client.get("/predictions", sort="-_created", max_results=25)
@@ -121,14 +125,34 @@ def measure(client, admin, model_id, own, own_total, rounds):
     monitoring = {f"{what} p50 (admin)": statistics.median(timed_ms(
         lambda w=what: admin.get(f"/models/{model_id}/{w}", window="24h"), rounds // 4))
         for what in ("quality", "drift")}
+    shown = pages_ms(*pages, rounds // 4)
     single = single_row_ms(client, 40)
     long_polled = single_row_ms(client, 40, wait=10)
     return {"item_p50": statistics.median(item), "item_p99": percentile(item, 99),
             "list_p50": statistics.median(listing), **{f"where {k} p50": v
                                                        for k, v in wheres.items()},
-            **monitoring,
+            **monitoring, **shown,
             "single_p50": statistics.median(single), "single_max": max(single),
             "single long-polled p50": statistics.median(long_polled)}
+
+
+def ui_session(url, token):
+    """A requests.Session logged in to the /ui/ pages."""
+    session = requests.Session()
+    form = session.get(f"{url}/ui/login", timeout=60)
+    csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form.text).group(1)
+    response = session.post(f"{url}/ui/login", data={"token": token, "csrf_token": csrf},
+                            timeout=60)
+    response.raise_for_status()
+    return session
+
+
+def pages_ms(session, url, rounds):
+    def get(path):
+        response = session.get(url + path, timeout=60)
+        assert response.status_code == 200 and "/ui/login" not in response.url, response.url
+    return {f"{path} p50 (admin)": statistics.median(timed_ms(lambda p=path: get(p), rounds))
+            for path in ("/ui/models", "/ui/models/iris/1", "/ui/review")}
 
 
 def raw_predict_ms():
@@ -210,13 +234,18 @@ def main():
                       for n in range(100)]
             model_id = admin.get("/models", where=json.dumps({"name": "iris", "version": 1}))[
                 "_items"][0]["_id"]
+            iris = admin.get(f"/models/{model_id}")
+            admin.session.patch(f"{admin.base}/models/{model_id}", json={"review_threshold": 0.9},
+                                headers={"If-Match": iris["_etag"]}).raise_for_status()
+            admin_token = stack.create_token("admin", "bench-pages")
+            pages = (ui_session(stack.url, admin_token), stack.url)
             own = client.post_rows(1000)
             wait_until_done(admin)
             results = []
             own_total = 1000
             for level in levels:
                 fill(admin, level + own_total, others)
-                figures = measure(client, admin, model_id, own, own_total, args.rounds)
+                figures = measure(client, admin, pages, model_id, own, own_total, args.rounds)
                 own_total += 80  # measure()'s single rows (polled, long-polled) are the client's
                 results.append((level, figures))
                 print(level, {k: round(v, 1) for k, v in figures.items()}, flush=True)

@@ -5,6 +5,7 @@ figures are sums of a few buckets, whatever the number of predictions stored.
 
 A row counts in the hour it was finished, its label too (whenever it comes). Fields:
   n        rows done                      top  Σ top probability (classification)
+  waited   rows with a known submit time  wait Σ seconds from submission to done
   binned   rows counted into drift bins   f_<feature>_<bin>, p_<bin>: rows per bin
   labelled rows with a label
   classification: c_<actual>_<predicted> (class indices), ll Σ log loss, br Σ Brier
@@ -30,9 +31,14 @@ def bucket_id(model_id, stamp: datetime) -> str:
     return f"{model_id}:{hour_of(stamp):%Y%m%d%H}"
 
 
-def served_terms(entry: dict, rows: list[list], results: list[dict], profile=None) -> dict:
-    """What rows done with `results` add to their bucket."""
+def served_terms(entry: dict, rows: list[list], results: list[dict], profile=None,
+                 waits=None) -> dict:
+    """What rows done with `results` add to their bucket (`waits`: each row's seconds
+    from submission to done, None when unknown)."""
     terms = {"n": len(results)}
+    known = [wait for wait in waits or [] if wait is not None]
+    if known:
+        terms.update(waited=len(known), wait=sum(known))
     if entry["task"] == "classification":
         terms["top"] = sum(max(result["probabilities"].values()) for result in results)
     if profile:

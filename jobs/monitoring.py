@@ -3,6 +3,7 @@ their version's hour bucket in one update (core/quality.py), binned by the versi
 reference profile when it has one (core/profiles.py). A version registered without a
 reference gets one from the first REFERENCE_ROWS rows it serves."""
 import logging
+from datetime import timezone
 
 from bson import ObjectId
 
@@ -17,30 +18,40 @@ log = logging.getLogger(__name__)
 REFERENCE_ROWS = 1000
 
 
-def done_rows(db, prediction_ids, rows, outcomes, all_written):
-    """[(row, result), ...] of the rows written `done` (when some rows were not written,
-    those of a batch cancelled meanwhile, the documents say which were)."""
-    done = [(pid, row, value) for pid, row, (status, value) in zip(prediction_ids, rows, outcomes)
-            if status == DONE]
+def done_indices(db, prediction_ids, outcomes, all_written):
+    """The indices of the rows written `done` (when some rows were not written, those of
+    a batch cancelled meanwhile, the documents say which were)."""
+    done = [i for i, (status, _) in enumerate(outcomes) if status == DONE]
     if not all_written and done:
         written = {str(p["_id"]) for p in db.predictions.find(
-            {"_id": {"$in": [ObjectId(pid) for pid, _, _ in done]}, "status": DONE}, {"_id": 1})}
-        done = [item for item in done if item[0] in written]
-    return [(row, value) for _, row, value in done]
+            {"_id": {"$in": [ObjectId(prediction_ids[i]) for i in done]}, "status": DONE},
+            {"_id": 1})}
+        done = [i for i in done if prediction_ids[i] in written]
+    return done
 
 
-def count(db, entry, prediction_ids, rows, outcomes, all_written, finished_at):
-    """Add the rows just written to their version's bucket; best effort, like the
-    announcement: a bucket that misses them undercounts, the predictions are written."""
+def waits_of(enqueued, finished_at):
+    """Seconds from each row's enqueue (its job's, None when unknown) to `finished_at`."""
+    return [None if stamp is None else
+            (finished_at - (stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)))
+            .total_seconds() for stamp in enqueued]
+
+
+def count(db, entry, prediction_ids, rows, outcomes, all_written, finished_at, enqueued=None):
+    """Add the rows just written to their version's bucket (`enqueued`: when each row's
+    job was enqueued, for the submit-to-done time); best effort, like the announcement:
+    a bucket that misses them undercounts, the predictions are written."""
     if entry is None or not rows or not settings.QUALITY_COUNTS:
         return
     try:
-        done = done_rows(db, prediction_ids, rows, outcomes, all_written)
+        done = done_indices(db, prediction_ids, outcomes, all_written)
         if not done:
             return
+        waits = waits_of(enqueued or [None] * len(rows), finished_at)
         profile = models.settings_of(db, entry).get("reference")
         quality.add(db, entry, finished_at, quality.served_terms(
-            entry, [row for row, _ in done], [result for _, result in done], profile))
+            entry, [rows[i] for i in done], [outcomes[i][1] for i in done], profile,
+            [waits[i] for i in done]))
         if profile is None:
             make_reference_if_served(db, entry)
     except Exception:  # a store down now: the rows are written, their counts are lost

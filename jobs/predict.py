@@ -158,8 +158,10 @@ def predict_chunk(model, version, prediction_ids, rows):
     if job is not None:
         announce(job.connection, chunks)
         batch_rows.count(db, job.connection, shares, all_written)
+    enqueued = [chunk.job.enqueued_at if chunk.job else None
+                for chunk in chunks for _ in chunk.prediction_ids]
     monitoring.count(db, written.entry, ids, all_rows, written.outcomes, all_written,
-                     written.finished_at)
+                     written.finished_at, enqueued)
     summaries = record(model, version, written.sha256, shares, duration_ms)
     if job is not None:
         job.joined_results = summaries[1:]

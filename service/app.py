@@ -24,6 +24,7 @@ from . import (
     preconditions,
     query,
     tokens,
+    ui,
     waiting,
 )
 from .auth import BearerAuth
@@ -65,6 +66,7 @@ def create_app(overrides=None, data=Mongo, redis=None):
     app.register_blueprint(openapi_blueprint, url_prefix=prefix)
     metrics.attach(app)
     dashboard.attach(app, config["REDIS_URL"])
+    ui.attach(app)
     register_models(app)
     drop_method_override_routes(app)
     return app

@@ -14,7 +14,7 @@ from eve.auth import TokenAuth
 from flask import Response, abort, current_app, g, make_response, request
 
 from .errors import error_body
-from .tokens import account_key, find_account, token_hash
+from .tokens import account_key, find_account_by_digest, token_hash
 
 ACCOUNT_SECONDS = 30  # a token deleted behind the API's back works at most this long
 
@@ -24,11 +24,16 @@ def account_for(token):
     instead of a database read. DELETE /tokens/{id} forgets it at once."""
     if not token or len(token) > 256:
         return None
-    key = account_key(token_hash(token))
+    return account_by_digest(token_hash(token))
+
+
+def account_by_digest(digest):
+    """account_for by the token's sha256."""
+    key = account_key(digest)
     remembered = current_app.redis.get(key)
     if remembered is not None:
         return json.loads(remembered)
-    account = find_account(current_app.data.driver.db, token)
+    account = find_account_by_digest(current_app.data.driver.db, digest)
     if account is not None:
         account = {"_id": account["_id"], "name": account["name"], "role": account["role"]}
         current_app.redis.set(key, json.dumps(account), ex=ACCOUNT_SECONDS)

@@ -38,7 +38,11 @@ def find_account(db, token):
     """The token's account document, or None; notes when the token was last used."""
     if not token or len(token) > 256:
         return None
-    digest = token_hash(token)
+    return find_account_by_digest(db, token_hash(token))
+
+
+def find_account_by_digest(db, digest):
+    """find_account by the token's sha256 (what a /ui/ session keeps, not the token)."""
     account = db.tokens.find_one({"_id": digest})
     if account is None or not hmac.compare_digest(account["_id"], digest):
         return None

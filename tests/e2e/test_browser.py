@@ -97,3 +97,120 @@ def test_rq_dashboard_shows_the_queue_and_workers(stack, admin, browser, tmp_pat
     wait.until(ready.text_to_be_present_in_element((By.TAG_NAME, "body"), "predictions"))
     wait.until(ready.text_to_be_present_in_element((By.TAG_NAME, "body"), "Workers"))
     screenshot(browser, tmp_path, "rq-dashboard.png")
+
+
+def upload_iris(admin, reference=True):
+    """An iris classifier of the test's own, with the training rows as its reference."""
+    import io
+    import uuid
+
+    import joblib
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+    iris = load_iris()
+    model = LogisticRegression(max_iter=300).fit(iris.data, iris.target_names[iris.target])
+    artifact = io.BytesIO()
+    joblib.dump(model, artifact)
+    files = {"artifact": ("model.joblib", artifact.getvalue())}
+    if reference:
+        files["reference"] = ("reference.csv", "sl,sw,pl,pw\n" + "\n".join(
+            ",".join(map(str, row)) for row in iris.data))
+    name = f"pages-iris-{uuid.uuid4().hex[:8]}"
+    response = admin.session.post(f"{admin.base}/models", timeout=60, files=files, data={
+        "name": name, "features": '["sl", "sw", "pl", "pw"]'})
+    assert response.status_code == 201, response.text
+    return response.json(), iris
+
+
+def log_in(browser, wait, url, token):
+    browser.get(f"{url}/ui/login")
+    browser.find_element(By.ID, "token").send_keys(token)
+    click(wait, "#login")
+
+
+def test_pages_show_drift_and_take_a_review(stack, admin, browser, tmp_path):
+    from .test_faults import wait_for
+    model, iris = upload_iris(admin)
+    current = admin.get(f"/models/{model['_id']}").json()
+    assert admin.patch(f"/models/{model['_id']}", json={"review_threshold": 0.9},
+                       headers={"If-Match": current["_etag"]}).status_code == 200
+    rows = [[sl, sw, pl + 2.5, pw] for sl, sw, pl, pw in iris.data[50:150].tolist()]  # pl drifts
+    posted = admin.post("/inputs", json=[{"model": model["name"], "features": row}
+                                         for row in rows])
+    assert posted.status_code == 201, posted.text
+    ids = [item["prediction"] for item in posted.json()["_items"]]
+    wait_for(lambda: all(admin.get(f"/predictions/{i}").json()["status"] == "done"
+                         for i in ids[-5:]), timeout=60)
+    where = '{"review": "pending", "model": "%s"}' % model["name"]
+    pending = admin.get("/predictions", params={"where": where, "max_results": 100}).json()
+    assert pending["_items"], "no answer below the review threshold"
+    wait = WebDriverWait(browser, 30)
+
+    log_in(browser, wait, stack.url, stack.create_token("client", "pages-client"))
+    assert "is a client token" in wait.until(ready.visibility_of_element_located(
+        (By.ID, "refusal"))).text
+    log_in(browser, wait, stack.url, "wrong-token")
+    assert "unknown token" in browser.find_element(By.ID, "refusal").text
+    log_in(browser, wait, stack.url, stack.create_token("admin", "pages-admin"))
+    wait.until(ready.presence_of_element_located((By.ID, "models")))
+    row = browser.find_element(By.CSS_SELECTOR, f'tr[data-model="{model["name"]}"]')
+    assert "pl" in row.text and "100" in row.text
+    screenshot(browser, tmp_path, "ui-models.png")
+
+    browser.get(f"{stack.url}/ui/models/{model['name']}/1?window=24h")
+    marked = wait.until(ready.presence_of_element_located(
+        (By.CSS_SELECTOR, 'figure.feature.drifted[data-feature="pl"]')))
+    assert "drifted" in marked.text
+    points = browser.execute_script("""
+        return Array.from(document.querySelectorAll('canvas')).map(canvas => {
+          const chart = Chart.getChart(canvas);
+          return [canvas.id, chart ? chart.data.datasets.map(d => d.data.filter(
+            v => v !== null).length) : null];
+        });""")
+    drawn = dict(points)
+    assert drawn["chart-traffic"] == [24] and drawn["chart-quality"][0] == 0  # no labels yet
+    drift_charts = [counts for name, counts in drawn.items() if name.startswith("chart-drift")]
+    assert len(drift_charts) == 5 and all(counts == [10, 10] for counts in drift_charts[:4])
+    browser.set_window_size(1280, 1900)
+    screenshot(browser, tmp_path, "ui-version.png")
+    browser.set_window_size(390, 844)  # a phone: one column, nothing wider than the screen
+    for page in ("/ui/models", f"/ui/models/{model['name']}/1", "/ui/review"):
+        browser.get(stack.url + page)
+        wait.until(ready.presence_of_element_located((By.TAG_NAME, "h1")))
+        assert browser.execute_script(
+            "return document.documentElement.scrollWidth <= window.innerWidth"), page
+    screenshot(browser, tmp_path, "ui-review-phone.png")
+    browser.set_window_size(1280, 1000)
+
+    target = pending["_items"][0]
+    browser.get(f"{stack.url}/ui/review")
+    article = wait.until(ready.presence_of_element_located(
+        (By.ID, f"review-{target['_id']}")))
+    screenshot(browser, tmp_path, "ui-review.png")
+    answer = target["result"]["label"]
+    right = "virginica" if answer != "virginica" else "versicolor"
+    from selenium.webdriver.support.ui import Select
+    Select(article.find_element(By.NAME, "actual")).select_by_value(right)
+    article.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait.until(ready.text_to_be_present_in_element((By.CSS_SELECTOR, ".flash.ok"), "labelled"))
+    assert not browser.find_elements(By.ID, f"review-{target['_id']}")
+    reviewed = admin.get(f"/predictions/{target['_id']}").json()
+    assert (reviewed["actual"], reviewed["review"], reviewed["reviewed_by"]) == \
+        (right, "done", "pages-admin")
+    quality = admin.get(f"/models/{model['_id']}/quality").json()
+    assert quality["labelled"] == 1 and quality["accuracy"] == 0.0
+
+    click(wait, "#logout")
+    browser.get(f"{stack.url}/ui/models")
+    wait.until(ready.presence_of_element_located((By.ID, "token")))  # back at the login form
+
+
+def test_a_version_without_reference_or_rows_says_no_data_yet(stack, admin, browser):
+    model, _ = upload_iris(admin, reference=False)
+    wait = WebDriverWait(browser, 30)
+    log_in(browser, wait, stack.url, stack.create_token("admin", "pages-admin-2"))
+    browser.get(f"{stack.url}/ui/models/{model['name']}/1")
+    assert "No data yet" in wait.until(ready.presence_of_element_located(
+        (By.ID, "no-traffic"))).text
+    assert "No data yet" in browser.find_element(By.ID, "no-reference").text
+    assert browser.find_elements(By.TAG_NAME, "canvas") == []

@@ -2,6 +2,7 @@
 not assumed) are each answered from an index by the development database: the API's
 client and admin requests, the workers' write-back and the reconciler's scan."""
 import json
+import re
 import statistics
 import time
 from datetime import datetime, timedelta, timezone
@@ -61,7 +62,8 @@ def test_every_filter_the_service_sends_is_served_from_an_index(stack, recorder)
     app = create_app(overrides={"MONGO_URI": stack.mongo_uri, "REDIS_URL": stack.redis_url})
     http = app.test_client()
     client = {"Authorization": f"Bearer {stack.create_token('client', 'captured')}"}
-    admin = {"Authorization": f"Bearer {stack.create_token('admin', 'captured-admin')}"}
+    admin_token = stack.create_token("admin", "captured-admin")
+    admin = {"Authorization": f"Bearer {admin_token}"}
     posted = http.post("/api/v1/inputs", headers=client,
                        json=[{"model": "iris", "features": IRIS, "ref": f"r{i}"} for i in range(3)])
     assert posted.status_code == 201
@@ -98,6 +100,17 @@ def test_every_filter_the_service_sends_is_served_from_an_index(stack, recorder)
     for what in ("quality", "drift"):
         assert http.get(f"/api/v1/models/{model['_id']}/{what}", headers=admin,
                         query_string={"window": "7d"}).status_code == 200
+    # the pages: the models and a version's read the buckets and the models, never the
+    # predictions; the review queue reads a page of the pending ones, sorted by the store
+    login = http.get("/ui/login")
+    csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', login.text).group(1)
+    assert http.post("/ui/login", data={"csrf_token": csrf, "token": admin_token}).status_code == 302
+    first = len(recorder.commands)
+    for page in ("/ui/models", "/ui/models/iris/1?window=all"):
+        assert http.get(page).status_code == 200
+    read = {command.get(name) for name, command in recorder.commands[first:]} - {None}
+    assert read and read <= {"models", "quality", "tokens"}, read
+    assert f'id="review-{ids[1]}"' in http.get("/ui/review").text
 
     shapes = [(collection, query) for name, command in recorder.commands
               for collection, query in filters_of(name, command)

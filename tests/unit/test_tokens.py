@@ -75,7 +75,8 @@ def test_a_token_and_its_models_are_read_from_the_database_once_not_per_request(
             reads[name] += 1
             return function(*args, **kwargs)
         return call
-    monkeypatch.setattr(auth, "find_account", counted("accounts", auth.find_account))
+    monkeypatch.setattr(auth, "find_account_by_digest",
+                        counted("accounts", auth.find_account_by_digest))
     monkeypatch.setattr(validation, "find_model", counted("models", validation.find_model))
     for _ in range(5):
         response = as_user("alice").post("/api/v1/inputs", json={

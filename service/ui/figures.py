@@ -1,0 +1,109 @@
+"""What the /ui/ pages show, read from the hour buckets (core/quality.py) and the model
+documents, never from the predictions: a page costs the same whatever is stored.
+The figures are those of GET /models/{id}/quality and /drift (service/models/quality.py)."""
+from datetime import timedelta
+
+from core import quality
+from core.documents import now
+
+from ..models.quality import WINDOWS, drift_of, quality_of, ratio
+
+OVERVIEW_WINDOW = timedelta(hours=24)
+MAX_HOURS = 24 * 90  # the longest series a chart draws (window=all)
+
+
+def headline(model, figures):
+    """(live, held-out) of the version's main figure: accuracy, or MAE for a regressor."""
+    key = "accuracy" if model["task"] == "classification" else "mae"
+    return key, figures.get(key), (model.get("metrics") or {}).get(key)
+
+
+def overview(db):
+    """Every model name with its versions, each with its last 24 h: predictions, live
+    and held-out quality, estimated accuracy, drifted features."""
+    models = list(db.models.find({}, {"artifact": 0}).sort([("name", 1), ("version", -1)]))
+    since = quality.hour_of(now() - OVERVIEW_WINDOW)
+    by_model = {}
+    for bucket in db[quality.COLLECTION].find(
+            {"model_id": {"$in": [m["_id"] for m in models]}, "hour": {"$gte": since}}):
+        by_model.setdefault(bucket["model_id"], []).append(bucket)
+    names = {}
+    for model in models:
+        totals = quality.totals(by_model.get(model["_id"], []))
+        figures = quality_of(model, totals)
+        key, live, held_out = headline(model, figures)
+        names.setdefault(model["name"], []).append({
+            "model": model, "predictions": figures["predictions"],
+            "labelled": figures["labelled"], "key": key, "live": live, "held_out": held_out,
+            "estimated": figures.get("estimated_accuracy"),
+            "drifted": drift_of(model, totals)["drifted"]})
+    return names
+
+
+def hours_between(first, last):
+    hours, hour = [], first
+    while hour <= last:
+        hours.append(hour)
+        hour += timedelta(hours=1)
+    return hours
+
+
+def series(model, buckets, window):
+    """Per hour of the window (or since the first bucket, for `all`): predictions, mean
+    submit-to-done seconds, live and estimated accuracy (MAE for a regressor)."""
+    last = quality.hour_of(now()).replace(tzinfo=None)
+    span = WINDOWS[window]
+    by_hour = {b["hour"].replace(tzinfo=None): b for b in buckets}
+    first = last - span + timedelta(hours=1) if span else min(by_hour, default=last)
+    first = max(first, last - timedelta(hours=MAX_HOURS - 1))
+    hours = hours_between(first, last)
+    classifier = model["task"] == "classification"
+    points = {"hours": [f"{hour:%m-%d %H:00}" for hour in hours], "predictions": [],
+              "latency_ms": [], "live": [], "estimated": []}
+    for hour in hours:
+        bucket = by_hour.get(hour, {})
+        labelled = bucket.get("labelled", 0)
+        points["predictions"].append(int(bucket.get("n", 0)))
+        wait = ratio(bucket.get("wait", 0), bucket.get("waited", 0))
+        points["latency_ms"].append(None if wait is None else round(wait * 1000, 1))
+        if classifier:
+            right = sum(bucket.get(f"c_{i}_{i}", 0) for i in range(len(model["classes"])))
+            points["live"].append(ratio(right, labelled))
+            points["estimated"].append(ratio(bucket.get("top", 0), bucket.get("n", 0)))
+        else:
+            points["live"].append(ratio(bucket.get("ae", 0), labelled))
+    return points
+
+
+def version_page(db, model, window):
+    """Everything the version's page draws: the series, the window's quality and its
+    drift (features drifted first, then by PSI)."""
+    span = WINDOWS[window]
+    buckets = quality.buckets(db, model["_id"], now() - span if span else None)
+    totals = quality.totals(buckets)
+    figures = quality_of(model, totals)
+    drift = drift_of(model, totals)
+    features = sorted(drift["features"].items(),
+                      key=lambda item: (not item[1]["drifted"], -(item[1]["psi"] or 0)))
+    key, live, held_out = headline(model, figures)
+    points = series(model, buckets, window)
+    charts = {"series": points, "key": key, "held_out": held_out,
+              "drift": [chart_of(name, figures) for name, figures in features]}
+    if drift["prediction"]:
+        charts["drift"].append(chart_of("prediction", drift["prediction"]))
+    return {"quality": figures, "drift": drift, "features": features, "key": key,
+            "live": live, "held_out": held_out, "charts": charts,
+            "served": sum(points["predictions"])}
+
+
+def bin_labels(figures):
+    """A feature's bins as the chart names them: "≤ edge" for each edge, then "> last"."""
+    if "categories" in figures:
+        return [str(category) for category in figures["categories"]]
+    edges = [f"{edge:.3g}" for edge in figures["bins"]]
+    return [f"≤ {edge}" for edge in edges] + [f"> {edges[-1]}"]
+
+
+def chart_of(name, figures):
+    return {"name": name, "labels": bin_labels(figures), "reference": figures["reference"],
+            "live": figures["live"], "psi": figures["psi"], "drifted": figures["drifted"]}

@@ -1,0 +1,145 @@
+"""The /ui/ pages, for admins: log in and out, the models, one version's charts and
+thresholds, the review queue. Server-rendered (templates/ui/), the charts drawn in the
+browser by Chart.js served from static/vendor/ (tools/ui_assets.py installs it)."""
+from bson import ObjectId
+from eve.methods.patch import patch_internal
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from ..models.quality import DEFAULT_DRIFT_THRESHOLD, WINDOWS
+from . import figures, review, session
+from .forms import FeedbackForm, LoginForm, LogoutForm, ThresholdsForm, refusal_of
+
+blueprint = Blueprint("ui", __name__, template_folder="templates", static_folder="static",
+                      static_url_path="/static")
+VERSION_WINDOW = "7d"
+
+
+def db():
+    return current_app.data.driver.db
+
+
+@blueprint.context_processor
+def chrome():
+    """What every page's frame shows: who is signed in, and the log-out form."""
+    return {"account": g.get("account"), "logout_form": LogoutForm()}
+
+
+@blueprint.get("/")
+def home():
+    return redirect(url_for("ui.models"))
+
+
+@blueprint.route("/login", methods=["GET", "POST"])
+def login():
+    form = LoginForm()
+    if request.method == "GET":
+        return render_template("ui/login.html", form=form, next=request.args.get("next"))
+    if not form.validate_on_submit():
+        return render_template("ui/login.html", form=form, error=refusal_of(form),
+                               next=request.form.get("next")), 400
+    try:
+        session.log_in(form.token.data)
+    except session.Refusal as refusal:
+        return render_template("ui/login.html", form=LoginForm(formdata=None),
+                               error=refusal.reason, next=request.form.get("next")), \
+            refusal.status
+    return redirect(session.safe_next(request.form.get("next")))
+
+
+@blueprint.route("/logout", methods=["GET", "POST"])
+def logout():
+    form = LogoutForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            return render_template("ui/logout.html", form=form, error=refusal_of(form)), 400
+        session.log_out()
+        return redirect(url_for("ui.login"))
+    g.account = session.admin()
+    return render_template("ui/logout.html", form=form)
+
+
+@blueprint.get("/models")
+@session.admin_required
+def models():
+    return render_template("ui/models.html", names=figures.overview(db()))
+
+
+def version_of(name, version):
+    model = db().models.find_one({"name": name, "version": version})
+    if model is None:
+        abort(404, description=f"no model {name} version {version}")
+    return model
+
+
+@blueprint.get("/models/<name>/<int:version>")
+@session.admin_required
+def version_page(name, version, form=None, status=200):
+    model = version_of(name, version)
+    window = request.args.get("window", VERSION_WINDOW)
+    if window not in WINDOWS:
+        abort(400, description=f"window is one of {', '.join(WINDOWS)}")
+    form = form or ThresholdsForm(formdata=None, data={
+        "drift_threshold": model.get("drift_threshold") or DEFAULT_DRIFT_THRESHOLD,
+        "review_threshold": model.get("review_threshold")})
+    return render_template("ui/version.html", model=model, window=window, windows=list(WINDOWS),
+                           page=figures.version_page(db(), model, window), form=form), status
+
+
+@blueprint.post("/models/<name>/<int:version>/thresholds")
+@session.admin_required
+def thresholds(name, version):
+    """PATCH /models/{id} with the thresholds, through Eve (its validation and hooks)."""
+    model = version_of(name, version)
+    form = ThresholdsForm()
+    if not form.validate_on_submit():
+        flash(refusal_of(form), "error")
+        return version_page(name, version, form=form, status=400)
+    body, _, _, status = patch_internal(
+        "models", {"drift_threshold": form.drift_threshold.data,
+                   "review_threshold": form.review_threshold.data}, _id=ObjectId(model["_id"]))
+    if status != 200:
+        flash(f"not saved: {body.get('_issues') or body.get('_error')}", "error")
+        return version_page(name, version, form=form, status=status)
+    flash("thresholds saved", "ok")
+    return redirect(url_for("ui.version_page", name=name, version=version))
+
+
+@blueprint.get("/review")
+@session.admin_required
+def review_queue(status=200):
+    rows, total = review.pending(db(), current_app.config["UI_REVIEW_PAGE_ROWS"])
+    for row in rows:
+        result = row["prediction"].get("result") or {}
+        row["form"] = FeedbackForm(formdata=None, data={
+            "prediction": str(row["prediction"]["_id"]), "actual": result.get("label")})
+    return render_template("ui/review.html", rows=rows, total=total), status
+
+
+@blueprint.post("/review")
+@session.admin_required
+def review_post():
+    form = FeedbackForm()
+    if not form.validate_on_submit():
+        flash(f"not saved: {refusal_of(form)}", "error")
+        return review_queue(status=400)
+    stored, reason = review.send_feedback(form.prediction.data, form.actual.data)
+    if not stored:
+        flash(f"not saved: {reason}", "error")
+        return review_queue(status=422)
+    flash(f"prediction {form.prediction.data} labelled {form.actual.data!r}", "ok")
+    return redirect(url_for("ui.review_queue"))
+
+
+def attach(app):
+    session.attach(app)
+    app.register_blueprint(blueprint, url_prefix=session.UI_PREFIX)

@@ -1,0 +1,94 @@
+"""Who is looking at the /ui/ pages: an admin who typed their token into the login form.
+
+The session is Flask's signed cookie (settings.py: SESSION_COOKIE_*), opened only on
+/ui/ (the API's own requests carry no cookie and cost nothing here). It keeps the
+token's sha256, never the token, and every page looks the account up again
+(service/auth.py: account_by_digest), so a token revoked by DELETE /tokens/{id} ends
+its sessions at the next click. The signing key is SECRET_KEY, or else one made once
+and kept in Redis, so that every API process (and host) reads the same cookie."""
+import secrets
+from functools import wraps
+
+from flask import g, redirect, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
+
+from ..auth import account_by_digest, account_for
+
+SECRET_KEY_KEY = "ui:secret-key"
+UI_PREFIX = "/ui"
+
+
+def shared_secret(redis):
+    """The key every API process signs /ui/ sessions with, made by the first to ask."""
+    redis.set(SECRET_KEY_KEY, secrets.token_urlsafe(48), nx=True)
+    return redis.get(SECRET_KEY_KEY).decode()
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Sessions on /ui/ only; `Secure` when the page was served over HTTPS."""
+
+    def open_session(self, app, request):
+        if not request.path.startswith(UI_PREFIX + "/"):
+            return None  # Flask's null session: nothing read, nothing written
+        if not app.secret_key:
+            app.secret_key = shared_secret(app.redis)
+        return super().open_session(app, request)
+
+    def get_cookie_secure(self, app):
+        return request.is_secure
+
+
+class Refusal(Exception):
+    """Why a token cannot open the pages (said on the login form)."""
+
+    def __init__(self, reason, status):
+        super().__init__(reason)
+        self.reason, self.status = reason, status
+
+
+def log_in(token):
+    """Start an admin's session, or raise Refusal."""
+    account = account_for(token.strip())
+    if account is None:
+        raise Refusal("unknown token: it was mistyped or has been revoked", 401)
+    if account["role"] != "admin":
+        raise Refusal(f"{account['name']!r} is a client token: the pages are for admins", 403)
+    session.clear()
+    session.permanent = True
+    session["token"] = account["_id"]
+    return account
+
+
+def log_out():
+    session.clear()
+
+
+def admin():
+    """The signed-in admin's account, or None (no session, or its token revoked or no
+    longer an admin's)."""
+    digest = session.get("token")
+    account = account_by_digest(digest) if digest else None
+    return account if account and account["role"] == "admin" else None
+
+
+def admin_required(view):
+    """A page for admins: others are sent to the login form, and back after it."""
+    @wraps(view)
+    def page(*args, **kwargs):
+        account = admin()
+        if account is None:
+            return redirect(url_for("ui.login", next=request.full_path.rstrip("?")))
+        g.account = account
+        return view(*args, **kwargs)
+    return page
+
+
+def safe_next(target):
+    """Where to go after the login: a page of /ui/, never another site."""
+    if target and target.startswith(UI_PREFIX + "/") and not target.startswith("//"):
+        return target
+    return url_for("ui.models")
+
+
+def attach(app):
+    app.session_interface = SessionInterface()
