@@ -21,6 +21,10 @@ API_VERSION = "v1"
 
 # Rows per RQ job: a bulk POST of N inputs makes ceil(N / CHUNK_SIZE) jobs per model.
 CHUNK_SIZE = int(os.environ.get("CHUNK_SIZE", "500"))
+# Files take turns (core/queue.py: Turns): at most this many of a file's chunks wait in
+# the queue at a time; each further one is queued when the one this many before it
+# ends, behind what other files queued meanwhile. 0: a file's chunks all at once.
+FILE_CHUNKS_QUEUED = int(os.environ.get("FILE_CHUNKS_QUEUED", "8"))
 # Workers count each model call's rows into live quality and drift (jobs/monitoring.py);
 # QUALITY_COUNTS=0 turns that off (the benchmark's side by side).
 QUALITY_COUNTS = os.environ.get("QUALITY_COUNTS", "1") != "0"

@@ -4,7 +4,9 @@ Starts its own stack (2 RQ workers) and, at once: one client uploads a CSV of `-
 iris rows (default 100,000) as one batch; another POSTs `--bulk-posts` (20) bulk
 requests of 1,000 rows, one after another; a third POSTs one row every `--every`
 seconds (2) and long-polls it to `done`. Reports the single rows' submit -> done (p50,
-p99, max) and the file's rows/s, until the file's and the bulk rows are all done.
+p99, max; and of its POST alone) and the file's rows/s, until the file's and the bulk rows are all done.
+`--interactive-workers` (default 1, as `make run`) adds workers that take only the
+small submissions.
 `INTERACTIVE_MAX_ROWS=0` in the environment puts every submission in one queue (as
 before interactive rows went first): run both to compare."""
 import argparse
@@ -30,11 +32,12 @@ def singles(url, token, every, stop):
     """Submit -> done of one row every `every` s, until `stop` is set."""
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {token}"
-    timings = []
+    timings, posts = [], []
     while not stop.is_set():
         started = time.perf_counter()
         posted = session.post(f"{url}/api/v1/inputs", timeout=60,
                               json={"model": "iris", "features": ROWS[len(timings) % 150]})
+        posts.append((time.perf_counter() - started) * 1000)
         prediction = posted.json()["prediction"]
         while session.get(f"{url}/api/v1/predictions/{prediction}", timeout=60,
                           headers={"Prefer": "wait=10"}).json()["status"] not in ("done",
@@ -42,7 +45,7 @@ def singles(url, token, every, stop):
             pass
         timings.append((time.perf_counter() - started) * 1000)
         stop.wait(max(0.0, every - timings[-1] / 1000))
-    return timings
+    return timings, posts
 
 
 def main():
@@ -50,18 +53,23 @@ def main():
     parser.add_argument("--file-rows", type=int, default=100_000)
     parser.add_argument("--bulk-posts", type=int, default=20)
     parser.add_argument("--every", type=float, default=2.0)
+    parser.add_argument("--interactive-workers", type=int, default=1,
+                        help="workers of small submissions only, beside the 2 others")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        stack = Stack(tmp / "stack", port=services.free_port(), workers=2).start()
+        stack = Stack(tmp / "stack", port=services.free_port(), workers=2,
+                      interactive_workers=args.interactive_workers).start()
         try:
             path = tmp / "file.csv"
             write_csv(path, args.file_rows)
             files = Client(stack.url, stack.create_token("client", "file"))
             bulk = Client(stack.url, stack.create_token("client", "bulk"))
             stop, timings, file_seconds = threading.Event(), [], []
-            single = threading.Thread(target=lambda: timings.extend(singles(
-                stack.url, stack.create_token("client", "single"), args.every, stop)))
+            posts = []
+            single = threading.Thread(target=lambda: [part.extend(got) for part, got in zip(
+                (timings, posts), singles(stack.url, stack.create_token("client", "single"),
+                                          args.every, stop))])
             single.start()
             started = time.perf_counter()
 
@@ -81,8 +89,11 @@ def main():
         finally:
             stack.stop()
     result = {"interactive_max_rows": os.environ.get("INTERACTIVE_MAX_ROWS", "100"),
+              "interactive_workers": args.interactive_workers,
               "singles": len(timings), "p50_ms": round(statistics.median(timings), 1),
               "p99_ms": round(percentile(timings, 99), 1), "max_ms": round(max(timings), 1),
+              "post_p50_ms": round(statistics.median(posts), 1),
+              "post_max_ms": round(max(posts), 1),
               "file_rows_per_s": round(args.file_rows / file_seconds[0])}
     print(json.dumps(result))
 

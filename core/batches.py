@@ -15,10 +15,11 @@ finished: `done`, or `cancelled` when any row was. Should a count still be lost,
 reconciler recounts a batch that has no row left to finish (jobs/reconcile.py).
 
 Cancelling: the batch is marked `cancel_requested`; its jobs still in the queue are
-taken off it (LREM, which a worker's dequeue cannot also win) and their rows cancelled;
-a job of the batch that a worker starts later (a retry, a chunk stored after the cancel)
-cancels its own rows instead of predicting them; a job already running finishes. So a
-row is written by one job only, and is never both done and cancelled."""
+taken off it (LREM, which a worker's dequeue cannot also win) and their rows cancelled,
+and so are those of its jobs still waiting for their turn (deferred, core/queue.py:
+Turns); a job of the batch that a worker starts later (a retry, a chunk stored after the
+cancel) cancels its own rows instead of predicting them; a job already running
+finishes. So a row is written by one job only, and is never both done and cancelled."""
 import os
 
 from bson import ObjectId
@@ -148,11 +149,21 @@ def queued_jobs_of(queue: Queue, batch_id) -> list:
     return rq_seams.take_off_queue(queue, mine)
 
 
+def deferred_jobs_of(queue: Queue, batch_id) -> list:
+    """The batch's jobs waiting for their turn (RQ's deferred registry)."""
+    ids = queue.deferred_job_registry.get_job_ids()
+    mine = [job_id for job_id, meta in zip(ids, rq_seams.metas_of(queue, ids))
+            if meta.get("batch") == str(batch_id)]
+    return [job for job in queue.job_class.fetch_many(mine, connection=queue.connection,
+                                                      serializer=queue.serializer)
+            if job is not None]
+
+
 def cancel(db: Database, queue: Queue, batch: dict) -> dict:
     """POST /batches/{id}/cancel: see the module's docstring. Returns the batch."""
     batch_id = batch["_id"]
     update(db, batch_id, {"$set": {"cancel_requested": True}}, what="cancel")
-    jobs = queued_jobs_of(queue, batch_id)
+    jobs = queued_jobs_of(queue, batch_id) + deferred_jobs_of(queue, batch_id)
     cancel_jobs(db, queue.connection, jobs)
     for job in jobs:
         job.cancel()  # shown as canceled in RQ (and its dashboard), not as queued

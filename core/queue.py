@@ -11,6 +11,7 @@ from itertools import groupby
 
 import redis
 from rq import Callback, Queue, Retry
+from rq.job import Dependency
 from rq.queue import EnqueueData
 
 import settings
@@ -85,8 +86,25 @@ def job_meta(model: str, version: int, inputs: list[dict], request_id=None, clie
                           for item in inputs if item.get("callback_url")}}
 
 
+class Turns:
+    """A file's chunks in turns with other files': the first `size` are queued at once;
+    each further one waits (an RQ dependency, failure allowed) for the one `size` before
+    it, and RQ queues it when that one ends, behind what other files queued meanwhile.
+    One per file, across the enqueue_chunks calls of its upload."""
+
+    def __init__(self, size: int = 0):
+        self.size, self.job_ids = size, []
+
+    def next_dependency(self, job_id: str) -> Dependency | None:
+        """What the file's next chunk (`job_id`) waits for, if anything."""
+        self.job_ids.append(job_id)
+        if not self.size or len(self.job_ids) <= self.size:
+            return None
+        return Dependency(jobs=[self.job_ids.pop(0)], allow_failure=True)
+
+
 def job_data(job_id: str, model: str, version: int, inputs: list[dict], request_id=None,
-             client=None) -> EnqueueData:
+             client=None, depends_on=None) -> EnqueueData:
     prediction_ids = [str(item["prediction"]) for item in inputs]
     rows = [item["features"] for item in inputs]
     return Queue.prepare_data(
@@ -100,14 +118,18 @@ def job_data(job_id: str, model: str, version: int, inputs: list[dict], request_
         result_ttl=settings.JOB_RESULT_TTL, failure_ttl=settings.JOB_FAILURE_TTL,
         description=describe(model, version, len(rows), inputs[0].get("batch")),
         meta=job_meta(model, version, inputs, request_id, client),
+        depends_on=depends_on,
     )
 
 
-def enqueue_chunks(queue: Queue, chunks: list[tuple], request_id=None, client=None) -> list:
-    """Enqueue every chunk in one Redis pipeline; request id and client ride along in
-    each job's meta for the audit log."""
-    return queue.enqueue_many([job_data(*chunk, request_id=request_id, client=client)
-                               for chunk in chunks])
+def enqueue_chunks(queue: Queue, chunks: list[tuple], request_id=None, client=None,
+                   turns: Turns | None = None) -> list:
+    """Enqueue every chunk in one Redis pipeline (those of a file in `turns`); request
+    id and client ride along in each job's meta for the audit log."""
+    return queue.enqueue_many([
+        job_data(*chunk, request_id=request_id, client=client,
+                 depends_on=turns.next_dependency(chunk[0]) if turns else None)
+        for chunk in chunks])
 
 
 def enqueue_deliveries(connection: redis.Redis, callbacks: dict[str, str],

@@ -106,6 +106,13 @@ def worker(index, env, log_dir):
     return Service(f"worker-{index}", [sys.executable, "-m", "jobs.worker"], log_dir, env=env)
 
 
+def interactive_worker(index, env, log_dir):
+    """A worker of small submissions only (INTERACTIVE_MAX_ROWS): one is always free
+    for them, whatever files the others are working through."""
+    return Service(f"interactive-worker-{index}", [sys.executable, "-m", "jobs.worker",
+                                                   "interactive"], log_dir, env=env)
+
+
 def callback_worker(env, log_dir):
     return Service("callback-worker", [sys.executable, "-m", "jobs.worker", "callbacks"],
                    log_dir, env=env)

@@ -16,7 +16,7 @@ from . import services
 
 class Stack:
     def __init__(self, data_dir, port=5000, workers=1, mongo_uri=None, redis_url=None,
-                 extra_env=None):
+                 extra_env=None, interactive_workers=0):
         self.data_dir = Path(data_dir).resolve()
         self.log_dir = self.data_dir / "logs"
         self.port = port
@@ -38,6 +38,8 @@ class Stack:
                     "PROMETHEUS_MULTIPROC_DIR": str(self.metrics_dir), **(extra_env or {})}
         self.api = services.api_server(port, self.env, self.log_dir)
         self.workers = [services.worker(i + 1, self.env, self.log_dir) for i in range(workers)]
+        self.workers += [services.interactive_worker(i + 1, self.env, self.log_dir)
+                         for i in range(interactive_workers)]
         self.callback_worker = services.callback_worker(self.env, self.log_dir)
         self.services += [self.api, *self.workers, self.callback_worker]
 

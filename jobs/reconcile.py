@@ -4,10 +4,13 @@ It finds predictions still `queued` or `running` with no change for
 RECONCILE_STALE_SECONDS, and asks RQ about each one's job. A job that is waiting,
 scheduled, or running on a live worker is left alone. A job started by a worker that
 died, or `queued` but in no queue (taken into a batch by a worker that died before
-starting it, jobs/batching.py), is put back on the queue as it is (same id). Otherwise
-(Redis lost it, or it ended without a write-back) the predictions are enqueued again
-with their inputs' features, or marked `failed` after MAX_ATTEMPTS, or deleted when
-their input was never stored (the API died mid-request).
+starting it, jobs/batching.py), is put back on the queue as it is (same id). A file's
+job waiting for its turn (core/queue.py: Turns) whose turn will never come (the job
+before it ended long ago, was cancelled, or is gone) is deleted, and its predictions
+treated as those of a job that is gone (Redis lost it, or it ended without a
+write-back): the predictions are enqueued again with their inputs' features, or marked
+`failed` after MAX_ATTEMPTS, or deleted when their input was never stored (the API died
+mid-request).
 Write-back is idempotent, so a prediction enqueued twice still ends with one result."""
 import logging
 from datetime import datetime, timedelta, timezone
@@ -30,7 +33,10 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 BATCH = 1000
-ALIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+# READY_TO_ENQUEUE: a job whose turn has come, between RQ's moving it out of the
+# deferred jobs and its queueing (RQ's ReadyJobRegistry recovers one left there)
+ALIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED,
+         JobStatus.READY_TO_ENQUEUE}
 
 
 def waiting_in_queue(connection, job):
@@ -40,7 +46,7 @@ def waiting_in_queue(connection, job):
 
 
 def job_state(job_id, connection):
-    """("alive" | "abandoned" | "gone", job or None)."""
+    """("alive" | "abandoned" | "stranded" | "gone", job or None)."""
     try:
         job = PredictionJob.fetch(job_id, connection=connection)
     except NoSuchJobError:
@@ -50,7 +56,27 @@ def job_state(job_id, connection):
         return "abandoned", job
     if status == JobStatus.QUEUED and not waiting_in_queue(connection, job):
         return "abandoned", job  # taken into a batch by a worker that died at once
+    if status == JobStatus.DEFERRED and not parent_pending(connection, job):
+        return "stranded", job  # its turn came and went (core/queue.py: Turns)
     return ("alive" if status in ALIVE else "gone"), job
+
+
+def parent_pending(connection, job):
+    """Whether a job waiting for its turn still has a chunk before it to wait for: one
+    waiting, running or retried; else (the parent ended long enough ago, was cancelled
+    or is gone) nothing will queue it but the reconciler."""
+    for parent_id in job.dependency_ids:
+        try:
+            parent = PredictionJob.fetch(parent_id, connection=connection)
+        except NoSuchJobError:
+            continue
+        if parent.get_status() in ALIVE:
+            return True
+        ended = parent.ended_at
+        if ended is not None and (datetime.now(timezone.utc) - ended.replace(
+                tzinfo=timezone.utc)).total_seconds() < settings.RECONCILE_STALE_SECONDS:
+            return True  # just ended: RQ is queueing its dependents
+    return False
 
 
 def stale_predictions(db, now):
@@ -72,6 +98,9 @@ def orphaned(db, connection, now):
         if state == "abandoned":
             origin_queue(connection, job).enqueue_job(job)
             resumed += 1
+        elif state == "stranded":  # RQ would not queue it now: enqueued anew, as if gone
+            job.delete()
+            found.extend(group)
         elif state == "gone":
             found.extend(group)
     return still_unfinished(db, found), resumed

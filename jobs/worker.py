@@ -28,6 +28,8 @@ from .reconcile import reconcile, repair_batches
 
 log = logging.getLogger(__name__)
 
+INTERACTIVE = "interactive"  # `python -m jobs.worker interactive`
+
 
 class PredictionWorker(rq_seams.RecordsFailure, SimpleWorker):
     """A SimpleWorker that batches prediction jobs (jobs/batching.py), reconciles, and
@@ -86,18 +88,29 @@ def preload_models():
         log.exception("models not preloaded")
 
 
+KINDS = {(): "worker", (INTERACTIVE,): "interactive-worker", (CALLBACK_QUEUE,): "callback-worker"}
+
+
+def queues_of(kind, connection):
+    """What a worker of `kind` takes, in order."""
+    if kind == "callback-worker":
+        return [callback_queue(connection)]
+    queues = prediction_queues(connection)  # interactive rows first
+    return queues[:1] if kind == "interactive-worker" else queues
+
+
 def main(argv=None):
-    """`python -m jobs.worker` works the predictions; `python -m jobs.worker callbacks`
-    the callback deliveries (jobs/callbacks.py), apart, so that a receiver that hangs
-    never holds a prediction."""
-    callbacks_only = (argv if argv is not None else sys.argv[1:]) == [CALLBACK_QUEUE]
-    logs.configure("callback-worker" if callbacks_only else "worker")
+    """`python -m jobs.worker` works the predictions, small submissions first;
+    `python -m jobs.worker interactive` only the small submissions, so that one never
+    waits for a file's chunk to end; `python -m jobs.worker callbacks` the callback
+    deliveries (jobs/callbacks.py), apart, so that a receiver that hangs never holds a
+    prediction."""
+    kind = KINDS[tuple(argv if argv is not None else sys.argv[1:])]
+    logs.configure(kind)
     connection = redis_from_url(socket_timeout=None)
-    if callbacks_only:
-        queues = [callback_queue(connection)]
-    else:
+    queues = queues_of(kind, connection)
+    if kind != "callback-worker":
         preload_models()
-        queues = prediction_queues(connection)  # interactive rows first
     # An idle worker runs maintenance only when its BLPOP times out, after
     # worker_ttl - 15 s (405 s by default): wake it every MAINTENANCE_SECONDS instead.
     worker = PredictionWorker(queues, connection=connection,

@@ -2,7 +2,7 @@
 from flask import Blueprint, current_app, jsonify
 from rq import Worker
 
-from core.queue import prediction_queue, prediction_queues
+from core.queue import prediction_queues
 
 blueprint = Blueprint("health", __name__)
 
@@ -14,12 +14,17 @@ def check(part, probe):
         return None, f"{part}: {type(exc).__name__}"
 
 
+def prediction_workers(redis):
+    """Workers of either prediction queue (those of small submissions only included)."""
+    return len(set().union(*(Worker.all_keys(queue=queue) for queue in prediction_queues(redis))))
+
+
 @blueprint.get("/health")
 def health():
     db = current_app.data.driver.db
     _, mongo_error = check("mongo", lambda: db.command("ping"))
     redis = current_app.redis
-    workers, redis_error = check("redis", lambda: Worker.count(queue=prediction_queue(redis)))
+    workers, redis_error = check("redis", lambda: prediction_workers(redis))
     queued, _ = check("redis", lambda: sum(q.count for q in prediction_queues(redis)))
     body = {"mongo": mongo_error or "ok", "redis": redis_error or "ok",
             "workers": workers, "queued": queued}

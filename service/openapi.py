@@ -217,7 +217,7 @@ def batch_upload(models):
     csv_text = {"type": "string", "description": "a header naming the features (any "
                                                  "order, and the ref column), then rows"}
     return {"summary": "upload a file of rows (CSV, up to 1,000,000 rows): one batch",
-            "parameters": parameters,
+            "description": IDEMPOTENCY, "parameters": parameters,
             "requestBody": {"required": True, "content": {
                 "text/csv": {"schema": csv_text},
                 "multipart/form-data": {"schema": {
@@ -314,6 +314,15 @@ def bulk(schema, limit):
                                "maxItems": limit}]}
 
 
+IDEMPOTENCY = (
+    "A client that may retry sends `Idempotency-Key` (1-255 printable characters, its own "
+    "id for the request): for 24 h, per token, a repeat with the same body answers as the "
+    "first did (same status and ids, plus `Idempotent-Replayed: true`) and stores nothing; "
+    "the same key with another body: 422; while the first is still being processed: 409. "
+    "(Described here rather than as a parameter: a key is the client's choice per request, "
+    "not a value a generated request may reuse.)")
+
+
 def long_poll(operation):
     """`Prefer: wait=N` (service/waiting.py) on an item GET."""
     operation["summary"] += "; with `Prefer: wait=N`, held until it is finished or N s pass"
@@ -347,6 +356,7 @@ def resource_paths(resource, settings):
             "summary": f"create {resource} (one object, or a list of up to "
                        f"{config['MAX_BULK_ITEMS']})",
             "requestBody": json_body(bulk(write, config["MAX_BULK_ITEMS"])),
+            **({"description": IDEMPOTENCY} if resource == "inputs" else {}),
             "responses": responses(201, {"type": "object"}, "400", "403", "409", "413",
                                    "415", "422")}
     if "DELETE" in settings["resource_methods"]:

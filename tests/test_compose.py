@@ -20,7 +20,7 @@ def compose(*args):
 
 def test_compose_file_is_valid_and_has_every_service():
     assert set(compose("config", "--services").split()) == {
-        "mongo", "redis", "api", "worker", "callback-worker", "dashboard"}
+        "mongo", "redis", "api", "worker", "interactive-worker", "callback-worker", "dashboard"}
 
 
 def test_compose_uses_official_images_and_workers_can_scale():

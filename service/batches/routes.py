@@ -27,7 +27,7 @@ from flask import Blueprint, Response, abort, current_app, g, request, stream_wi
 from core import batches as counters
 from core.documents import DONE, QUEUED, UNFINISHED, etag_for, prediction_document
 from core.logs import audit
-from core.queue import enqueue_chunks, plan_chunks, prediction_queue
+from core.queue import Turns, enqueue_chunks, plan_chunks, prediction_queue
 
 from .. import feedback, limits
 from ..errors import api_prefix, error_document
@@ -223,6 +223,7 @@ def store(model, total, validated, ref_column, callback_url):
     batch = new_batch(model, total, ref_column, callback_url)
     db.batches.insert_one(batch)
     queue, stored = prediction_queue(current_app.redis), 0
+    turns = Turns(current_app.config["FILE_CHUNKS_QUEUED"])
     try:
         for number, rows in enumerate(batch_files.chunks(validated)):
             stamp = datetime.now(timezone.utc)
@@ -232,7 +233,8 @@ def store(model, total, validated, ref_column, callback_url):
             db.predictions.insert_many([prediction_document(item, job_id, stamp)
                                         for job_id, _, _, chunk in planned for item in chunk],
                                        ordered=False)
-            enqueue_chunks(queue, planned, request_id=g.get("request_id"), client=owner())
+            enqueue_chunks(queue, planned, request_id=g.get("request_id"), client=owner(),
+                           turns=turns)
             stored += len(rows)
             if number % TOUCH_EVERY_CHUNKS == TOUCH_EVERY_CHUNKS - 1:
                 counters.update(db, batch["_id"], {}, what=f"stored/{stored}")

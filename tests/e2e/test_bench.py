@@ -67,3 +67,15 @@ def test_mixed_bench_measures_single_rows_beside_a_file_and_a_flood():
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["singles"] >= 1 and result["p50_ms"] > 0
     assert result["file_rows_per_s"] > 0 and result["interactive_max_rows"] == "100"
+    assert result["interactive_workers"] == 1 and result["post_p50_ms"] > 0
+
+
+def test_turns_bench_times_two_files_each_way():
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.turns", "--file-rows", "2000"], cwd=ROOT,
+        capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    results = [json.loads(line) for line in out.stdout.strip().splitlines()]
+    assert [(r["start"], r["file_chunks_queued"]) for r in results] == [
+        ("together", 0), ("together", 8), ("backlog", 0), ("backlog", 8)]
+    assert all(len(r["seconds"]) == 2 and min(r["seconds"]) > 0 for r in results)

@@ -1,5 +1,6 @@
 """`python -m devstack run`, what `make run` starts: it prints a working admin token,
-restarts a worker that dies, and leaves no process behind on SIGTERM."""
+starts WORKERS workers and one of small submissions, restarts a worker that dies, and
+leaves no process behind on SIGTERM."""
 import os
 import signal
 import subprocess
@@ -63,7 +64,9 @@ def test_make_run_serves_supervises_and_stops_cleanly(make_run):
     assert any(f"{base}/api/v1/docs" in line for line in output)
     assert any(f"{base}/rq" in line for line in output)
     assert any(f"{base}/metrics" in line for line in output)
-    assert requests.get(f"{base}/api/v1/health", timeout=10).json()["workers"] >= 1
+    assert any(f"{base}/ui/" in line for line in output)
+    # WORKERS=1, and the worker of small submissions
+    assert requests.get(f"{base}/api/v1/health", timeout=10).json()["workers"] == 2
 
     # the README's next step, from a second terminal with no environment but DATA_DIR
     second = subprocess.run([sys.executable, "-m", "service", "create-token", "--role",
@@ -89,7 +92,7 @@ def test_make_run_serves_supervises_and_stops_cleanly(make_run):
     worker.kill()
     read_until(process, "worker-1 exited; restarted")
     deadline = time.monotonic() + 30
-    while requests.get(f"{base}/api/v1/health", timeout=10).json()["workers"] != 1:
+    while requests.get(f"{base}/api/v1/health", timeout=10).json()["workers"] != 2:
         assert time.monotonic() < deadline, "the restarted worker did not register"
         time.sleep(0.3)
 

@@ -40,3 +40,34 @@ def test_large_submissions_go_to_the_queue_of_files(as_user, redis):
     assert interactive_queue(redis).count == 1
     assert as_user("alice").post("/api/v1/inputs", json=rows).status_code == 201
     assert prediction_queue(redis).count == 1
+
+
+def test_an_interactive_worker_takes_only_small_submissions(as_user, db, redis, monkeypatch):
+    monkeypatch.setattr(predict, "mongo_db", lambda: db)
+    monkeypatch.setattr(worker, "mongo_db", lambda: db)
+    kinds = {kind: [queue.name for queue in worker.queues_of(kind, redis)]
+             for kind in worker.KINDS.values()}
+    assert kinds == {"worker": [settings.INTERACTIVE_QUEUE_NAME, settings.QUEUE_NAME],
+                     "interactive-worker": [settings.INTERACTIVE_QUEUE_NAME],
+                     "callback-worker": ["callbacks"]}
+    as_user("alice").post("/api/v1/batches?model=iris", data=CSV,
+                          headers={"Content-Type": "text/csv"})
+    single = as_user("bob").post("/api/v1/inputs", json={
+        "model": "iris", "features": list(IRIS.data[0])}).json
+    worker.PredictionWorker(worker.queues_of("interactive-worker", redis),
+                            connection=redis).work(burst=True)
+    assert db.predictions.find_one({"_id": ObjectId(single["prediction"])})["status"] == "done"
+    assert prediction_queue(redis).count == 3  # the file's chunks left for the others
+
+
+def test_health_counts_each_prediction_worker_once(client, redis):
+    both = worker.PredictionWorker(worker.queues_of("worker", redis), connection=redis)
+    small = worker.PredictionWorker(worker.queues_of("interactive-worker", redis),
+                                    connection=redis)
+    for registered in (both, small):
+        registered.register_birth()
+    try:
+        assert client.get("/api/v1/health").json["workers"] == 2
+    finally:
+        for registered in (both, small):
+            registered.register_death()

@@ -15,6 +15,13 @@ def test_openapi_document_is_valid_3_1_and_open(client):
     assert set(spec["paths"]["/models/{id}"]) == {"get", "patch", "delete"}
 
 
+def test_openapi_describes_idempotency_keys_where_they_are_taken(client):
+    paths = client.get("/api/v1/openapi.json").json["paths"]
+    for path in ("/inputs", "/batches"):
+        assert "Idempotency-Key" in paths[path]["post"]["description"]
+    assert "description" not in paths["/feedback"]["post"]
+
+
 def test_openapi_describes_each_registered_model(client):
     schemas = client.get("/api/v1/openapi.json").json["components"]["schemas"]
     branches = [(b["properties"]["model"]["const"], b["properties"].get("version"))
