@@ -52,6 +52,16 @@ class PredictionWorker(rq_seams.RecordsFailure, SimpleWorker):
                                    None if succeeded else self.failure)
         return succeeded
 
+    def handle_job_success(self, job, queue, started_job_registry, execution):
+        """RQ queues the chunks whose turn a job's end brings (core/queue.py: Turns), but
+        concedes one whose ready registry another worker changed at that moment, leaving
+        it for its maintenance (every MAINTENANCE_SECONDS): that file would wait. Any
+        left there are queued at the end of each job instead."""
+        super().handle_job_success(job, queue, started_job_registry, execution)
+        ready = queue.ready_job_registry
+        if ready.get_job_count(cleanup=False):
+            ready.cleanup()
+
     def bootstrap(self, *args, **kwargs):
         super().bootstrap(*args, **kwargs)
         self.liveness_stopped = keep_alive(self.connection, self.name)

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from bson import ObjectId
-from rq.job import Job
+from rq.job import Job, JobStatus
 
 from core.queue import prediction_queue
 from jobs import predict, worker
@@ -84,3 +84,28 @@ def test_rows_whose_turn_never_comes_are_enqueued_anew(one_chunk_in_turn, as_use
     done = as_user("alice").get(f"{URL}/{batch['_id']}").get_json()
     assert (done["status"], done["done"]) == ("done", 30)
     assert db.predictions.count_documents({"status": "done"}) == 30
+
+
+def test_a_chunk_whose_turn_came_but_was_not_queued_is_queued_after_the_next_job(
+        one_chunk_in_turn, as_user, db, redis, monkeypatch):
+    """RQ leaves a ready chunk in its ready registry when another worker changed that
+    registry at the same moment; the end of the next job queues it, not maintenance."""
+    upload(as_user("alice"), iris_csv(ROWS))
+    upload(as_user("bob"), iris_csv(ROWS))
+    queue = prediction_queue(redis)
+    stuck = queue.deferred_job_registry.get_job_ids()[-1]  # the last file's last chunk
+    predict_chunk = predict.predict_chunk
+
+    def leave_one_ready(*args):
+        """During the first job (after the worker's start-up maintenance): the chunk is
+        moved to ready, as RQ does, then not queued."""
+        if queue.deferred_job_registry.get_job_count(cleanup=False) == 4:
+            job = queue.fetch_job(stuck)
+            queue.deferred_job_registry.remove(job)
+            job.set_status(JobStatus.READY_TO_ENQUEUE)
+            queue.ready_job_registry.add(job)
+        return predict_chunk(*args)
+    monkeypatch.setattr(predict, "predict_chunk", leave_one_ready)
+    worker.PredictionWorker([queue], connection=redis).work(burst=True, max_jobs=1)
+    assert queue.ready_job_registry.get_job_count(cleanup=False) == 0
+    assert stuck in queue.get_job_ids()
