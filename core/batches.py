@@ -140,20 +140,20 @@ def cancel_requested(db: Database, batch_ids: set[str]) -> set[str]:
         {"_id": 1})}
 
 
-def queued_jobs_of(queue: Queue, batch_id) -> list:
-    """Take the batch's jobs off the queue (by their meta); returns those this call
-    removed."""
-    ids = queue.get_job_ids()
-    mine = [job_id for job_id, meta in zip(ids, rq_seams.metas_of(queue, ids))
+def of_batch(queue: Queue, job_ids: list[str], batch_id) -> list[str]:
+    """Those of the jobs that are the batch's (by their meta, without their rows)."""
+    return [job_id for job_id, meta in zip(job_ids, rq_seams.metas_of(queue, job_ids))
             if meta.get("batch") == str(batch_id)]
-    return rq_seams.take_off_queue(queue, mine)
+
+
+def queued_jobs_of(queue: Queue, batch_id) -> list:
+    """Take the batch's jobs off the queue; returns those this call removed."""
+    return rq_seams.take_off_queue(queue, of_batch(queue, queue.get_job_ids(), batch_id))
 
 
 def deferred_jobs_of(queue: Queue, batch_id) -> list:
     """The batch's jobs waiting for their turn (RQ's deferred registry)."""
-    ids = queue.deferred_job_registry.get_job_ids()
-    mine = [job_id for job_id, meta in zip(ids, rq_seams.metas_of(queue, ids))
-            if meta.get("batch") == str(batch_id)]
+    mine = of_batch(queue, queue.deferred_job_registry.get_job_ids(), batch_id)
     return [job for job in queue.job_class.fetch_many(mine, connection=queue.connection,
                                                       serializer=queue.serializer)
             if job is not None]
