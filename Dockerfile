@@ -12,6 +12,6 @@ COPY tools/ui_assets.py ./tools/
 RUN python tools/ui_assets.py
 RUN useradd --create-home --uid 1000 app
 USER app
-ENV BIND_LOOPBACK=0 PORT=5000 PYTHONUNBUFFERED=1
+ENV LISTEN_HOST=0.0.0.0 PORT=5000 PYTHONUNBUFFERED=1
 EXPOSE 5000
 CMD ["python", "run.py"]

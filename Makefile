@@ -8,10 +8,15 @@ PY := $(VENV)/bin/python
 FERRETDB := .tools/bin/ferretdb
 UI_CHARTS := service/ui/static/vendor/chart.umd.min.js
 
-.PHONY: run test lint soak bench bench-store bench-batches deps venv ui-assets redis-server docker-compose chromium ferretdb mongo-server train clean
+.PHONY: run worker test lint soak bench bench-store bench-batches deps venv ui-assets redis-server docker-compose chromium ferretdb mongo-server train clean
 
 run: deps
 	$(PY) -m devstack run
+
+# prediction workers only (WORKERS, default 1), on any host, against MONGO_URI and
+# REDIS_URL (the banner of `make run` with LISTEN_HOST prints them): the virtualenv only
+worker: venv
+	$(PY) -m devstack worker
 
 test: lint venv ui-assets redis-server mongo-server docker-compose chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -71,8 +76,10 @@ soak: deps
 
 # the service against its baselines (bench/__main__.py); BENCH_ARGS="--rows 2000" for a
 # quick run, "--profile" to py-spy the API and workers during the largest bulk run
+# then bulk rows/s with the workers on a second host (two network namespaces; root)
 bench: deps
 	$(PY) -m bench $(BENCH_ARGS)
+	$(PY) -m bench.scaleout $(BENCH_SCALEOUT_ARGS)
 
 # one client's reads as the store fills (bench/store.py); BENCH_STORE_ARGS="--levels 0,10000"
 bench-store: deps

@@ -1,4 +1,5 @@
-"""Starts the API under gunicorn: `python run.py` (PORT, default 5000).
+"""Starts the API under gunicorn: `python run.py` (PORT, default 5000; LISTEN_HOST,
+default 127.0.0.1).
 
 gunicorn builds the app with the factory in each of its worker processes."""
 import os
@@ -13,8 +14,7 @@ GUNICORN_THREADS = os.environ.get("API_THREADS", "128")
 def gunicorn_argv(port):
     return [
         str(Path(sys.executable).with_name("gunicorn")),
-        "--bind", f"127.0.0.1:{port}" if os.environ.get("BIND_LOOPBACK", "1") == "1"
-        else f"0.0.0.0:{port}",
+        "--bind", f"{os.environ.get('LISTEN_HOST') or '127.0.0.1'}:{port}",
         "--workers", GUNICORN_WORKERS, "--threads", GUNICORN_THREADS,
         "--worker-class", "gthread", "--timeout", "60", "--graceful-timeout", "10",
         "--config", "python:service.gunicorn_conf",

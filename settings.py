@@ -227,6 +227,7 @@ predictions = {
         "queued_at": {"type": "datetime", "readonly": True},
         "started_at": {"type": "datetime", "readonly": True},
         "finished_at": {"type": "datetime", "readonly": True},
+        "worker": {"type": "string", "readonly": True},  # host:pid that wrote the result
         "batch": {"type": "objectid", "readonly": True},
         "callback_url": {"type": "string", "readonly": True},
         "callback": CALLBACK,

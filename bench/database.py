@@ -29,7 +29,7 @@ from bson import ObjectId
 from pymongo import UpdateOne
 
 import settings
-from core.documents import NOT_CANCELLED, etag_for
+from core.documents import STILL_UNFINISHED, etag_for
 from devstack import services
 
 RESULT = {"label": "virginica", "probabilities": {"setosa": 0.0, "versicolor": 0.02,
@@ -75,7 +75,7 @@ def store_chunk(db, timings, features=4):
                     "attempts": 0, "job": "job", "queued_at": now, "_created": now,
                     "_updated": now, "_etag": etag_for(str(p), "queued", now),
                     "owner": "bench", "batch": batch} for i, p in pairs]
-    results = [UpdateOne({"_id": p, "status": NOT_CANCELLED},
+    results = [UpdateOne({"_id": p, "status": STILL_UNFINISHED},
                          {"$set": {"status": "done", "result": RESULT, "finished_at": now,
                                    "started_at": now, "_updated": now,
                                    "_etag": etag_for(str(p), "done", now)},

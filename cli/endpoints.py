@@ -18,12 +18,21 @@ def stack_file(data_dir=None):
     return Path(data_dir or os.environ.get("DATA_DIR") or ROOT / "data").resolve() / STACK_FILE
 
 
-def write_stack_file(data_dir, mongo_uri, redis_url, api_url):
-    path = stack_file(data_dir)
+def write_private(path, text):
+    """Write a file only its owner can read (mode 0600, whatever the umask)."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"mongo_uri": mongo_uri, "redis_url": redis_url,
-                                "api_url": api_url}, indent=2) + "\n")
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(text)
     return path
+
+
+def write_stack_file(data_dir, mongo_uri, redis_url, api_url):
+    """Mode 0600: off loopback the URIs carry the servers' passwords."""
+    return write_private(stack_file(data_dir), json.dumps(
+        {"mongo_uri": mongo_uri, "redis_url": redis_url, "api_url": api_url}, indent=2) + "\n")
 
 
 def remove_stack_file(data_dir):

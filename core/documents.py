@@ -8,8 +8,9 @@ import settings
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = settings.STATUSES
 UNFINISHED = (QUEUED, RUNNING)
 FINISHED = (DONE, FAILED, CANCELLED)
-# A row of a cancelled batch is never written again (core/batches.py).
-NOT_CANCELLED = {"$ne": CANCELLED}
+# The workers write a row only while it is unfinished: a finished row (done, failed, or
+# cancelled with its batch) is never written again, whoever comes back late with it.
+STILL_UNFINISHED = {"$in": list(UNFINISHED)}
 
 
 def now() -> datetime:

@@ -1,15 +1,15 @@
-"""`python -m devstack run`: the whole stack in the foreground (what `make run` does)."""
+"""`python -m devstack run`: the whole stack in the foreground (what `make run` does).
+`python -m devstack worker`: prediction workers only (what `make worker` does)."""
 import os
+import signal
 import sys
 
 from cli import endpoints
 
-from .stack import Stack, supervise
+from .stack import Stack, Workers, supervise
 
 
-def main():
-    if sys.argv[1:] != ["run"]:
-        sys.exit("usage: python -m devstack run")
+def run():
     workers = int(os.environ.get("WORKERS", "1"))
     # one worker of small submissions only beside the others (none when WORKERS=0: then
     # the workers run elsewhere)
@@ -21,9 +21,14 @@ def main():
         interactive_workers=interactive,
         mongo_uri=os.environ.get("MONGO_URI"),
         redis_url=os.environ.get("REDIS_URL"),
+        listen_host=os.environ.get("LISTEN_HOST") or "127.0.0.1",
     )
     stack.start()
-    token = stack.create_token("admin", "admin")
+    try:
+        token = stack.create_token("admin", "admin")
+    except BaseException:  # SIGTERM before the supervisor's handlers: stop what started
+        stack.stop()
+        raise
     print(f"""
   API        {stack.url}/api/v1/          (health: {stack.url}/api/v1/health)
   API docs   {stack.url}/api/v1/docs
@@ -35,13 +40,49 @@ def main():
   Workers    {workers}, {interactive} for small submissions only, one for callbacks
              logs: {stack.log_dir}/
   CLI        finds these in {endpoints.stack_file(stack.data_dir)}
-
+{join_hint(stack)}
   Admin token (new for this run; make more with
   .venv/bin/python -m service create-token --role client --name NAME):
 {token}
 
   Ctrl-C stops everything.""", flush=True)
     supervise(stack)
+
+
+def join_hint(stack):
+    """How another host adds workers, when this one listens off loopback."""
+    if stack.listen_host in ("127.0.0.1", "localhost", "::1"):
+        return ""
+    return f"""
+  More workers on another host (a checkout of this repository there):
+  MONGO_URI='{stack.mongo_uri}' \\
+  REDIS_URL='{stack.redis_url}' make worker
+"""
+
+
+def worker():
+    """Workers against MONGO_URI and REDIS_URL, or those of this checkout's `make run`."""
+    stack_file = endpoints.read_stack_file()
+    mongo_uri = os.environ.get("MONGO_URI") or stack_file.get("mongo_uri")
+    redis_url = os.environ.get("REDIS_URL") or stack_file.get("redis_url")
+    if not (mongo_uri and redis_url):
+        sys.exit("make worker needs MONGO_URI and REDIS_URL (the banner of `make run` on "
+                 "the API's host prints them; they are in its DATA_DIR/stack.json)")
+    count = int(os.environ.get("WORKERS", "1"))
+    workers = Workers(os.environ.get("DATA_DIR", "data"), count, mongo_uri, redis_url).start()
+    print(f"[devstack] {count} prediction worker(s) against {redis_url.rsplit('@', 1)[-1]}; "
+          f"logs: {workers.log_dir}/; Ctrl-C stops them", flush=True)
+    supervise(workers)
+
+
+def main():
+    commands = {"run": run, "worker": worker}
+    if len(sys.argv) != 2 or sys.argv[1] not in commands:
+        sys.exit("usage: python -m devstack run|worker")
+    # until supervise() takes the signal over, SIGTERM unwinds like Ctrl-C, so that
+    # what was started is stopped (Stack.start stops its services on any exception)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    commands[sys.argv[1]]()
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+from cli.endpoints import write_private
+
 ROOT = Path(__file__).resolve().parent.parent
 FERRETDB = ROOT / ".tools" / "bin" / "ferretdb"
 
@@ -18,22 +20,30 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_for_port(port, timeout=30.0, process=None):
+def reachable(host):
+    """The address to connect to for a server listening on `host` (a wildcard address
+    listens on loopback too)."""
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+
+
+def wait_for_port(port, timeout=30.0, process=None, host="127.0.0.1"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"process exited with {process.returncode} before listening")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            with socket.create_connection((reachable(host), port), timeout=0.5):
                 return
         except OSError:
             time.sleep(0.1)
-    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout} s")
+    raise TimeoutError(f"nothing listening on {host}:{port} after {timeout} s")
 
 
 class Service:
-    def __init__(self, name, argv, log_dir, env=None, port=None):
-        self.name, self.argv, self.port = name, argv, port
+    def __init__(self, name, argv, log_dir, env=None, port=None, host="127.0.0.1",
+                 ready=None):
+        """`ready`: called once the port answers, before start() returns."""
+        self.name, self.argv, self.port, self.host, self.ready = name, argv, port, host, ready
         self.env = {**os.environ, **(env or {})}
         self.log_path = Path(log_dir) / f"{name}.log"
         self.process = None
@@ -46,7 +56,9 @@ class Service:
                                         env=self.env, cwd=ROOT, start_new_session=True)
         log.close()
         if wait and self.port:
-            wait_for_port(self.port, process=self.process)
+            wait_for_port(self.port, process=self.process, host=self.host)
+            if self.ready:
+                self.ready()
         return self
 
     def alive(self):
@@ -67,39 +79,70 @@ class Service:
             self.process.wait()
 
 
-def redis_server(port, data_dir, log_dir):
+def redis_server(port, data_dir, log_dir, host="127.0.0.1", password=None):
+    """With a password, it is in a config file of mode 0600 (not on the command line,
+    which every user of the machine can read)."""
     directory = Path(data_dir) / "redis"
     directory.mkdir(parents=True, exist_ok=True)
-    argv = [shutil.which("redis-server") or "redis-server", "--port", str(port),
-            "--bind", "127.0.0.1", "--dir", str(directory), "--appendonly", "yes",
-            "--save", "", "--daemonize", "no"]
-    return Service("redis", argv, log_dir, port=port)
+    argv = [shutil.which("redis-server") or "redis-server"]
+    if password:
+        argv.append(str(write_private(directory / "redis.conf", f"requirepass {password}\n")))
+    argv += ["--port", str(port), "--bind", host, "--dir", str(directory),
+             "--appendonly", "yes", "--save", "", "--daemonize", "no"]
+    return Service("redis", argv, log_dir, port=port, host=host)
 
 
-def mongo_server(port, data_dir, log_dir):
-    """A mongod on PATH when there is one, else FerretDB (SQLite backend)."""
+def mongo_server(port, data_dir, log_dir, host="127.0.0.1", user=None, password=None):
+    """A mongod on PATH when there is one, else FerretDB (SQLite backend). With a user,
+    the server accepts no command but the handshake before it logs in."""
     directory = Path(data_dir) / "mongo"
     directory.mkdir(parents=True, exist_ok=True)
     mongod = shutil.which("mongod")
     if mongod:
-        argv = [mongod, "--bind_ip", "127.0.0.1", "--port", str(port), "--dbpath", str(directory)]
-        return Service("mongod", argv, log_dir, port=port)
+        return mongod_server(mongod, port, directory, log_dir, host, user, password)
     ferretdb = str(FERRETDB) if FERRETDB.exists() else shutil.which("ferretdb")
     if not ferretdb:
         raise FileNotFoundError("no mongod and no FerretDB: run `make ferretdb` first")
     argv = [ferretdb, "--handler=sqlite", f"--sqlite-url=file:{directory}/",
-            f"--listen-addr=127.0.0.1:{port}", "--debug-addr=-", "--telemetry=disable",
+            f"--listen-addr={host}:{port}", "--debug-addr=-", "--telemetry=disable",
             f"--state-dir={directory}", "--log-level=warn"]
     # Go's collector at GOGC=400 instead of 100: FerretDB decodes every document it reads or
     # updates into short-lived objects, and collecting them was a fifth of its CPU; the
     # same store-and-read workload took 23-32% less of its CPU, RSS 60 -> 76 MB.
-    return Service("ferretdb", argv, log_dir, port=port,
-                   env={"GOGC": "400"})
+    env = {"GOGC": "400"}
+    if user:
+        # FerretDB v1's SCRAM authentication (still flagged experimental in v1): the user
+        # is made in `admin` on the first start, when that database does not exist yet;
+        # the password goes by environment, not on the command line
+        argv += ["--test-enable-new-auth", "--setup-database=admin", f"--setup-username={user}"]
+        env["FERRETDB_SETUP_PASSWORD"] = password
+    return Service("ferretdb", argv, log_dir, port=port, host=host, env=env)
 
 
-def api_server(port, env, log_dir):
-    return Service("api", [sys.executable, "run.py"], log_dir, env={**env, "PORT": str(port)},
-                   port=port)
+def mongod_server(mongod, port, directory, log_dir, host, user, password):
+    """A mongod; with a user, `--auth`, and the user made through its localhost exception
+    (it listens on loopback too for that) when it has none."""
+    argv = [mongod, "--port", str(port), "--dbpath", str(directory)]
+    if not user:
+        return Service("mongod", argv + ["--bind_ip", host], log_dir, port=port, host=host)
+
+    def create_user():
+        import pymongo
+        client = pymongo.MongoClient(f"mongodb://127.0.0.1:{port}/", directConnection=True)
+        try:
+            client.admin.command("createUser", user, pwd=password, roles=["root"])
+        except pymongo.errors.OperationFailure as exc:
+            if exc.code not in (13, 51003):  # the user exists: the exception is closed
+                raise
+        finally:
+            client.close()
+    return Service("mongod", argv + ["--bind_ip", f"127.0.0.1,{host}", "--auth"], log_dir,
+                   port=port, host=host, ready=create_user)
+
+
+def api_server(port, env, log_dir, host="127.0.0.1"):
+    return Service("api", [sys.executable, "run.py"], log_dir,
+                   env={**env, "PORT": str(port), "LISTEN_HOST": host}, port=port, host=host)
 
 
 def worker(index, env, log_dir):

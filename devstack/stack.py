@@ -11,32 +11,77 @@ import requests
 
 from cli import endpoints
 
-from . import services
+from . import credentials, services
 
 
-class Stack:
+class Supervised:
+    """What supervise() needs: the child services, restarted when they exit."""
+    services: list
+
+    def restart_dead(self):
+        """Start again any service that exited; returns the names restarted."""
+        restarted = []
+        for service in self.services:
+            if not service.alive():
+                service.restarts += 1
+                service.start(wait=False)
+                restarted.append(service.name)
+        return restarted
+
+    def stop(self):
+        for service in reversed(self.services):
+            service.stop()
+
+
+class Workers(Supervised):
+    """`make worker`: prediction workers only, on any host, against the Redis and the
+    database of the URIs given (models come from the database)."""
+
+    def __init__(self, data_dir, workers, mongo_uri, redis_url):
+        self.log_dir = Path(data_dir).resolve() / "logs"
+        env = {"MONGO_URI": mongo_uri, "REDIS_URL": redis_url}
+        self.services = [services.worker(i + 1, env, self.log_dir) for i in range(workers)]
+
+    def start(self):
+        for service in self.services:
+            service.start()
+        return self
+
+
+class Stack(Supervised):
     def __init__(self, data_dir, port=5000, workers=1, mongo_uri=None, redis_url=None,
-                 extra_env=None, interactive_workers=0):
+                 extra_env=None, interactive_workers=0, listen_host="127.0.0.1"):
+        """listen_host: the address the API, Redis and the database listen on; off
+        loopback, Redis and the database take the credentials of DATA_DIR."""
         self.data_dir = Path(data_dir).resolve()
         self.log_dir = self.data_dir / "logs"
-        self.port = port
+        self.port, self.listen_host = port, listen_host
         self.services = []
         self.redis = self.database = None  # the servers this stack starts, if any
+        secret = (credentials.load_or_create(self.data_dir)
+                  if credentials.needed(listen_host) and not (redis_url and mongo_uri) else {})
+        address = services.reachable(listen_host)
         if not redis_url:
             redis_port = services.free_port()
-            self.redis = services.redis_server(redis_port, self.data_dir, self.log_dir)
+            password = secret.get("redis_password")
+            self.redis = services.redis_server(redis_port, self.data_dir, self.log_dir,
+                                               listen_host, password)
             self.services.append(self.redis)
-            redis_url = f"redis://127.0.0.1:{redis_port}/0"
+            login = f":{password}@" if password else ""
+            redis_url = f"redis://{login}{address}:{redis_port}/0"
         if not mongo_uri:
             mongo_port = services.free_port()
-            self.database = services.mongo_server(mongo_port, self.data_dir, self.log_dir)
+            user, password = secret.get("mongo_user"), secret.get("mongo_password")
+            self.database = services.mongo_server(mongo_port, self.data_dir, self.log_dir,
+                                                  listen_host, user, password)
             self.services.append(self.database)
-            mongo_uri = f"mongodb://127.0.0.1:{mongo_port}/predictions"
+            login, options = (f"{user}:{password}@", "?authSource=admin") if user else ("", "")
+            mongo_uri = f"mongodb://{login}{address}:{mongo_port}/predictions{options}"
         self.mongo_uri, self.redis_url = mongo_uri, redis_url
         self.metrics_dir = self.data_dir / "metrics"
         self.env = {"MONGO_URI": mongo_uri, "REDIS_URL": redis_url,
                     "PROMETHEUS_MULTIPROC_DIR": str(self.metrics_dir), **(extra_env or {})}
-        self.api = services.api_server(port, self.env, self.log_dir)
+        self.api = services.api_server(port, self.env, self.log_dir, listen_host)
         self.workers = [services.worker(i + 1, self.env, self.log_dir) for i in range(workers)]
         self.workers += [services.interactive_worker(i + 1, self.env, self.log_dir)
                          for i in range(interactive_workers)]
@@ -45,7 +90,7 @@ class Stack:
 
     @property
     def url(self):
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{services.reachable(self.listen_host)}:{self.port}"
 
     def start(self):
         shutil.rmtree(self.metrics_dir, ignore_errors=True)  # counters start from zero
@@ -78,18 +123,7 @@ class Stack:
 
     def stop(self):
         endpoints.remove_stack_file(self.data_dir)
-        for service in reversed(self.services):
-            service.stop()
-
-    def restart_dead(self):
-        """Start again any service that exited; returns the names restarted."""
-        restarted = []
-        for service in self.services:
-            if not service.alive():
-                service.restarts += 1
-                service.start(wait=False)
-                restarted.append(service.name)
-        return restarted
+        super().stop()
 
     def cli(self, *args):
         """Run `python -m service ...` against this stack; returns its stdout."""

@@ -1,8 +1,6 @@
 """The workers' side of files of rows (POST /api/v1/batches): a job of a batch being
 cancelled cancels its rows instead of predicting them, and the rows a job wrote are
 counted on their batch (core/batches.py keeps the counters)."""
-from bson import ObjectId
-
 from core import batches
 from core.documents import DONE, FAILED
 
@@ -22,23 +20,19 @@ def skip_cancelled(db, connection, chunks):
             for chunk in chunks]
 
 
-def written_counts(db, shares, all_written):
-    """[(job, done, failed), ...] as written: from the outcomes when every row was
-    written, else (rows of a batch cancelled meanwhile were skipped) from the documents."""
-    if all_written:
-        return [(chunk.job, sum(status == DONE for status, _ in outcomes),
-                 sum(status == FAILED for status, _ in outcomes)) for chunk, outcomes in shares]
+def written_counts(shares, finished_ids):
+    """[(job, done, failed), ...] of the rows this worker finished (finished_ids)."""
     counted = []
-    for chunk, _ in shares:
-        statuses = [p["status"] for p in db.predictions.find(
-            {"_id": {"$in": [ObjectId(pid) for pid in chunk.prediction_ids]}}, {"status": 1})]
+    for chunk, outcomes in shares:
+        statuses = [status for pid, (status, _) in zip(chunk.prediction_ids, outcomes)
+                    if pid in finished_ids]
         counted.append((chunk.job, statuses.count(DONE), statuses.count(FAILED)))
     return counted
 
 
-def count(db, connection, shares, all_written):
+def count(db, connection, shares, finished_ids):
     """shares: [(chunk, its outcomes), ...] just written (jobs/predict.py)."""
-    batches.count_jobs(db, connection, written_counts(db, shares, all_written))
+    batches.count_jobs(db, connection, written_counts(shares, finished_ids))
 
 
 def count_failed(db, connection, job, written):

@@ -5,8 +5,6 @@ reference gets one from the first REFERENCE_ROWS rows it serves."""
 import logging
 from datetime import timezone
 
-from bson import ObjectId
-
 import settings
 from core import profiles, quality
 from core.documents import DONE
@@ -18,16 +16,10 @@ log = logging.getLogger(__name__)
 REFERENCE_ROWS = 1000
 
 
-def done_indices(db, prediction_ids, outcomes, all_written):
-    """The indices of the rows written `done` (when some rows were not written, those of
-    a batch cancelled meanwhile, the documents say which were)."""
-    done = [i for i, (status, _) in enumerate(outcomes) if status == DONE]
-    if not all_written and done:
-        written = {str(p["_id"]) for p in db.predictions.find(
-            {"_id": {"$in": [ObjectId(prediction_ids[i]) for i in done]}, "status": DONE},
-            {"_id": 1})}
-        done = [i for i in done if prediction_ids[i] in written]
-    return done
+def done_indices(prediction_ids, outcomes, finished_ids):
+    """The indices of the rows this worker wrote `done` (finished_ids: those it finished)."""
+    return [i for i, (status, _) in enumerate(outcomes)
+            if status == DONE and prediction_ids[i] in finished_ids]
 
 
 def waits_of(enqueued, finished_at):
@@ -37,14 +29,14 @@ def waits_of(enqueued, finished_at):
             .total_seconds() for stamp in enqueued]
 
 
-def count(db, entry, prediction_ids, rows, outcomes, all_written, finished_at, enqueued=None):
+def count(db, entry, prediction_ids, rows, outcomes, finished_ids, finished_at, enqueued=None):
     """Add the rows just written to their version's bucket (`enqueued`: when each row's
     job was enqueued, for the submit-to-done time); best effort, like the announcement:
     a bucket that misses them undercounts, the predictions are written."""
     if entry is None or not rows or not settings.QUALITY_COUNTS:
         return
     try:
-        done = done_indices(db, prediction_ids, outcomes, all_written)
+        done = done_indices(prediction_ids, outcomes, finished_ids)
         if not done:
             return
         waits = waits_of(enqueued or [None] * len(rows), finished_at)

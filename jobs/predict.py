@@ -35,13 +35,17 @@ def compute_each(entry, estimator, rows):
     return outcomes
 
 
-def log_outcomes(meta, model, version, sha256, prediction_ids, outcomes, duration_ms):
+def log_outcomes(meta, model, version, sha256, prediction_ids, outcomes, duration_ms,
+                 finished_ids):
+    """One audit line per row this worker finished (`worker`: its host:pid)."""
     inputs = meta.get("inputs") or [None] * len(prediction_ids)
+    worker = writeback.worker_id()
     for input_id, prediction_id, (status, _) in zip(inputs, prediction_ids, outcomes):
-        audit(log, "prediction_written", request_id=meta.get("request_id"),
-              client=meta.get("client"), input=input_id, prediction=prediction_id,
-              model=model, version=version, artifact_sha256=sha256, status=status,
-              duration_ms=duration_ms)
+        if prediction_id in finished_ids:
+            audit(log, "prediction_written", request_id=meta.get("request_id"),
+                  client=meta.get("client"), input=input_id, prediction=prediction_id,
+                  model=model, version=version, artifact_sha256=sha256, status=status,
+                  duration_ms=duration_ms, worker=worker)
 
 
 def outcomes_of(db, model, version, rows):
@@ -60,11 +64,11 @@ def outcomes_of(db, model, version, rows):
 
 class Written(NamedTuple):
     """What predict_rows wrote: the model document (None when it did not load), each
-    row's outcome, how many rows were written (all but those of a batch cancelled
-    meanwhile), and when."""
+    row's outcome, the ids of the rows this write finished (all but those finished
+    before it: cancelled with their batch, or written by another worker), and when."""
     entry: dict | None
     outcomes: list
-    written: int
+    finished: set
     finished_at: object
 
     @property
@@ -76,7 +80,7 @@ def predict_rows(db, model, version, prediction_ids, rows):
     """Predict the rows in one model call and write each outcome; the rows show
     `running` meanwhile if that takes long (writeback.running_if_slow)."""
     if not rows:
-        return Written(None, [], 0, None)
+        return Written(None, [], set(), None)
     started_at = now()
     with writeback.running_if_slow(db, prediction_ids) as marked_running:
         entry, outcomes = outcomes_of(db, model, version, rows)
@@ -85,7 +89,9 @@ def predict_rows(db, model, version, prediction_ids, rows):
     written = writeback.write_outcomes(db, prediction_ids, outcomes, stamp=finished_at,
                                        started_at=None if marked_running() else started_at,
                                        review_threshold=review)
-    return Written(entry, outcomes, written, finished_at)
+    finished = (set(prediction_ids) if written == len(prediction_ids)
+                else writeback.finished_here(db, prediction_ids, finished_at))
+    return Written(entry, outcomes, finished, finished_at)
 
 
 def summary(outcomes):
@@ -116,21 +122,25 @@ def per_chunk(chunks, outcomes):
     return shares
 
 
-def announce(connection, chunks):
-    """Tell the long-polling requests, then the callback receivers."""
+def announce(connection, chunks, finished_ids):
+    """Tell the long-polling requests, then the callback receivers of the rows this
+    worker finished."""
     finished.announce(connection, [pid for chunk in chunks for pid in chunk.prediction_ids])
     enqueue_deliveries(connection, {pid: url for chunk in chunks
-                                    for pid, url in chunk.job.meta.get("callbacks", {}).items()})
+                                    for pid, url in chunk.job.meta.get("callbacks", {}).items()
+                                    if pid in finished_ids})
 
 
-def record(model, version, sha256, shares, duration_ms):
-    """Metrics and audit lines of each chunk; returns each chunk's summary."""
+def record(model, version, sha256, shares, duration_ms, finished_ids):
+    """Metrics and audit lines of the rows each chunk finished; returns each chunk's
+    summary."""
     summaries = []
     for chunk, outcomes in shares:
-        metrics.observe_chunk(model, version, outcomes,
-                              chunk.job.enqueued_at if chunk.job else None)
+        metrics.observe_chunk(model, version, [
+            outcome for pid, outcome in zip(chunk.prediction_ids, outcomes)
+            if pid in finished_ids], chunk.job.enqueued_at if chunk.job else None)
         log_outcomes(chunk.job.meta if chunk.job else {}, model, version, sha256,
-                     chunk.prediction_ids, outcomes, duration_ms)
+                     chunk.prediction_ids, outcomes, duration_ms, finished_ids)
         summaries.append(summary(outcomes))
     return summaries
 
@@ -140,8 +150,9 @@ def predict_chunk(model, version, prediction_ids, rows):
     prediction document. The worker may have joined jobs queued for the same model
     version to this one (jobs/batching.py): their rows go into the same model call and
     write-back, and each one's summary is left in job.joined_results.
-    predict -> write back -> announce; the rows of a file are counted on its batch as a
-    step of their own (jobs/batch_rows.py).
+    predict -> write back -> count (live quality, the file's batch: jobs/batch_rows.py)
+    -> record -> announce: what goes to the database first, right after the write, and
+    Redis last.
     Infrastructure errors propagate, so RQ retries the job and each joined one."""
     job = get_current_job()
     db = mongo_db()
@@ -154,16 +165,15 @@ def predict_chunk(model, version, prediction_ids, rows):
     written = predict_rows(db, model, version, ids, all_rows)
     duration_ms = round((time.perf_counter() - started) * 1000, 2)
     shares = per_chunk(chunks, written.outcomes)
-    all_written = written.written == len(written.outcomes)
-    if job is not None:
-        announce(job.connection, chunks)
-        batch_rows.count(db, job.connection, shares, all_written)
     enqueued = [chunk.job.enqueued_at if chunk.job else None
                 for chunk in chunks for _ in chunk.prediction_ids]
-    monitoring.count(db, written.entry, ids, all_rows, written.outcomes, all_written,
+    monitoring.count(db, written.entry, ids, all_rows, written.outcomes, written.finished,
                      written.finished_at, enqueued)
-    summaries = record(model, version, written.sha256, shares, duration_ms)
     if job is not None:
+        batch_rows.count(db, job.connection, shares, written.finished)
+    summaries = record(model, version, written.sha256, shares, duration_ms, written.finished)
+    if job is not None:
+        announce(job.connection, chunks, written.finished)
         job.joined_results = summaries[1:]
     return summaries[0]
 
@@ -178,4 +188,4 @@ def mark_chunk_failed(job, connection, exc_type, exc_value, traceback):
     written = writeback.mark_failed(db, prediction_ids,
                                     {"type": exc_type.__name__, "message": str(exc_value)[:500]})
     batch_rows.count_failed(db, connection, job, written)
-    announce(connection, [Chunk(job, prediction_ids, [])])
+    announce(connection, [Chunk(job, prediction_ids, [])], set(prediction_ids))

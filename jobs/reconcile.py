@@ -3,8 +3,9 @@
 It finds predictions still `queued` or `running` with no change for
 RECONCILE_STALE_SECONDS, and asks RQ about each one's job. A job that is waiting,
 scheduled, or running on a live worker is left alone. A job started by a worker that
-died, or `queued` but in no queue (taken into a batch by a worker that died before
-starting it, jobs/batching.py), is put back on the queue as it is (same id). A file's
+died, or `queued` but in no queue (taken by a worker that died or lost its network
+before starting it: into a batch, jobs/batching.py, or into RQ's intermediate queue),
+is put back on the queue as it is (same id). A file's
 job waiting for its turn (core/queue.py: Turns) whose turn will never come (the job
 before it ended long ago, was cancelled, or is gone) is deleted, and its predictions
 treated as those of a job that is gone (Redis lost it, or it ended without a
@@ -16,13 +17,12 @@ import logging
 from datetime import datetime, timedelta, timezone
 from itertools import groupby
 
-from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import JobStatus
 
 import settings
 from core import batches, finished
-from core.documents import UNFINISHED
+from core.documents import QUEUED, RUNNING, UNFINISHED
 from core.job import PredictionJob
 from core.queue import enqueue_chunks, enqueue_deliveries, origin_queue, plan_chunks, prediction_queue
 
@@ -40,9 +40,19 @@ ALIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEF
 
 
 def waiting_in_queue(connection, job):
-    queue = Queue(job.origin, connection=connection)
-    return any(connection.lpos(key, job.id) is not None
-               for key in (queue.key, queue.intermediate_queue_key))
+    """Whether the job waits in its queue. One that a worker has moved to RQ's
+    intermediate queue (taken, not yet started) does not: its rows unchanged for
+    RECONCILE_STALE_SECONDS, that worker died or lost its network as it took it, and
+    RQ would retry it only minutes later (IntermediateQueue.cleanup)."""
+    return connection.lpos(origin_queue(connection, job).key, job.id) is not None
+
+
+def resume(connection, job):
+    """Put an abandoned job back on its queue (same id), and out of the intermediate
+    queue, so that RQ's cleanup does not fail it later."""
+    queue = origin_queue(connection, job)
+    connection.lrem(queue.intermediate_queue_key, 0, job.id)
+    queue.enqueue_job(job)
 
 
 def job_state(job_id, connection):
@@ -55,7 +65,7 @@ def job_state(job_id, connection):
     if status == JobStatus.STARTED and not worker_is_alive(connection, job.worker_name):
         return "abandoned", job
     if status == JobStatus.QUEUED and not waiting_in_queue(connection, job):
-        return "abandoned", job  # taken into a batch by a worker that died at once
+        return "abandoned", job  # taken off the queue by a worker that died at once
     if status == JobStatus.DEFERRED and not parent_pending(connection, job):
         return "stranded", job  # its turn came and went (core/queue.py: Turns)
     return ("alive" if status in ALIVE else "gone"), job
@@ -80,12 +90,16 @@ def parent_pending(connection, job):
 
 
 def stale_predictions(db, now):
+    """Unfinished predictions unchanged for RECONCILE_STALE_SECONDS, up to BATCH of each
+    status: the `running` ones (the rows workers hold, few) apart from the `queued` ones,
+    so that a backlog of rows waiting their turn never hides the rows of a worker that
+    died."""
     stale_after = timedelta(seconds=settings.RECONCILE_STALE_SECONDS)
-    return list(db.predictions.find(
-        {"status": {"$in": list(UNFINISHED)}, "_updated": {"$lt": now - stale_after}},
+    return [prediction for status in (RUNNING, QUEUED) for prediction in db.predictions.find(
+        {"status": status, "_updated": {"$lt": now - stale_after}},
         {"_id": 1, "input": 1, "job": 1, "model": 1, "version": 1, "attempts": 1,
          "callback_url": 1, "batch": 1},
-    ).limit(BATCH))
+    ).limit(BATCH)]
 
 
 def orphaned(db, connection, now):
@@ -96,7 +110,7 @@ def orphaned(db, connection, now):
     for job_id, group in groupby(sorted(stale_predictions(db, now), key=by_job), key=by_job):
         state, job = job_state(job_id, connection)
         if state == "abandoned":
-            origin_queue(connection, job).enqueue_job(job)
+            resume(connection, job)
             resumed += 1
         elif state == "stranded":  # RQ would not queue it now: enqueued anew, as if gone
             job.delete()

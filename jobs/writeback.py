@@ -1,9 +1,17 @@
 """Writing job progress and results into prediction documents, by `_id`.
 
+Every write is conditional on the row being unfinished (`queued` or `running`): a row
+is finished once, by the first worker to write it. A worker that comes back late with
+a chunk another worker has finished meanwhile (its host cut off, its job resumed
+elsewhere by the reconciler) changes nothing, and counts nothing: what it counts is
+what its own write finished (finished_here).
+
 A batch costs one command, a bulk_write setting each row's own result, or two when it
 runs longer than RUNNING_AFTER_SECONDS: then one update_many marks all its rows
 `running` first. (FerretDB, the development database, needs the
 fixes in tools/ferretdb/patches/ for either to use its _id index and not to hang.)"""
+import os
+import socket
 import threading
 from contextlib import contextmanager
 
@@ -11,7 +19,12 @@ from bson import ObjectId
 from pymongo import UpdateOne
 
 import settings
-from core.documents import DONE, FAILED, NOT_CANCELLED, QUEUED, RUNNING, etag_for, now
+from core.documents import DONE, FAILED, QUEUED, RUNNING, STILL_UNFINISHED, etag_for, now
+
+
+def worker_id():
+    """`host:pid` of this process, recorded on each row it finishes."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def status_update(prediction_id, status, fields, stamp, counts_attempt=False):
@@ -21,7 +34,7 @@ def status_update(prediction_id, status, fields, stamp, counts_attempt=False):
                        "_etag": etag_for(prediction_id, status, stamp), **fields}}
     if counts_attempt:
         update["$inc"] = {"attempts": 1}
-    return UpdateOne({"_id": ObjectId(prediction_id), "status": NOT_CANCELLED}, update)
+    return UpdateOne({"_id": ObjectId(prediction_id), "status": STILL_UNFINISHED}, update)
 
 
 def mark_queued(db, prediction_ids, job_id):
@@ -36,7 +49,7 @@ def mark_running(db, prediction_ids):
     enough: an ETag has to change when its own document changes, nothing more."""
     stamp = now()
     db.predictions.update_many(
-        {"_id": {"$in": [ObjectId(pid) for pid in prediction_ids]}, "status": NOT_CANCELLED},
+        {"_id": {"$in": [ObjectId(pid) for pid in prediction_ids]}, "status": STILL_UNFINISHED},
         {"$set": {"status": RUNNING, "started_at": stamp, "_updated": stamp,
                   "_etag": etag_for(",".join(prediction_ids), RUNNING, stamp)},
          "$inc": {"attempts": 1}})
@@ -75,16 +88,15 @@ def write_outcomes(db, prediction_ids, outcomes, started_at=None, stamp=None,
                    review_threshold=None):
     """outcomes: [("done", result) | ("failed", error), ...] in prediction_ids order.
     With started_at (rows not marked running), the write also sets it and counts the
-    attempt. Rewriting the same outcome is harmless: a model gives the same result for
-    the same row, so a retried chunk converges on the same documents.
-    A classifier's answer less sure than review_threshold is written with
+    attempt. Rows finished already (by another worker, or cancelled) are left as they
+    are. A classifier's answer less sure than review_threshold is written with
     `review: "pending"` (the review queue).
-    Returns how many rows were written (all but the cancelled ones)."""
+    Returns how many rows this write finished."""
     stamp = stamp or now()
-    updates = []
+    updates, worker = [], worker_id()
     for pid, (status, value) in zip(prediction_ids, outcomes):
         field = "result" if status == DONE else "error"
-        fields = {field: value, "finished_at": stamp}
+        fields = {field: value, "finished_at": stamp, "worker": worker}
         if needs_review((status, value), review_threshold):
             fields["review"] = "pending"
         if started_at is not None:
@@ -96,3 +108,12 @@ def write_outcomes(db, prediction_ids, outcomes, started_at=None, stamp=None,
 
 def mark_failed(db, prediction_ids, error):
     return write_outcomes(db, prediction_ids, [(FAILED, error)] * len(prediction_ids))
+
+
+def finished_here(db, prediction_ids, stamp):
+    """The ids, among prediction_ids, of the rows that the write of this process at
+    `stamp` finished (write_outcomes): when it finished fewer than all of them, the
+    others were finished by someone else, and are theirs to count."""
+    return {str(p["_id"]) for p in db.predictions.find(
+        {"_id": {"$in": [ObjectId(pid) for pid in prediction_ids]},
+         "finished_at": stamp, "worker": worker_id()}, {"_id": 1})}

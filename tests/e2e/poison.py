@@ -28,3 +28,23 @@ class Slow:
 
     def predict(self, X):
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+
+class Paced:
+    """Another model's answers, SECONDS later: a worker is surely inside the model call
+    for that long (tests/e2e/test_scale_out.py cuts a host's link there)."""
+
+    def __init__(self, inner, seconds):
+        self.inner, self.seconds = inner, seconds
+
+    @property
+    def classes_(self):
+        return self.inner.classes_
+
+    def predict_proba(self, X):
+        import time
+        time.sleep(self.seconds)
+        return self.inner.predict_proba(X)
+
+    def predict(self, X):
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]

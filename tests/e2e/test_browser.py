@@ -126,6 +126,10 @@ def log_in(browser, wait, url, token):
     browser.get(f"{url}/ui/login")
     browser.find_element(By.ID, "token").send_keys(token)
     click(wait, "#login")
+    # the login's answer (the session cookie, or the refusal) is in before the next page:
+    # a page asked for sooner would be sent back to the login
+    wait.until(lambda driver: "/ui/login" not in driver.current_url
+               or driver.find_elements(By.ID, "refusal"))
 
 
 def test_pages_show_drift_and_take_a_review(stack, admin, browser, tmp_path):

@@ -24,14 +24,14 @@ FAST = {"MAINTENANCE_SECONDS": "2", "RECONCILE_STALE_SECONDS": "3", "JOB_TIMEOUT
 ROWS = load_iris().data.tolist()
 
 
-def add_model(directory, name, estimator):
+def add_model(directory, name, estimator, features=("x",), classes=("no", "yes")):
     path = Path(directory) / name / "1" / "model.joblib"
     path.parent.mkdir(parents=True)
     joblib.dump(estimator, path)
     manifest = json.loads((Path(directory) / "manifest.json").read_text())
     manifest["models"].append({
-        "name": name, "version": 1, "task": "classification", "features": ["x"],
-        "classes": ["no", "yes"], "metrics": {}, "trained_at": "2026-01-01T00:00:00+00:00",
+        "name": name, "version": 1, "task": "classification", "features": list(features),
+        "classes": list(classes), "metrics": {}, "trained_at": "2026-01-01T00:00:00+00:00",
         "artifact": {"path": f"{name}/1/model.joblib", "sha256": sha256_of(path.read_bytes())},
         "sklearn_version": "test"})
     (Path(directory) / "manifest.json").write_text(json.dumps(manifest))

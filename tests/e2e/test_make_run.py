@@ -67,6 +67,14 @@ def test_make_run_serves_supervises_and_stops_cleanly(make_run):
     assert any(f"{base}/ui/" in line for line in output)
     # WORKERS=1, and the worker of small submissions
     assert requests.get(f"{base}/api/v1/health", timeout=10).json()["workers"] == 2
+    # on loopback (LISTEN_HOST's default) as before: no passwords, nothing listens elsewhere
+    stack_file = os.path.join(data_dir, "stack.json")
+    assert os.stat(stack_file).st_mode & 0o777 == 0o600
+    assert "@" not in open(stack_file).read()
+    assert not os.path.exists(os.path.join(data_dir, "credentials.json"))
+    listening = {c.laddr.ip for p in children(process.pid) for c in p.net_connections("tcp")
+                 if c.status == psutil.CONN_LISTEN}
+    assert listening == {"127.0.0.1"}, listening
 
     # the README's next step, from a second terminal with no environment but DATA_DIR
     second = subprocess.run([sys.executable, "-m", "service", "create-token", "--role",

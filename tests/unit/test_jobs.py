@@ -8,7 +8,7 @@ from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
 from core import finished
 from core.documents import now
 from core.queue import plan_chunks
-from jobs import predict, writeback
+from jobs import batch_rows, monitoring, predict, writeback
 from service.models.catalog import load_model
 
 
@@ -162,3 +162,39 @@ def test_failure_callback_marks_the_chunk_failed_only_without_retries_left(job_d
     message = announced.get_message(timeout=2)  # the requests waiting for them wake up
     assert message["data"].decode().split(",") == ids
     assert announced.get_message(timeout=0.1) is None  # announced once, when marked failed
+
+
+def test_each_row_records_the_worker_that_finished_it(job_db):
+    import os
+    import socket
+    ids = queued(job_db, 2)
+    writeback.write_outcomes(job_db, ids, [("done", {"value": 1.0}), ("failed", {"type": "E"})])
+    assert {d["worker"] for d in job_db.predictions.find()} == {
+        f"{socket.gethostname()}:{os.getpid()}"}
+
+
+def test_a_row_finished_elsewhere_is_not_written_again_nor_counted_here(job_db, monkeypatch):
+    """A worker back from a network cut, with a chunk another worker finished meanwhile:
+    the rows finished elsewhere keep their result, and only the others count here."""
+    entry = {"_id": ObjectId(), "name": "poison", "version": 1, "task": "classification",
+             "classes": ["no", "yes"], "artifact": {"sha256": "0" * 64}}
+    monkeypatch.setattr(predict.models, "load", lambda *_: (entry, PoisonOnNegative()))
+    ids = queued(job_db, 3)
+    elsewhere = {"status": "done", "result": {"label": "no"}, "worker": "host-b:7",
+                 "finished_at": now(), "_etag": "theirs"}
+    job_db.predictions.update_one({"_id": ObjectId(ids[0])}, {"$set": elsewhere})
+    before = job_db.predictions.find_one({"_id": ObjectId(ids[0])})
+
+    written = predict.predict_rows(job_db, "poison", 1, ids, [[1.0], [2.0], [-1.0]])
+    assert written.finished == {ids[1], ids[2]}
+    assert job_db.predictions.find_one({"_id": ObjectId(ids[0])}) == before
+    shares = predict.per_chunk([predict.Chunk(None, ids, [])], written.outcomes)
+    assert batch_rows.written_counts(shares, written.finished) == [(None, 1, 1)]
+    assert monitoring.done_indices(ids, written.outcomes, written.finished) == [1]
+
+    # nor marked running, queued again or failed by a late worker
+    writeback.mark_running(job_db, ids)
+    writeback.mark_queued(job_db, ids, "job-again")
+    assert writeback.mark_failed(job_db, ids, {"type": "Late"}) == 0
+    assert job_db.predictions.find_one({"_id": ObjectId(ids[0])}) == before
+    assert job_db.predictions.count_documents({"status": "done"}) == 2

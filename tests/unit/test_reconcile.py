@@ -137,6 +137,39 @@ def test_queued_job_taken_off_its_queue_by_a_dead_worker_is_put_back(db, redis, 
     assert reconcile(db, redis, now=later())["resumed_jobs"] == 0  # waiting: left alone
 
 
+def test_job_a_worker_took_into_rqs_intermediate_queue_then_was_cut_off_is_put_back(
+        db, redis, as_user):
+    """Taken by a worker (BLMOVE to RQ's intermediate queue) that lost its network before
+    starting it: RQ itself would fail it only a minute after its cleanup first sees it."""
+    as_user("alice").post("/api/v1/inputs", json={"model": "iris", "features": IRIS_ROW})
+    queue = prediction_queue(redis)
+    [job] = queue.jobs
+    redis.lmove(queue.key, queue.intermediate_queue_key)
+    assert job.get_status() == "queued"
+    assert reconcile(db, redis, now=later())["resumed_jobs"] == 1
+    assert [j.id for j in queue.jobs] == [job.id]
+    assert redis.lrange(queue.intermediate_queue_key, 0, -1) == []
+
+
+def test_a_backlog_of_waiting_rows_does_not_hide_a_dead_workers_rows(db, redis, as_user,
+                                                                    monkeypatch):
+    """More stale `queued` rows than one pass reads (rows waiting in the queue, or their
+    turn): the `running` rows of a worker that died are still found."""
+    import jobs.reconcile
+    monkeypatch.setattr(jobs.reconcile, "BATCH", 3)
+    for _ in range(4):  # waiting in the queue: alive
+        as_user("alice").post("/api/v1/inputs", json={"model": "iris", "features": IRIS_ROW})
+    queue = prediction_queue(redis)
+    job = queue.jobs[-1]
+    job.set_status("started")
+    job.worker_name = "cut-off-worker"
+    job.save()
+    redis.lrem(queue.key, 0, job.id)
+    db.predictions.update_many({"job": job.id}, {"$set": {"status": "running"}})
+    assert reconcile(db, redis, now=later())["resumed_jobs"] == 1
+    assert job.id in queue.job_ids
+
+
 def test_job_of_a_live_worker_is_left_running(db, redis, as_user):
     as_user("alice").post("/api/v1/inputs", json={"model": "iris", "features": IRIS_ROW})
     queue = prediction_queue(redis)
