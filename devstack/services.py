@@ -145,8 +145,8 @@ def api_server(port, env, log_dir, host="127.0.0.1"):
                    env={**env, "PORT": str(port), "LISTEN_HOST": host}, port=port, host=host)
 
 
-def worker(index, env, log_dir):
-    return Service(f"worker-{index}", [sys.executable, "-m", "jobs.worker"], log_dir, env=env)
+def worker(index, env, log_dir, name="worker"):
+    return Service(f"{name}-{index}", [sys.executable, "-m", "jobs.worker"], log_dir, env=env)
 
 
 def interactive_worker(index, env, log_dir):

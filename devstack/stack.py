@@ -40,7 +40,9 @@ class Workers(Supervised):
     def __init__(self, data_dir, workers, mongo_uri, redis_url):
         self.log_dir = Path(data_dir).resolve() / "logs"
         env = {"MONGO_URI": mongo_uri, "REDIS_URL": redis_url}
-        self.services = [services.worker(i + 1, env, self.log_dir) for i in range(workers)]
+        # named apart from make run's, whose logs may share DATA_DIR/logs on one host
+        self.services = [services.worker(i + 1, env, self.log_dir, name="joined-worker")
+                         for i in range(workers)]
 
     def start(self):
         for service in self.services:
