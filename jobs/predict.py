@@ -86,11 +86,9 @@ def predict_rows(db, model, version, prediction_ids, rows):
         entry, outcomes = outcomes_of(db, model, version, rows)
     finished_at = now()
     review = models.settings_of(db, entry).get("review_threshold") if entry else None
-    written = writeback.write_outcomes(db, prediction_ids, outcomes, stamp=finished_at,
-                                       started_at=None if marked_running() else started_at,
-                                       review_threshold=review)
-    finished = (set(prediction_ids) if written == len(prediction_ids)
-                else writeback.finished_here(db, prediction_ids, finished_at))
+    finished = writeback.write_outcomes(db, prediction_ids, outcomes, stamp=finished_at,
+                                        started_at=None if marked_running() else started_at,
+                                        review_threshold=review)
     return Written(entry, outcomes, finished, finished_at)
 
 
@@ -185,7 +183,7 @@ def mark_chunk_failed(job, connection, exc_type, exc_value, traceback):
         return
     _, _, prediction_ids, _ = job.args
     db = mongo_db()
-    written = writeback.mark_failed(db, prediction_ids,
-                                    {"type": exc_type.__name__, "message": str(exc_value)[:500]})
-    batch_rows.count_failed(db, connection, job, written)
+    finished_ids = writeback.mark_failed(db, prediction_ids, {"type": exc_type.__name__,
+                                                              "message": str(exc_value)[:500]})
+    batch_rows.count_failed(db, connection, job, len(finished_ids))
     announce(connection, [Chunk(job, prediction_ids, [])], set(prediction_ids))

@@ -91,7 +91,7 @@ def write_outcomes(db, prediction_ids, outcomes, started_at=None, stamp=None,
     attempt. Rows finished already (by another worker, or cancelled) are left as they
     are. A classifier's answer less sure than review_threshold is written with
     `review: "pending"` (the review queue).
-    Returns how many rows this write finished."""
+    Returns the ids of the rows this write finished."""
     stamp = stamp or now()
     updates, worker = [], worker_id()
     for pid, (status, value) in zip(prediction_ids, outcomes):
@@ -103,7 +103,9 @@ def write_outcomes(db, prediction_ids, outcomes, started_at=None, stamp=None,
             fields["started_at"] = started_at
         updates.append(status_update(pid, status, fields, stamp,
                                      counts_attempt=started_at is not None))
-    return db.predictions.bulk_write(updates, ordered=False).matched_count
+    if db.predictions.bulk_write(updates, ordered=False).matched_count == len(updates):
+        return set(prediction_ids)
+    return finished_here(db, prediction_ids, stamp)
 
 
 def mark_failed(db, prediction_ids, error):
@@ -112,8 +114,8 @@ def mark_failed(db, prediction_ids, error):
 
 def finished_here(db, prediction_ids, stamp):
     """The ids, among prediction_ids, of the rows that the write of this process at
-    `stamp` finished (write_outcomes): when it finished fewer than all of them, the
-    others were finished by someone else, and are theirs to count."""
+    `stamp` finished, when it finished fewer than all of them: the others were finished
+    by someone else, and are theirs to count."""
     return {str(p["_id"]) for p in db.predictions.find(
         {"_id": {"$in": [ObjectId(pid) for pid in prediction_ids]},
          "finished_at": stamp, "worker": worker_id()}, {"_id": 1})}

@@ -195,6 +195,6 @@ def test_a_row_finished_elsewhere_is_not_written_again_nor_counted_here(job_db, 
     # nor marked running, queued again or failed by a late worker
     writeback.mark_running(job_db, ids)
     writeback.mark_queued(job_db, ids, "job-again")
-    assert writeback.mark_failed(job_db, ids, {"type": "Late"}) == 0
+    assert writeback.mark_failed(job_db, ids, {"type": "Late"}) == set()
     assert job_db.predictions.find_one({"_id": ObjectId(ids[0])}) == before
     assert job_db.predictions.count_documents({"status": "done"}) == 2
