@@ -186,4 +186,4 @@ def mark_chunk_failed(job, connection, exc_type, exc_value, traceback):
     finished_ids = writeback.mark_failed(db, prediction_ids, {"type": exc_type.__name__,
                                                               "message": str(exc_value)[:500]})
     batch_rows.count_failed(db, connection, job, len(finished_ids))
-    announce(connection, [Chunk(job, prediction_ids, [])], set(prediction_ids))
+    announce(connection, [Chunk(job, prediction_ids, [])], finished_ids)

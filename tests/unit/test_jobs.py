@@ -198,3 +198,17 @@ def test_a_row_finished_elsewhere_is_not_written_again_nor_counted_here(job_db, 
     assert writeback.mark_failed(job_db, ids, {"type": "Late"}) == set()
     assert job_db.predictions.find_one({"_id": ObjectId(ids[0])}) == before
     assert job_db.predictions.count_documents({"status": "done"}) == 2
+
+
+def test_a_chunk_out_of_retries_calls_back_only_the_rows_it_marked_failed(job_db, redis):
+    from core.queue import callback_queue
+    ids = queued(job_db, 2)
+    job_db.predictions.update_one({"_id": ObjectId(ids[0])}, {"$set": {"status": "done"}})
+
+    class Job:  # its first row finished by another worker meanwhile
+        args = ("iris", 1, ids, [[1, 2, 3, 4]] * 2)
+        retries_left = 0
+        meta = {"callbacks": {pid: "http://receiver.test/hook" for pid in ids}}
+
+    predict.mark_chunk_failed(Job, redis, RuntimeError, RuntimeError("boom"), None)
+    assert [job.args[0] for job in callback_queue(redis).jobs] == [ids[1]]
