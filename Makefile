@@ -67,7 +67,8 @@ mongo-server:
 
 ferretdb: $(FERRETDB)
 
-$(FERRETDB): tools/ferretdb/build.sh $(wildcard tools/ferretdb/patches/*.patch) tools/ferretdb/modernc-libc-v1.55.3.patch
+$(FERRETDB): tools/ferretdb/build.sh $(wildcard tools/ferretdb/patches/*.patch) tools/ferretdb/modernc-libc-v1.55.3.patch \
+		tools/ferretdb/modernc-sqlite-v1.32.0.patch
 	@command -v go >/dev/null || { echo "Go is needed to build FerretDB (or set MONGO_URI)"; exit 1; }
 	tools/ferretdb/build.sh $@
 

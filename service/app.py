@@ -13,12 +13,14 @@ from core import quality
 from core.connections import redis_from_url
 
 from . import (
+    auth,
     cancel,
     dashboard,
     errors,
     feedback,
     hooks,
     idempotency,
+    limits,
     logs,
     metrics,
     preconditions,
@@ -49,6 +51,8 @@ def create_app(overrides=None, data=Mongo, redis=None):
     redis = redis or redis_from_url(config["REDIS_URL"])
     app = Eve(settings=config, auth=BearerAuth, validator=Validator, data=data, redis=redis)
     logs.attach(app)
+    auth.attach(app)
+    limits.attach(app)
     idempotency.attach(app)
     hooks.attach(app)
     feedback.attach(app)

@@ -65,7 +65,7 @@ def delete_predictions_unless_created(prediction_ids):
 
 
 def on_insert_inputs(items):
-    current_app.redis.ping()  # Redis down: 503 now, before anything is stored
+    # Redis down: the request got its 503 before this, from the rate limit (auth.py)
     limits.refuse_past_pending(items[0].get("owner"), len(items))
     for item in items:
         model = lookup_model(item["model"], item.get("version"), item.get("alias"))

@@ -1,7 +1,16 @@
 """MAX_PENDING_ROWS per client: a submission that would take the client's unfinished
 rows (queued or running) past it is refused with 429 and `Retry-After`, before anything
-of it is stored. One count per submission, on the (owner, status) index; admins are not
-limited."""
+of it is stored; admins are not limited.
+
+The count is one aggregate on the (owner, status) index. An interactive submission (at
+most INTERACTIVE_MAX_ROWS rows) may use the count this process made less than
+COUNT_SECONDS ago, plus the rows it accepted since, while that stays under
+HEADROOM of the limit: a client sending one row per request costs no count per request,
+and can pass the limit by no more than what the other API processes accept within
+COUNT_SECONDS. Larger submissions and files always count."""
+import threading
+import time
+
 from flask import abort, current_app, make_response
 
 from core.documents import UNFINISHED
@@ -9,17 +18,69 @@ from core.documents import UNFINISHED
 from .errors import error_body
 
 RETRY_AFTER_SECONDS = 30
+COUNT_SECONDS = 1.0
+HEADROOM = 0.9
+
+
+class PendingCounts:
+    """Per process: each client's unfinished rows as last counted (and the rows accepted
+    since), and when that count was made."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.counts = {}  # owner -> [rows, monotonic time of the count]
+
+    def recent(self, owner, rows, limit):
+        """The remembered count, if it may stand for a new one for `rows` more rows."""
+        with self.lock:
+            remembered = self.counts.get(owner)
+        if (remembered is None or time.monotonic() - remembered[1] > COUNT_SECONDS
+                or remembered[0] + rows > limit * HEADROOM):
+            return None
+        return remembered[0]
+
+    def counted(self, owner, pending, started):
+        with self.lock:
+            if len(self.counts) > 10_000:  # forget them all rather than grow without bound
+                self.counts = {}
+            self.counts[owner] = [pending, started]
+
+    def accepted(self, owner, rows):
+        with self.lock:
+            if owner in self.counts:
+                self.counts[owner][0] += rows
+
+
+def count_pending(owner):
+    return current_app.data.driver.db.predictions.count_documents(
+        {"owner": owner, "status": {"$in": list(UNFINISHED)}})
+
+
+def pending_rows(owner, rows, limit):
+    counts = current_app.extensions["pending_counts"]
+    if rows <= current_app.config["INTERACTIVE_MAX_ROWS"]:
+        pending = counts.recent(owner, rows, limit)
+        if pending is not None:
+            return pending
+    started = time.monotonic()
+    pending = count_pending(owner)
+    counts.counted(owner, pending, started)
+    return pending
 
 
 def refuse_past_pending(owner, rows):
     limit = current_app.config["MAX_PENDING_ROWS"]
     if owner is None:
         return
-    pending = current_app.data.driver.db.predictions.count_documents(
-        {"owner": owner, "status": {"$in": list(UNFINISHED)}})
+    pending = pending_rows(owner, rows, limit)
     if pending + rows > limit:
         response = make_response(*error_body(
             429, f"{pending:,} of your rows are unfinished and this submission has {rows:,}: "
                  f"at most {limit:,} may be (MAX_PENDING_ROWS); try again later"))
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         abort(response)
+    current_app.extensions["pending_counts"].accepted(owner, rows)
+
+
+def attach(app):
+    app.extensions["pending_counts"] = PendingCounts()

@@ -78,8 +78,10 @@ def account_key(digest):
 
 
 def on_deleted_item_tokens(item):
-    """A revoked token stops working at once: the API forgets its account."""
+    """A revoked token stops working: the API forgets its account, at once in Redis and
+    in this process, within PROCESS_ACCOUNT_SECONDS in the others (service/auth.py)."""
     current_app.redis.delete(account_key(item["_id"]))
+    current_app.extensions["recent_accounts"].forget(item["_id"])
 
 
 def attach(app):

@@ -154,6 +154,47 @@ def test_patch_0004_every_stored_type_reads_back_as_mongodb_does(scratch):
         sorted(reference.find({"_id": {"$in": ids}}), key=lambda d: d["_id"])
 
 
+def _workload(target, generation):
+    """The same commands, in the same order, many times over: each repeat of a SQL text
+    on the server's connection reuses the statement kept from the last one."""
+    answers = []
+    for n in range(40):
+        answers.append(target.find_one({"owner": "a", "n": {"$gte": n}}, {"_id": 0},
+                                       sort=[("n", 1)]))
+        answers.append(target.count_documents({"owner": "b", "n": {"$lt": n * 5}}))
+        target.update_one({"n": n}, {"$inc": {"seen": 1}, "$set": {"g": generation}})
+        answers.append(sorted(d["n"] for d in target.find({"seen": {"$gte": 1}}, {"n": 1})))
+        try:  # a command that fails, then the same texts again
+            target.insert_one({"_id": "fixed", "n": -1})
+        except pymongo.errors.DuplicateKeyError:
+            answers.append("duplicate")
+    return answers
+
+
+def test_sqlite_driver_patch_kept_statements_answer_as_mongodb_does(stack):
+    """modernc-sqlite-v1.32.0.patch keeps prepared statements per connection, by their SQL
+    text: the same commands repeated on one connection, then around a drop and a
+    recreation of the collection (new documents, another index, its tables anew), answer
+    as mongomock does."""
+    client = pymongo.MongoClient(stack.mongo_uri, maxPoolSize=1, socketTimeoutMS=30000)
+    collection = client.get_default_database()["scratch_kept"]
+    collection.drop()
+    reference = mongomock.MongoClient().db.scratch_kept
+    try:
+        for generation, shape in enumerate([("owner", "n"), ("n", "owner")]):
+            documents = [{"_id": n, "owner": "a" if n % 2 else "b", "n": n}
+                         for n in range(generation, 300, 1 + generation)]
+            for target in (collection, reference):
+                target.drop()
+                target.create_index([(field, 1) for field in shape])
+                target.insert_many([dict(d) for d in documents] + [{"_id": "fixed", "n": -1}])
+            assert _workload(collection, generation) == _workload(reference, generation)
+            assert sorted(collection.find(), key=str) == sorted(reference.find(), key=str)
+    finally:
+        collection.drop()
+        client.close()
+
+
 def test_an_update_command_of_300_statements_completes(scratch):
     collection, ids = scratch
     result = collection.bulk_write([UpdateOne({"_id": i}, {"$set": {"done": True}})

@@ -30,3 +30,27 @@ def test_past_the_limit_is_429_and_nothing_is_stored(as_user, app, db, run_worke
     run_workers()  # alice's rows are done: room again
     assert as_user("alice").post("/api/v1/inputs", json=rows(5)).status_code == 201
     assert settings.MAX_PENDING_ROWS == 2_000_000  # the default
+
+
+def test_one_row_submissions_within_a_second_count_once_and_still_stop_at_the_limit(
+        as_user, app, db, monkeypatch):
+    from service import limits
+    counts = []
+    monkeypatch.setattr(limits, "count_pending",
+                        lambda owner: counts.append(owner) or db.predictions.count_documents(
+                            {"owner": owner, "status": {"$in": ["queued", "running"]}}))
+    app.config["MAX_PENDING_ROWS"] = 10
+    app.config["INTERACTIVE_MAX_ROWS"] = 100  # (0 in the unit tests: one queue)
+    for _ in range(8):  # under 90 % of the limit: the first count stands for the others
+        assert as_user("alice").post("/api/v1/inputs", json=rows(1)).status_code == 201
+    assert counts == ["alice"]
+    # near the limit each submission counts again, and the limit holds exactly
+    assert as_user("alice").post("/api/v1/inputs", json=rows(2)).status_code == 201
+    refused = as_user("alice").post("/api/v1/inputs", json=rows(1))
+    assert refused.status_code == 429 and "10 of your rows are unfinished" in refused.text
+    assert counts == ["alice"] * 3
+    assert db.predictions.count_documents({"owner": "alice"}) == 10
+    monkeypatch.setattr(limits, "COUNT_SECONDS", 0.0)  # once the count is old, it is made anew
+    db.predictions.update_many({"owner": "alice"}, {"$set": {"status": "done"}})
+    assert as_user("alice").post("/api/v1/inputs", json=rows(1)).status_code == 201
+    assert counts == ["alice"] * 4

@@ -19,14 +19,22 @@ echo "$version" > "$work/src/build/version/version.txt"
 for patch in "$here"/patches/*.patch; do
   (cd "$work/src" && git apply -p1 "$patch")
 done
+# A dependency of FerretDB's, patched: the version FerretDB requires, downloaded, with
+# modernc-NAME-VERSION.patch applied, and FerretDB built against that copy.
+patch_dependency() {
+  local module=$1 name=${1##*/} version dir
+  version=$(cd "$work/src" && go list -m -f '{{.Version}}' "$module")
+  dir=$(cd "$work/src" && go mod download -json "$module@$version" \
+        | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  cp -r "$dir" "$work/$name" && chmod -R u+w "$work/$name"
+  (cd "$work/$name" && git apply -p1 "$here/modernc-$name-$version.patch")
+  (cd "$work/src" && go mod edit -replace "$module=$work/$name")
+}
 # modernc.org/libc, the C library that SQLite runs on, with a memcmp that compares words,
-# not bytes (see that patch's header); FerretDB is built against the patched copy.
-libc=modernc.org/libc@$(cd "$work/src" && go list -m -f '{{.Version}}' modernc.org/libc)
-libc_src=$(cd "$work/src" && go mod download -json "$libc" \
-           | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-cp -r "$libc_src" "$work/libc" && chmod -R u+w "$work/libc"
-(cd "$work/libc" && git apply -p1 "$here/modernc-libc-${libc#*@}.patch")
-(cd "$work/src" && go mod edit -replace "modernc.org/libc=$work/libc")
+# not bytes; modernc.org/sqlite, the SQLite driver, keeping prepared statements for reuse
+# (see each patch's header).
+patch_dependency modernc.org/libc
+patch_dependency modernc.org/sqlite
 mkdir -p "$(dirname "$out")"
 (cd "$work/src" && GOFLAGS=-buildvcs=false go build -o "$out" ./cmd/ferretdb)
 echo "built $out ($("$out" --version 2>&1 | head -1))"
