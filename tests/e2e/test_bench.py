@@ -79,3 +79,15 @@ def test_turns_bench_times_two_files_each_way():
     assert [(r["start"], r["file_chunks_queued"]) for r in results] == [
         ("together", 0), ("together", 8), ("backlog", 0), ("backlog", 8)]
     assert all(len(r["seconds"]) == 2 and min(r["seconds"]) > 0 for r in results)
+
+
+def test_one_row_bench_counts_redis_commands_and_cpu_per_submission():
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.one_row", "--seconds", "2", "--clients", "2"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    sequential, concurrent = [json.loads(line) for line in out.stdout.strip().splitlines()]
+    assert sequential["submissions"] == 200 and sequential["redis_commands_per_submission"] > 20
+    assert set(sequential["cpu_ms_per_submission"]) == {"api", "workers", "database", "redis"}
+    assert all(ms > 0 for ms in sequential["cpu_ms_per_submission"].values())
+    assert concurrent["clients"] == 2 and concurrent["rows"] > 0 and concurrent["p99_ms"] > 0

@@ -1,0 +1,139 @@
+"""One row per request: `python -m bench.one_row [--seconds 20] [--clients 16]`.
+
+Starts its own stack (2 workers) in a temporary directory, then:
+1. sequential: 200 one-row submissions, each POSTed and long-polled (`Prefer: wait=10`)
+   to `done`, one at a time: milliseconds per submission, Redis commands per submission
+   (the server's `INFO commandstats` before and after) and CPU per submission of each
+   process (API, workers, database, Redis; from /proc);
+2. concurrent: `--clients` threads doing the same for `--seconds`: rows/s, p50 and p99
+   of POST to `done`, and CPU per row of each process.
+Prints one JSON line for each. The database commands of one submission are counted
+exactly in tests/e2e/test_round_trips.py."""
+import argparse
+import json
+import tempfile
+import threading
+import time
+
+import psutil
+import requests
+
+from core.connections import redis_from_url
+from devstack import services
+from devstack.stack import Stack
+
+from .load import latency_summary
+
+ROW = [5.1, 3.5, 1.4, 0.2]
+
+
+def process_tree(pid):
+    process = psutil.Process(pid)
+    return [process] + process.children(recursive=True)
+
+
+def processes_of(stack):
+    return {"api": process_tree(stack.api.process.pid),
+            "workers": [p for w in stack.workers for p in process_tree(w.process.pid)],
+            "database": process_tree(stack.database.process.pid),
+            "redis": process_tree(stack.redis.process.pid)}
+
+
+def cpu_seconds(processes):
+    used = {}
+    for name, group in processes.items():
+        used[name] = 0.0
+        for process in group:
+            try:
+                times = process.cpu_times()
+                used[name] += times.user + times.system
+            except psutil.NoSuchProcess:
+                pass
+    return used
+
+
+def per_row_ms(before, after, rows):
+    return {name: round((after[name] - before[name]) / rows * 1000, 2) for name in after}
+
+
+def submit_one(session, api_url, model):
+    """POST one row, long-poll it to done; the seconds it took."""
+    started = time.perf_counter()
+    posted = session.post(f"{api_url}/inputs", json={"model": model, "features": ROW})
+    assert posted.status_code == 201, posted.text[:300]
+    got = session.get(f"{api_url}/predictions/{posted.json()['prediction']}",
+                      headers={"Prefer": "wait=10"})
+    assert got.json()["status"] == "done", got.text[:300]
+    return time.perf_counter() - started
+
+
+def client_session(token):
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token}"
+    return session
+
+
+def redis_commands(connection):
+    return sum(stats["calls"] for stats in connection.info("commandstats").values())
+
+
+def sequential(stack, api_url, token, model, count=200):
+    session, connection = client_session(token), redis_from_url(stack.redis_url)
+    processes = processes_of(stack)
+    commands, cpu, started = redis_commands(connection), cpu_seconds(processes), time.perf_counter()
+    for _ in range(count):
+        submit_one(session, api_url, model)
+    seconds = time.perf_counter() - started
+    return {"run": "sequential", "submissions": count,
+            "ms_per_submission": round(seconds / count * 1000, 2),
+            # less the INFO call itself
+            "redis_commands_per_submission": round(
+                (redis_commands(connection) - commands - 1) / count, 1),
+            "cpu_ms_per_submission": per_row_ms(cpu, cpu_seconds(processes), count)}
+
+
+def concurrent(stack, api_url, token, model, clients, seconds):
+    latencies, deadline = [], time.monotonic() + seconds
+
+    def client():
+        session = client_session(token)
+        while time.monotonic() < deadline:
+            latencies.append(submit_one(session, api_url, model))
+    processes = processes_of(stack)
+    cpu, started = cpu_seconds(processes), time.perf_counter()
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    return {"run": "concurrent", "clients": clients, "rows": len(latencies),
+            "rows_per_s": round(len(latencies) / wall, 1), **latency_summary(latencies),
+            "cpu_ms_per_row": per_row_ms(cpu, cpu_seconds(processes), len(latencies))}
+
+
+def main():
+    parser = argparse.ArgumentParser(prog="python -m bench.one_row")
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--model", default="iris")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-one-row-") as data_dir:
+        stack = Stack(data_dir, port=services.free_port(), workers=2,
+                      extra_env={"RATE_LIMIT_REQUESTS": "100000000"})
+        stack.start()
+        try:
+            token = stack.create_token("client", "one-row")
+            api_url = f"{stack.url}/api/v1"
+            session, warm_until = client_session(token), time.monotonic() + 3
+            while time.monotonic() < warm_until:
+                submit_one(session, api_url, args.model)
+            print(json.dumps(sequential(stack, api_url, token, args.model)), flush=True)
+            print(json.dumps(concurrent(stack, api_url, token, args.model, args.clients,
+                                        args.seconds)), flush=True)
+        finally:
+            stack.stop()
+
+
+if __name__ == "__main__":
+    main()
