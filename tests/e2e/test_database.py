@@ -7,6 +7,7 @@ to dates or ObjectIDs by a range, no arrays in it) give mongomock's order and nu
 with the values that look alike in SQL (numbers beside dates, regexes and strings,
 string _ids beside ObjectIDs, dates of other lengths) among the documents."""
 import re
+import signal
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -562,3 +563,29 @@ def test_counts_answer_as_mongodb_does(dated, query):
         reference.count_documents(query)
     assert sorted(d["n"] for d in collection.find(query)) == \
         sorted(d["n"] for d in reference.find(query))
+
+
+def test_acknowledged_writes_survive_a_killed_database_server(tmp_path):
+    """The development database runs SQLite with synchronous=NORMAL (devstack/services.py):
+    a commit is written to the WAL, not fsynced. A server SIGKILLed right after
+    acknowledging one-document inserts and updates has every one of them when it comes
+    back on the same files."""
+    from devstack import services
+    port = services.free_port()
+    server = services.mongo_server(port, tmp_path, tmp_path / "logs")
+    server.start()
+    try:
+        collection = pymongo.MongoClient(f"mongodb://127.0.0.1:{port}/durable",
+                                         socketTimeoutMS=30000).durable.rows
+        for n in range(500):
+            collection.insert_one({"_id": n, "status": "queued"})
+        collection.update_one({"_id": 499}, {"$set": {"status": "done"}})
+        server.signal(signal.SIGKILL)
+        server.process.wait(timeout=10)
+        server.start()
+        collection = pymongo.MongoClient(f"mongodb://127.0.0.1:{port}/durable",
+                                         socketTimeoutMS=30000).durable.rows
+        assert collection.count_documents({}) == 500
+        assert collection.find_one({"_id": 499})["status"] == "done"
+    finally:
+        server.stop()
