@@ -8,7 +8,10 @@ p99, max; and of its POST alone) and the file's rows/s, until the file's and the
 `--interactive-workers` (default 1, as `make run`) adds workers that take only the
 small submissions.
 `INTERACTIVE_MAX_ROWS=0` in the environment puts every submission in one queue (as
-before interactive rows went first): run both to compare."""
+before interactive rows went first): run both to compare. `--probe-database` also times,
+every 50 ms, a one-document insert, find and update straight to the database (pymongo,
+collections of their own in the service's database), to see what the database alone
+makes a single row wait."""
 import argparse
 import json
 import os
@@ -18,6 +21,7 @@ import threading
 import time
 from pathlib import Path
 
+import pymongo
 import requests
 
 from cli.client import Client
@@ -48,6 +52,26 @@ def singles(url, token, every, stop):
     return timings, posts
 
 
+def probe(mongo_uri, stop, timings):
+    """Until `stop`: ms of a one-document insert, find and update, every 50 ms."""
+    database = pymongo.MongoClient(mongo_uri).get_default_database()
+    while not stop.wait(0.05):
+        taken = []
+        for call in (lambda: database.bench_probe.insert_one({"at": time.time()}),
+                     lambda: database.bench_probe.find_one({}),
+                     lambda: database.bench_probe_counts.update_one(
+                         {"_id": 1}, {"$inc": {"n": 1}}, upsert=True)):
+            started = time.perf_counter()
+            call()
+            taken.append((time.perf_counter() - started) * 1000)
+        timings.append(taken)
+
+
+def summary(values):
+    return {"p50_ms": round(statistics.median(values), 1),
+            "p99_ms": round(percentile(values, 99), 1), "max_ms": round(max(values), 1)}
+
+
 def main():
     parser = argparse.ArgumentParser(prog="python -m bench.mixed")
     parser.add_argument("--file-rows", type=int, default=100_000)
@@ -55,6 +79,7 @@ def main():
     parser.add_argument("--every", type=float, default=2.0)
     parser.add_argument("--interactive-workers", type=int, default=1,
                         help="workers of small submissions only, beside the 2 others")
+    parser.add_argument("--probe-database", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -71,6 +96,10 @@ def main():
                 (timings, posts), singles(stack.url, stack.create_token("client", "single"),
                                           args.every, stop))])
             single.start()
+            probes = []
+            prober = threading.Thread(target=probe, args=(stack.mongo_uri, stop, probes))
+            if args.probe_database:
+                prober.start()
             started = time.perf_counter()
 
             def upload():
@@ -86,6 +115,8 @@ def main():
             uploader.join()
             stop.set()
             single.join()
+            if args.probe_database:
+                prober.join()
         finally:
             stack.stop()
     result = {"interactive_max_rows": os.environ.get("INTERACTIVE_MAX_ROWS", "100"),
@@ -95,6 +126,10 @@ def main():
               "post_p50_ms": round(statistics.median(posts), 1),
               "post_max_ms": round(max(posts), 1),
               "file_rows_per_s": round(args.file_rows / file_seconds[0])}
+    if probes:
+        result["database_probes"] = len(probes)
+        for index, name in enumerate(("insert", "find", "update")):
+            result[f"database_{name}"] = summary([taken[index] for taken in probes])
     print(json.dumps(result))
 
 

@@ -196,6 +196,38 @@ def test_sqlite_driver_patch_kept_statements_answer_as_mongodb_does(stack):
         client.close()
 
 
+def test_patch_0005_concurrent_writers_of_one_database_answer_as_mongodb_does(stack):
+    """Patch 0005 makes the write transactions of one database wait their turn on a Go
+    mutex instead of SQLite's polling: bulk inserts, updates by _id and deletes into
+    three collections of one database, from 12 threads at once, leave what mongomock
+    leaves with the same writes one after the other, and every writer finishes."""
+    client = pymongo.MongoClient(stack.mongo_uri, socketTimeoutMS=60000, maxPoolSize=20)
+    database = client.get_default_database()
+    names = ["scratch_turns_a", "scratch_turns_b", "scratch_turns_c"]
+    reference = mongomock.MongoClient().db
+
+    def writes(target, n):
+        collection = target[names[n % 3]]
+        collection.insert_many([{"_id": f"{n}-{i}", "n": n, "i": i} for i in range(150)])
+        collection.bulk_write([UpdateOne({"_id": f"{n}-{i}"}, {"$inc": {"i": 1000}})
+                               for i in range(0, 150, 3)], ordered=False)
+        collection.delete_many({"n": n, "i": {"$lt": 50}})
+        collection.insert_one({"_id": f"{n}-last", "n": n})
+        return n
+    try:
+        for name in names:
+            database[name].drop()
+        assert _race(12, lambda n: writes(database, n)) == list(range(12))
+        _in_turn(12, lambda n: writes(reference, n))
+        for name in names:
+            assert sorted(database[name].find(), key=lambda d: d["_id"]) == \
+                sorted(reference[name].find(), key=lambda d: d["_id"])
+    finally:
+        for name in names:
+            database[name].drop()
+        client.close()
+
+
 def test_an_update_command_of_300_statements_completes(scratch):
     collection, ids = scratch
     result = collection.bulk_write([UpdateOne({"_id": i}, {"$set": {"done": True}})
