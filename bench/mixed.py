@@ -11,7 +11,10 @@ small submissions.
 before interactive rows went first): run both to compare. `--probe-database` also times,
 every 50 ms, a one-document insert, find and update straight to the database (pymongo,
 collections of their own in the service's database), to see what the database alone
-makes a single row wait."""
+makes a single row wait. `--model-ms-per-row N` runs everything on `iris_slow`
+(bench/slow_model.py: iris, after N ms of CPU per row), a model slower than a file can
+be drained; `--alone` uploads the file alone (no single rows, no flood), for its rows/s
+side by side."""
 import argparse
 import json
 import os
@@ -30,9 +33,11 @@ from devstack.stack import Stack
 
 from .batches import ROWS, write_csv
 from .load import percentile
+from .slow_model import NAME as SLOW_MODEL
+from .slow_model import artifacts_with_slow_model
 
 
-def singles(url, token, every, stop):
+def singles(url, token, every, stop, model):
     """Submit -> done of one row every `every` s, until `stop` is set."""
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {token}"
@@ -40,7 +45,7 @@ def singles(url, token, every, stop):
     while not stop.is_set():
         started = time.perf_counter()
         posted = session.post(f"{url}/api/v1/inputs", timeout=60,
-                              json={"model": "iris", "features": ROWS[len(timings) % 150]})
+                              json={"model": model, "features": ROWS[len(timings) % 150]})
         posts.append((time.perf_counter() - started) * 1000)
         prediction = posted.json()["prediction"]
         while session.get(f"{url}/api/v1/predictions/{prediction}", timeout=60,
@@ -80,11 +85,18 @@ def main():
     parser.add_argument("--interactive-workers", type=int, default=1,
                         help="workers of small submissions only, beside the 2 others")
     parser.add_argument("--probe-database", action="store_true")
+    parser.add_argument("--model-ms-per-row", type=float, default=0)
+    parser.add_argument("--alone", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
+        model, env = "iris", {}
+        if args.model_ms_per_row:
+            model = SLOW_MODEL
+            env["ARTIFACTS_DIR"] = str(artifacts_with_slow_model(tmp / "artifacts",
+                                                                 args.model_ms_per_row))
         stack = Stack(tmp / "stack", port=services.free_port(), workers=2,
-                      interactive_workers=args.interactive_workers).start()
+                      interactive_workers=args.interactive_workers, extra_env=env).start()
         try:
             path = tmp / "file.csv"
             write_csv(path, args.file_rows)
@@ -94,8 +106,9 @@ def main():
             posts = []
             single = threading.Thread(target=lambda: [part.extend(got) for part, got in zip(
                 (timings, posts), singles(stack.url, stack.create_token("client", "single"),
-                                          args.every, stop))])
-            single.start()
+                                          args.every, stop, model))])
+            if not args.alone:
+                single.start()
             probes = []
             prober = threading.Thread(target=probe, args=(stack.mongo_uri, stop, probes))
             if args.probe_database:
@@ -103,29 +116,31 @@ def main():
             started = time.perf_counter()
 
             def upload():
-                batch = files.submit_file(path, "iris")
+                batch = files.submit_file(path, model)
                 files.wait_batch(batch["_id"], timeout=3600)
                 file_seconds.append(time.perf_counter() - started)
             uploader = threading.Thread(target=upload)
             uploader.start()
             ids = []
-            for n in range(args.bulk_posts):
-                ids += bulk.submit("iris", [ROWS[(n + i) % 150] for i in range(1000)])
+            for n in range(0 if args.alone else args.bulk_posts):
+                ids += bulk.submit(model, [ROWS[(n + i) % 150] for i in range(1000)])
             bulk.wait(ids, interval=1)
             uploader.join()
             stop.set()
-            single.join()
+            if not args.alone:
+                single.join()
             if args.probe_database:
                 prober.join()
         finally:
             stack.stop()
     result = {"interactive_max_rows": os.environ.get("INTERACTIVE_MAX_ROWS", "100"),
-              "interactive_workers": args.interactive_workers,
-              "singles": len(timings), "p50_ms": round(statistics.median(timings), 1),
-              "p99_ms": round(percentile(timings, 99), 1), "max_ms": round(max(timings), 1),
-              "post_p50_ms": round(statistics.median(posts), 1),
-              "post_max_ms": round(max(posts), 1),
+              "interactive_workers": args.interactive_workers, "model": model,
+              "model_ms_per_row": args.model_ms_per_row, "alone": args.alone,
               "file_rows_per_s": round(args.file_rows / file_seconds[0])}
+    if timings:
+        result.update({"singles": len(timings), **summary(timings),
+                       "post_p50_ms": round(statistics.median(posts), 1),
+                       "post_max_ms": round(max(posts), 1)})
     if probes:
         result["database_probes"] = len(probes)
         for index, name in enumerate(("insert", "find", "update")):

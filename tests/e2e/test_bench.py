@@ -91,3 +91,24 @@ def test_one_row_bench_counts_redis_commands_and_cpu_per_submission():
     assert set(sequential["cpu_ms_per_submission"]) == {"api", "workers", "database", "redis"}
     assert all(ms > 0 for ms in sequential["cpu_ms_per_submission"].values())
     assert concurrent["clients"] == 2 and concurrent["rows"] > 0 and concurrent["p99_ms"] > 0
+
+
+def test_mixed_bench_with_a_slow_model_and_the_database_probe():
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.mixed", "--file-rows", "1000", "--bulk-posts", "1",
+         "--every", "0.5", "--model-ms-per-row", "1", "--probe-database"], cwd=ROOT,
+        capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["model"] == "iris_slow" and result["singles"] >= 1
+    assert result["file_rows_per_s"] > 0 and result["database_probes"] >= 1
+    assert all(result[f"database_{name}"]["p99_ms"] > 0 for name in ("insert", "find", "update"))
+
+
+def test_mixed_bench_times_a_file_alone():
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.mixed", "--file-rows", "1000", "--alone"], cwd=ROOT,
+        capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["alone"] is True and result["file_rows_per_s"] > 0 and "singles" not in result
