@@ -32,7 +32,7 @@ from devstack import services
 from devstack.stack import Stack
 
 from .batches import ROWS, write_csv
-from .load import percentile
+from .load import latency_summary
 from .slow_model import NAME as SLOW_MODEL
 from .slow_model import artifacts_with_slow_model
 
@@ -72,9 +72,9 @@ def probe(mongo_uri, stop, timings):
         timings.append(taken)
 
 
-def summary(values):
-    return {"p50_ms": round(statistics.median(values), 1),
-            "p99_ms": round(percentile(values, 99), 1), "max_ms": round(max(values), 1)}
+def milliseconds(timings_ms):
+    """latency_summary (p50, p95, p99, max) of timings already in ms."""
+    return latency_summary([ms / 1000 for ms in timings_ms])
 
 
 def main():
@@ -138,13 +138,13 @@ def main():
               "model_ms_per_row": args.model_ms_per_row, "alone": args.alone,
               "file_rows_per_s": round(args.file_rows / file_seconds[0])}
     if timings:
-        result.update({"singles": len(timings), **summary(timings),
+        result.update({"singles": len(timings), **milliseconds(timings),
                        "post_p50_ms": round(statistics.median(posts), 1),
                        "post_max_ms": round(max(posts), 1)})
     if probes:
         result["database_probes"] = len(probes)
         for index, name in enumerate(("insert", "find", "update")):
-            result[f"database_{name}"] = summary([taken[index] for taken in probes])
+            result[f"database_{name}"] = milliseconds([taken[index] for taken in probes])
     print(json.dumps(result))
 
 

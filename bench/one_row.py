@@ -15,7 +15,6 @@ import tempfile
 import threading
 import time
 
-import psutil
 import requests
 
 from core.connections import redis_from_url
@@ -23,37 +22,23 @@ from devstack import services
 from devstack.stack import Stack
 
 from .load import latency_summary
+from .machine import CpuMeter
 
 ROW = [5.1, 3.5, 1.4, 0.2]
 
 
-def process_tree(pid):
-    process = psutil.Process(pid)
-    return [process] + process.children(recursive=True)
+def meter(stack):
+    """CpuMeter of the API (its gunicorn workers too), each worker, the database, Redis."""
+    return CpuMeter({"api": stack.api.process.pid, "database": stack.database.process.pid,
+                     "redis": stack.redis.process.pid,
+                     **{worker.name: worker.process.pid for worker in stack.workers}})
 
 
-def processes_of(stack):
-    return {"api": process_tree(stack.api.process.pid),
-            "workers": [p for w in stack.workers for p in process_tree(w.process.pid)],
-            "database": process_tree(stack.database.process.pid),
-            "redis": process_tree(stack.redis.process.pid)}
-
-
-def cpu_seconds(processes):
-    used = {}
-    for name, group in processes.items():
-        used[name] = 0.0
-        for process in group:
-            try:
-                times = process.cpu_times()
-                used[name] += times.user + times.system
-            except psutil.NoSuchProcess:
-                pass
-    return used
-
-
-def per_row_ms(before, after, rows):
-    return {name: round((after[name] - before[name]) / rows * 1000, 2) for name in after}
+def per_row_ms(used, rows):
+    """CpuMeter's seconds by process as ms per row, the workers summed."""
+    grouped = {"api": used["api"], "database": used["database"], "redis": used["redis"],
+               "workers": sum(seconds for name, seconds in used.items() if "worker" in name)}
+    return {name: round(seconds / rows * 1000, 2) for name, seconds in grouped.items()}
 
 
 def submit_one(session, api_url, model):
@@ -79,17 +64,17 @@ def redis_commands(connection):
 
 def sequential(stack, api_url, token, model, count=200):
     session, connection = client_session(token), redis_from_url(stack.redis_url)
-    processes = processes_of(stack)
-    commands, cpu, started = redis_commands(connection), cpu_seconds(processes), time.perf_counter()
-    for _ in range(count):
-        submit_one(session, api_url, model)
+    commands, started = redis_commands(connection), time.perf_counter()
+    with meter(stack) as cpu:
+        for _ in range(count):
+            submit_one(session, api_url, model)
     seconds = time.perf_counter() - started
     return {"run": "sequential", "submissions": count,
             "ms_per_submission": round(seconds / count * 1000, 2),
             # less the INFO call itself
             "redis_commands_per_submission": round(
                 (redis_commands(connection) - commands - 1) / count, 1),
-            "cpu_ms_per_submission": per_row_ms(cpu, cpu_seconds(processes), count)}
+            "cpu_ms_per_submission": per_row_ms(cpu.used, count)}
 
 
 def concurrent(stack, api_url, token, model, clients, seconds):
@@ -99,17 +84,17 @@ def concurrent(stack, api_url, token, model, clients, seconds):
         session = client_session(token)
         while time.monotonic() < deadline:
             latencies.append(submit_one(session, api_url, model))
-    processes = processes_of(stack)
-    cpu, started = cpu_seconds(processes), time.perf_counter()
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    started = time.perf_counter()
+    with meter(stack) as cpu:
+        threads = [threading.Thread(target=client) for _ in range(clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
     wall = time.perf_counter() - started
     return {"run": "concurrent", "clients": clients, "rows": len(latencies),
             "rows_per_s": round(len(latencies) / wall, 1), **latency_summary(latencies),
-            "cpu_ms_per_row": per_row_ms(cpu, cpu_seconds(processes), len(latencies))}
+            "cpu_ms_per_row": per_row_ms(cpu.used, len(latencies))}
 
 
 def main():

@@ -14,6 +14,7 @@ from eve.auth import TokenAuth
 from flask import Response, abort, current_app, g, make_response, request
 
 from .errors import error_body
+from .recent import Recent
 from .tokens import account_key, find_account_by_digest, token_hash
 
 ACCOUNT_SECONDS = 30  # a token deleted behind the API's back works at most this long
@@ -31,31 +32,10 @@ def account_for(token):
     return account_by_digest(token_hash(token))
 
 
-class RecentAccounts:
-    """The accounts this process looked up in the last PROCESS_ACCOUNT_SECONDS."""
-
-    def __init__(self, seconds=PROCESS_ACCOUNT_SECONDS):
-        self.seconds, self.accounts = seconds, {}
-
-    def get(self, digest):
-        remembered = self.accounts.get(digest)
-        if remembered is None or time.monotonic() - remembered[1] > self.seconds:
-            return None
-        return remembered[0]
-
-    def put(self, digest, account):
-        if len(self.accounts) > 10_000:  # forget them all rather than grow without bound
-            self.accounts = {}
-        self.accounts[digest] = (account, time.monotonic())
-
-    def forget(self, digest):
-        self.accounts.pop(digest, None)
-
-
 def account_by_digest(digest):
     """account_for by the token's sha256."""
     recent = current_app.extensions["recent_accounts"]
-    account = recent.get(digest)
+    account = recent.get(digest, PROCESS_ACCOUNT_SECONDS)
     if account is None:
         account = remembered_account(digest)
         if account is not None:
@@ -106,7 +86,7 @@ def enforce_rate_limit(token_id):
 
 
 def attach(app):
-    app.extensions["recent_accounts"] = RecentAccounts()
+    app.extensions["recent_accounts"] = Recent()
 
 
 def token_from_request():

@@ -8,7 +8,6 @@ COUNT_SECONDS ago, plus the rows it accepted since, while that stays under
 HEADROOM of the limit: a client sending one row per request costs no count per request,
 and can pass the limit by no more than what the other API processes accept within
 COUNT_SECONDS. Larger submissions and files always count."""
-import threading
 import time
 
 from flask import abort, current_app, make_response
@@ -16,39 +15,11 @@ from flask import abort, current_app, make_response
 from core.documents import UNFINISHED
 
 from .errors import error_body
+from .recent import Recent
 
 RETRY_AFTER_SECONDS = 30
 COUNT_SECONDS = 1.0
 HEADROOM = 0.9
-
-
-class PendingCounts:
-    """Per process: each client's unfinished rows as last counted (and the rows accepted
-    since), and when that count was made."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.counts = {}  # owner -> [rows, monotonic time of the count]
-
-    def recent(self, owner, rows, limit):
-        """The remembered count, if it may stand for a new one for `rows` more rows."""
-        with self.lock:
-            remembered = self.counts.get(owner)
-        if (remembered is None or time.monotonic() - remembered[1] > COUNT_SECONDS
-                or remembered[0] + rows > limit * HEADROOM):
-            return None
-        return remembered[0]
-
-    def counted(self, owner, pending, started):
-        with self.lock:
-            if len(self.counts) > 10_000:  # forget them all rather than grow without bound
-                self.counts = {}
-            self.counts[owner] = [pending, started]
-
-    def accepted(self, owner, rows):
-        with self.lock:
-            if owner in self.counts:
-                self.counts[owner][0] += rows
 
 
 def count_pending(owner):
@@ -57,14 +28,17 @@ def count_pending(owner):
 
 
 def pending_rows(owner, rows, limit):
+    """The client's unfinished rows: counted, or, for an interactive submission, as this
+    process counted them less than COUNT_SECONDS ago (plus the rows it accepted since)
+    while that leaves the submission under HEADROOM of the limit."""
     counts = current_app.extensions["pending_counts"]
     if rows <= current_app.config["INTERACTIVE_MAX_ROWS"]:
-        pending = counts.recent(owner, rows, limit)
-        if pending is not None:
+        pending = counts.get(owner, COUNT_SECONDS)
+        if pending is not None and pending + rows <= limit * HEADROOM:
             return pending
     started = time.monotonic()
     pending = count_pending(owner)
-    counts.counted(owner, pending, started)
+    counts.put(owner, pending, learnt_at=started)
     return pending
 
 
@@ -79,8 +53,8 @@ def refuse_past_pending(owner, rows):
                  f"at most {limit:,} may be (MAX_PENDING_ROWS); try again later"))
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         abort(response)
-    current_app.extensions["pending_counts"].accepted(owner, rows)
+    current_app.extensions["pending_counts"].add(owner, rows)
 
 
 def attach(app):
-    app.extensions["pending_counts"] = PendingCounts()
+    app.extensions["pending_counts"] = Recent()

@@ -17,6 +17,7 @@ from jobs import worker as workers
 from service.app import create_app
 
 from .conftest import running_stack
+from .test_store_queries import Recorder
 
 IRIS = [5.1, 3.5, 1.4, 0.2]
 
@@ -29,23 +30,6 @@ API_REDIS_ROUND_TRIPS = 4
 WORKER_REDIS_ROUND_TRIPS = 23
 WORKER_REDIS_COMMANDS = 60
 HANDSHAKE = {"HELLO", "CLIENT", "AUTH", "SELECT"}  # a new connection's, not a request's
-
-
-class Commands(monitoring.CommandListener):
-    """Database commands by name, started while `recording`."""
-
-    def __init__(self):
-        self.counts, self.recording = collections.Counter(), False
-
-    def started(self, event):
-        if self.recording:
-            self.counts[event.command_name] += 1
-
-    def succeeded(self, event):
-        pass
-
-    def failed(self, event):
-        pass
 
 
 class CountingConnection(redis.Connection):
@@ -85,7 +69,7 @@ def quiet_stack(tmp_path_factory):
 def counted(quiet_stack, monkeypatch):
     """(submit, commands): submit(n) posts n one-row submissions, runs them on an
     in-process worker (one job each: no joining) and long-polls each to done."""
-    commands = Commands()
+    commands = Recorder()
     monitoring.register(commands)  # for the clients made from now on
     monkeypatch.setattr(settings, "MONGO_URI", quiet_stack.mongo_uri)
     monkeypatch.setattr(settings, "BATCH_MAX_ROWS", 1)
@@ -117,13 +101,12 @@ def counted(quiet_stack, monkeypatch):
 
 
 def measured(submit, commands, n):
-    commands.counts.clear()
+    commands.commands.clear()
     CountingConnection.commands.clear()
     CountingConnection.round_trips.clear()
-    commands.recording = True
     submit(n)
-    commands.recording = False
-    return (collections.Counter(commands.counts), collections.Counter(CountingConnection.commands),
+    return (collections.Counter(name for name, _ in commands.commands),
+            collections.Counter(CountingConnection.commands),
             collections.Counter(CountingConnection.round_trips))
 
 
