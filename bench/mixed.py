@@ -2,7 +2,7 @@
 
 Starts its own stack (2 RQ workers) and, at once: one client uploads a CSV of `--file-rows`
 iris rows (default 100,000) as one batch; another POSTs `--bulk-posts` (20) bulk
-requests of 1,000 rows, one after another; a third POSTs one row every `--every`
+requests of 1,000 rows, one after another; a third (a process of its own) POSTs one row every `--every`
 seconds (2) and long-polls it to `done`. Reports the single rows' submit -> done (p50,
 p99, max; and of its POST alone) and the file's rows/s, until the file's and the bulk rows are all done.
 `--interactive-workers` (default 1, as `make run`) adds workers that take only the
@@ -17,6 +17,7 @@ be drained; `--alone` uploads the file alone (no single rows, no flood), for its
 side by side."""
 import argparse
 import json
+import multiprocessing
 import os
 import statistics
 import tempfile
@@ -35,6 +36,8 @@ from .batches import ROWS, write_csv
 from .load import latency_summary
 from .slow_model import NAME as SLOW_MODEL
 from .slow_model import artifacts_with_slow_model
+
+SPAWN = multiprocessing.get_context("spawn")
 
 
 def singles(url, token, every, stop, model):
@@ -57,9 +60,10 @@ def singles(url, token, every, stop, model):
     return timings, posts
 
 
-def probe(mongo_uri, stop, timings):
+def probe(mongo_uri, stop):
     """Until `stop`: ms of a one-document insert, find and update, every 50 ms."""
     database = pymongo.MongoClient(mongo_uri).get_default_database()
+    timings = []
     while not stop.wait(0.05):
         taken = []
         for call in (lambda: database.bench_probe.insert_one({"at": time.time()}),
@@ -70,6 +74,29 @@ def probe(mongo_uri, stop, timings):
             call()
             taken.append((time.perf_counter() - started) * 1000)
         timings.append(taken)
+    return timings
+
+
+def put_value(results, target, *args):
+    results.put("started")
+    results.put(target(*args))
+
+
+def in_process(target, *args):
+    """Starts target(*args) in a process of its own (the single rows' client is a program
+    of its own, as a real one is, not a thread sharing this one's interpreter lock with
+    the file and bulk clients); returns, once it has started, a function that waits for
+    its value."""
+    results = SPAWN.Queue()
+    process = SPAWN.Process(target=put_value, args=(results, target, *args))
+    process.start()
+    assert results.get(timeout=60) == "started"
+
+    def value():
+        got = results.get()
+        process.join()
+        return got
+    return value
 
 
 def milliseconds(timings_ms):
@@ -102,17 +129,13 @@ def main():
             write_csv(path, args.file_rows)
             files = Client(stack.url, stack.create_token("client", "file"))
             bulk = Client(stack.url, stack.create_token("client", "bulk"))
-            stop, timings, file_seconds = threading.Event(), [], []
-            posts = []
-            single = threading.Thread(target=lambda: [part.extend(got) for part, got in zip(
-                (timings, posts), singles(stack.url, stack.create_token("client", "single"),
-                                          args.every, stop, model))])
+            stop, file_seconds = SPAWN.Event(), []
+            timings, posts, probes = [], [], []
             if not args.alone:
-                single.start()
-            probes = []
-            prober = threading.Thread(target=probe, args=(stack.mongo_uri, stop, probes))
+                single = in_process(singles, stack.url, stack.create_token("client", "single"),
+                                    args.every, stop, model)
             if args.probe_database:
-                prober.start()
+                prober = in_process(probe, stack.mongo_uri, stop)
             started = time.perf_counter()
 
             def upload():
@@ -128,9 +151,9 @@ def main():
             uploader.join()
             stop.set()
             if not args.alone:
-                single.join()
+                timings, posts = single()
             if args.probe_database:
-                prober.join()
+                probes = prober()
         finally:
             stack.stop()
     result = {"interactive_max_rows": os.environ.get("INTERACTIVE_MAX_ROWS", "100"),

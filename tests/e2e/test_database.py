@@ -10,6 +10,7 @@ import re
 import signal
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 import mongomock
@@ -196,15 +197,33 @@ def test_sqlite_driver_patch_kept_statements_answer_as_mongodb_does(stack):
         client.close()
 
 
+@contextmanager
+def _collections_on_server_and_mongomock(stack, names):
+    """Yields the server's database (those collections dropped before and after) and a
+    mongomock database, for writes made on both; on leaving, each collection holds the
+    same documents on both."""
+    client = pymongo.MongoClient(stack.mongo_uri, socketTimeoutMS=60000, maxPoolSize=20)
+    database = client.get_default_database()
+    try:
+        for name in names:
+            database[name].drop()
+        reference = mongomock.MongoClient().db
+        yield database, reference
+        for name in names:
+            assert sorted(database[name].find(), key=lambda d: d["_id"]) == \
+                sorted(reference[name].find(), key=lambda d: d["_id"])
+    finally:
+        for name in names:
+            database[name].drop()
+        client.close()
+
+
 def test_patch_0005_concurrent_writers_of_one_database_answer_as_mongodb_does(stack):
     """Patch 0005 makes the write transactions of one database wait their turn on a Go
     mutex instead of SQLite's polling: bulk inserts, updates by _id and deletes into
     three collections of one database, from 12 threads at once, leave what mongomock
     leaves with the same writes one after the other, and every writer finishes."""
-    client = pymongo.MongoClient(stack.mongo_uri, socketTimeoutMS=60000, maxPoolSize=20)
-    database = client.get_default_database()
     names = ["scratch_turns_a", "scratch_turns_b", "scratch_turns_c"]
-    reference = mongomock.MongoClient().db
 
     def writes(target, n):
         collection = target[names[n % 3]]
@@ -214,18 +233,122 @@ def test_patch_0005_concurrent_writers_of_one_database_answer_as_mongodb_does(st
         collection.delete_many({"n": n, "i": {"$lt": 50}})
         collection.insert_one({"_id": f"{n}-last", "n": n})
         return n
-    try:
-        for name in names:
-            database[name].drop()
+    with _collections_on_server_and_mongomock(stack, names) as (database, reference):
         assert _race(12, lambda n: writes(database, n)) == list(range(12))
         _in_turn(12, lambda n: writes(reference, n))
-        for name in names:
-            assert sorted(database[name].find(), key=lambda d: d["_id"]) == \
-                sorted(reference[name].find(), key=lambda d: d["_id"])
-    finally:
-        for name in names:
-            database[name].drop()
-        client.close()
+
+
+def test_patch_0006_updates_by_id_beside_updates_by_filter_answer_as_mongodb_does(scratch):
+    """Patch 0006 locks the documents an update or findAndModify names by _id, and the
+    whole collection for any other: 8 writers at once (bulk writes by _id over the same
+    documents in different orders, update_many by a filter, find_one_and_update by _id,
+    upserts by _id of documents not there yet) leave what the same
+    writes leave on mongomock one after the other: no write lost, no two commands
+    waiting for each other (each ends)."""
+    collection, ids = scratch
+
+    def test(target, run):
+        target.delete_many({})
+        target.insert_many([{"_id": i, "owner": "a" if n % 2 else "b"} for n, i in enumerate(ids)])
+
+        def writer(n):
+            if n < 4:  # the same 300 documents, each writer in another order
+                order = ids[n * 75:] + ids[:n * 75]
+                return [target.bulk_write([UpdateOne({"_id": i}, {"$inc": {"by_id": 1}})
+                                           for i in order], ordered=False).modified_count
+                        for _ in range(3)]
+            if n < 6:
+                return [target.update_many({"owner": "a"}, {"$inc": {"by_filter": 1}})
+                        .modified_count for _ in range(5)]
+            if n == 6:
+                return [target.find_one_and_update({"_id": ids[k % 10]}, {"$inc": {"taken": 1}},
+                                                   return_document=ReturnDocument.AFTER)["_id"]
+                        == ids[k % 10] for k in range(50)]
+            return [target.update_one({"_id": f"new-{k}"}, {"$inc": {"upserted": 1}},
+                                      upsert=True).matched_count for k in range(20)]
+        answers = run(8, writer)
+        return answers, sorted(target.find(), key=lambda d: str(d["_id"]))
+    server, reference = _on_server_and_mongomock(collection, test)
+    assert server == reference
+    answers, documents = server
+    assert answers[0] == [300] * 3 and answers[4] == [150] * 5 and answers[7] == [0] * 20
+    assert {d["by_id"] for d in documents if isinstance(d["_id"], ObjectId)} == {12}
+
+
+def test_patch_0006_upserts_of_one_new_id_at_once_make_one_document(scratch):
+    """Two writers upserting the same new _ids at once: one document each, both counts."""
+    collection, _ = scratch
+
+    def test(target, run):
+        run(2, lambda n: [target.update_one({"_id": f"new-{k}"}, {"$inc": {"n": 1}},
+                                            upsert=True) for k in range(30)])
+        return sorted(target.find({"_id": {"$regex": "^new-"}}), key=lambda d: d["_id"])
+    server, reference = _on_server_and_mongomock(collection, test)
+    assert server == reference
+    assert [d["n"] for d in server] == [2] * 30
+
+
+def test_patch_0007_small_writes_beside_bulk_writes_answer_as_mongodb_does(stack):
+    """Patch 0007 hands one-document writes the database before larger writes waiting:
+    6 writers of one document at a time and 2 of 1,000-document inserts, updates and
+    deletes at once in one database leave what mongomock leaves with the same writes in
+    turn, and the bulk writers end while the one-document writers are still writing
+    (never more than 8 small writes go ahead of a waiting larger one)."""
+    bulk_done = []
+
+    def bulk(target, n):
+        for round_ in range(3):
+            target.scratch_bulk.insert_many([{"_id": f"{n}-{round_}-{i}", "n": n, "i": i}
+                                             for i in range(1000)])
+            target.scratch_bulk.update_many({"n": n}, {"$inc": {"i": 1}})
+            target.scratch_bulk.delete_many({"n": n, "i": {"$lt": 100}})
+
+    def small(target, n, k):
+        target.scratch_small.insert_one({"_id": f"{n}-{k}", "n": n})
+        target.scratch_small.update_one({"_id": f"{n}-{k}"}, {"$set": {"seen": True}})
+
+    def racer(n):
+        if n < 2:
+            bulk(database, n)
+            bulk_done.append(n)
+            return 0
+        written = 0
+        while len(bulk_done) < 2 and written < 3000:  # until both bulk writers end
+            small(database, n, written)
+            written += 1
+        return written
+    with _collections_on_server_and_mongomock(stack, ["scratch_small", "scratch_bulk"]) as (
+            database, reference):
+        written = _race(8, racer)
+        assert sorted(bulk_done) == [0, 1] and all(0 < w < 3000 for w in written[2:])
+        for n in range(8):  # the same writes, in turn
+            if n < 2:
+                bulk(reference, n)
+            for k in range(written[n]):
+                small(reference, n, k)
+
+
+def test_patch_0008_updates_of_many_documents_in_batches_answer_as_mongodb_does(scratch):
+    """Patch 0008 writes an update of many documents 100 at a time, each batch its own
+    transaction: an update_many of 1,050 documents (11 batches) and a bulk write of 450
+    statements by distinct _ids (5 batches) give mongomock's counts and documents."""
+    collection, ids = scratch
+    more = [ObjectId() for _ in range(750)]
+    collection.insert_many([{"_id": i, "owner": "c", "n": n} for n, i in enumerate(more)])
+    everything = ids + more
+    reference = mongomock.MongoClient().db.scratch
+    reference.insert_many(list(collection.find()))
+    answers = []
+    for target in (collection, reference):
+        many = target.update_many({}, {"$inc": {"n": 1}, "$set": {"batch": True}})
+        bulk = target.bulk_write([UpdateOne({"_id": i}, {"$push": {"tags": n}})
+                                  for n, i in enumerate(everything[::-1][:450])],
+                                 ordered=True)
+        answers.append((many.matched_count, many.modified_count,
+                        bulk.matched_count, bulk.modified_count,
+                        sorted(target.find(), key=lambda d: everything.index(d["_id"]))))
+    assert answers[0][:4] == answers[1][:4] == (1050, 1050, 450, 450)
+    assert answers[0][4] == answers[1][4]
 
 
 def test_an_update_command_of_300_statements_completes(scratch):
