@@ -84,7 +84,7 @@ def predict_rows(db, model, version, prediction_ids, rows):
     started_at = now()
     with writeback.running_if_slow(db, prediction_ids) as marked_running:
         entry, outcomes = outcomes_of(db, model, version, rows)
-    finished_at = now()
+    finished_at = writeback.write_stamp()
     review = models.settings_of(db, entry).get("review_threshold") if entry else None
     finished = writeback.write_outcomes(db, prediction_ids, outcomes, stamp=finished_at,
                                         started_at=None if marked_running() else started_at,

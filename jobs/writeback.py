@@ -14,6 +14,7 @@ import os
 import socket
 import threading
 from contextlib import contextmanager
+from datetime import timedelta
 
 from bson import ObjectId
 from pymongo import UpdateOne
@@ -25,6 +26,29 @@ from core.documents import DONE, FAILED, QUEUED, RUNNING, STILL_UNFINISHED, etag
 def worker_id():
     """`host:pid` of this process, recorded on each row it finishes."""
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class WriteStamps:
+    """The `finished_at` of this process's writes: now, to the millisecond (as the
+    database keeps it), and later than every stamp handed out before, so that a row's
+    `worker` and `finished_at` name the one write that finished it (finished_here), also
+    of two writes in one millisecond."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.last = None
+
+    def next(self):
+        with self.lock:
+            stamp = now()
+            stamp = stamp.replace(microsecond=stamp.microsecond // 1000 * 1000)
+            if self.last is not None and stamp <= self.last:
+                stamp = self.last + timedelta(milliseconds=1)
+            self.last = stamp
+            return stamp
+
+
+write_stamp = WriteStamps().next
 
 
 def status_update(prediction_id, status, fields, stamp, counts_attempt=False):
@@ -92,7 +116,7 @@ def write_outcomes(db, prediction_ids, outcomes, started_at=None, stamp=None,
     are. A classifier's answer less sure than review_threshold is written with
     `review: "pending"` (the review queue).
     Returns the ids of the rows this write finished."""
-    stamp = stamp or now()
+    stamp = stamp or write_stamp()
     updates, worker = [], worker_id()
     for pid, (status, value) in zip(prediction_ids, outcomes):
         field = "result" if status == DONE else "error"

@@ -184,6 +184,10 @@ def test_a_row_finished_elsewhere_is_not_written_again_nor_counted_here(job_db, 
                  "finished_at": now(), "_etag": "theirs"}
     job_db.predictions.update_one({"_id": ObjectId(ids[0])}, {"$set": elsewhere})
     before = job_db.predictions.find_one({"_id": ObjectId(ids[0])})
+    # every write below in one millisecond: their stamps still tell them apart
+    frozen = now()
+    monkeypatch.setattr(writeback, "now", lambda: frozen)
+    monkeypatch.setattr(predict, "now", lambda: frozen)
 
     written = predict.predict_rows(job_db, "poison", 1, ids, [[1.0], [2.0], [-1.0]])
     assert written.finished == {ids[1], ids[2]}
