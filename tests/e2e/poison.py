@@ -2,6 +2,8 @@
 fault tests. Importable by the workers, which unpickle it from the test's artifacts."""
 import numpy as np
 
+from bench.slow_model import Delayed
+
 
 class RaisesOnNegative:
     classes_ = np.array([0, 1])
@@ -30,21 +32,14 @@ class Slow:
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
 
-class Paced:
+class Paced(Delayed):
     """Another model's answers, SECONDS later: a worker is surely inside the model call
     for that long (tests/e2e/test_scale_out.py cuts a host's link there)."""
 
     def __init__(self, inner, seconds):
-        self.inner, self.seconds = inner, seconds
+        super().__init__(inner)
+        self.seconds = seconds
 
-    @property
-    def classes_(self):
-        return self.inner.classes_
-
-    def predict_proba(self, X):
+    def wait(self, rows):
         import time
         time.sleep(self.seconds)
-        return self.inner.predict_proba(X)
-
-    def predict(self, X):
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]

@@ -1,21 +1,19 @@
 """Faults injected into real processes. After each: count(inputs) = count(predictions),
 every prediction ends `done` or `failed` within a deadline, and no input has two."""
-import json
 import shutil
 import signal
 import threading
 import time
 from contextlib import contextmanager
-from pathlib import Path
 
-import joblib
 import pymongo
 import pytest
 import requests
 from bson import ObjectId
 from sklearn.datasets import load_iris
 
-from service.models.catalog import ARTIFACTS_DIR, load_model, sha256_of
+from bench import slow_model
+from service.models.catalog import ARTIFACTS_DIR, load_model
 
 from .conftest import Api, running_stack
 from .poison import RaisesOnNegative, Slow
@@ -25,16 +23,9 @@ ROWS = load_iris().data.tolist()
 
 
 def add_model(directory, name, estimator, features=("x",), classes=("no", "yes")):
-    path = Path(directory) / name / "1" / "model.joblib"
-    path.parent.mkdir(parents=True)
-    joblib.dump(estimator, path)
-    manifest = json.loads((Path(directory) / "manifest.json").read_text())
-    manifest["models"].append({
-        "name": name, "version": 1, "task": "classification", "features": list(features),
-        "classes": list(classes), "metrics": {}, "trained_at": "2026-01-01T00:00:00+00:00",
-        "artifact": {"path": f"{name}/1/model.joblib", "sha256": sha256_of(path.read_bytes())},
-        "sklearn_version": "test"})
-    (Path(directory) / "manifest.json").write_text(json.dumps(manifest))
+    slow_model.add_model(directory, name, estimator, {
+        "task": "classification", "features": list(features), "classes": list(classes),
+        "trained_at": "2026-01-01T00:00:00+00:00", "sklearn_version": "test"})
 
 
 def artifacts_with_poison(directory):
