@@ -6,11 +6,13 @@ strings included, and is served by an index; sorts and counts done in SQL (a fie
 to dates or ObjectIDs by a range, no arrays in it) give mongomock's order and number,
 with the values that look alike in SQL (numbers beside dates, regexes and strings,
 string _ids beside ObjectIDs, dates of other lengths) among the documents."""
+import json
 import re
 import signal
+import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import datetime, timedelta
 
 import mongomock
@@ -288,6 +290,46 @@ def test_patch_0006_upserts_of_one_new_id_at_once_make_one_document(scratch):
     assert [d["n"] for d in server] == [2] * 30
 
 
+def test_patch_0006_updates_by_id_in_beside_updates_by_id_answer_as_mongodb_does(scratch):
+    """An update_many by _id $in (the workers mark a chunk's rows running so) locks the
+    documents it names, as updates by one _id do: 6 writers at once, $in updates over
+    overlapping slices of the same documents (string and ObjectID _ids mixed in one $in
+    too), one-document updates and find_one_and_update of those documents, and an upsert
+    by _id $in, leave what the same writes leave on mongomock one after the other."""
+    collection, ids = scratch
+    mixed = ids[:20] + [f"s-{k}" for k in range(20)]
+
+    def test(target, run):
+        target.delete_many({})
+        target.insert_many([{"_id": i, "owner": "a" if n % 2 else "b"} for n, i in enumerate(ids)]
+                           + [{"_id": f"s-{k}"} for k in range(20)])
+
+        def writer(n):
+            if n < 3:  # slices of 200 that overlap each other by 100
+                named = {"_id": {"$in": ids[n * 50:n * 50 + 200]}}
+                return [target.update_many(named, {"$inc": {"by_in": 1}}).modified_count
+                        for _ in range(5)]
+            if n == 3:
+                return [target.update_one({"_id": ids[k % 150]}, {"$inc": {"by_id": 1}})
+                        .modified_count for k in range(150)]
+            if n == 4:
+                return [target.find_one_and_update(
+                    {"_id": mixed[k % 40]}, {"$inc": {"taken": 1}},
+                    return_document=ReturnDocument.AFTER)["taken"] > 0 for k in range(40)] + [
+                    target.update_many({"_id": {"$in": mixed}}, {"$inc": {"mixed": 1}})
+                    .modified_count for _ in range(5)]
+            return [target.update_many({"_id": {"$in": [f"new-{k}", f"new-{k}"]}},
+                                       {"$inc": {"upserted": 1}}, upsert=True).matched_count
+                    for k in range(10)]
+        answers = run(6, writer)  # the fields in any order: writers at once add them so
+        return answers, sorted(sorted(d.items()) for d in target.find({}, {"_id": 0}))
+    server, reference = _on_server_and_mongomock(collection, test)
+    assert server == reference
+    answers, documents = server
+    assert answers[0] == [200] * 5 and answers[3] == [1] * 150 and answers[5] == [0] * 10
+    assert sum(dict(d).get("by_in", 0) for d in documents) == 3 * 5 * 200
+
+
 def test_patch_0007_small_writes_beside_bulk_writes_answer_as_mongodb_does(stack):
     """Patch 0007 hands one-document writes the database before larger writes waiting:
     6 writers of one document at a time and 2 of 1,000-document inserts, updates and
@@ -349,6 +391,93 @@ def test_patch_0008_updates_of_many_documents_in_batches_answer_as_mongodb_does(
                         sorted(target.find(), key=lambda d: everything.index(d["_id"]))))
     assert answers[0][:4] == answers[1][:4] == (1050, 1050, 450, 450)
     assert answers[0][4] == answers[1][4]
+
+
+def _sjson(value):
+    """(schema, JSON text) of a value as FerretDB v1 stores it (internal/handler/sjson)
+    for the types used below: strings, 32-bit ints, doubles, booleans, objects, arrays."""
+    if isinstance(value, dict):
+        schema = {"p": {k: _sjson(v)[0] for k, v in sorted(value.items())},
+                  "$k": list(value)}
+        text = ",".join(f'"{k}":{_sjson(v)[1]}' for k, v in value.items())
+        return {"t": "object", "$s": schema}, "{" + text + "}"
+    if isinstance(value, list):
+        return ({"t": "array", "i": [_sjson(v)[0] for v in value]},
+                "[" + ",".join(_sjson(v)[1] for v in value) + "]")
+    kind = {bool: "bool", int: "int", float: "double", str: "string"}[type(value)]
+    return {"t": kind}, json.dumps(value, ensure_ascii=False)
+
+
+def _stored_as_text_by_an_earlier_build(database_file, collection, documents):
+    """Makes a collection's table what builds before patch 0009 made (documents as JSON
+    text in a STRICT TEXT column), holding `documents`, its indexes as they were."""
+    with closing(sqlite3.connect(database_file)) as sql, sql:
+        (table,) = sql.execute("SELECT table_name FROM _ferretdb_collections WHERE name = ?",
+                               (collection,)).fetchone()
+        indexes = [row[0] for row in sql.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?", (table,))]
+        sql.execute(f'DROP TABLE "{table}"')
+        sql.execute(f'CREATE TABLE "{table}" (_ferretdb_sjson TEXT NOT NULL '
+                    f"CHECK(_ferretdb_sjson != '')) STRICT")
+        for index in indexes:
+            sql.execute(index)
+        for document in documents:
+            schema, text = _sjson(document)
+            stored = json.dumps(schema["$s"], separators=(",", ":")) + "," + text[1:]
+            sql.execute(f'INSERT INTO "{table}" VALUES (?)', ('{"$s":' + stored,))
+    return table
+
+
+def test_patch_0009_tables_of_json_text_made_by_earlier_builds_answer_as_mongodb_does(
+        tmp_path):
+    """Patch 0009 stores documents as SQLite's binary JSON (JSONB) in the tables it
+    creates; the tables of a database made by an earlier build (JSON text) are read and
+    written as they are. A collection whose table is made the earlier way, then served:
+    reads through its index, sorts, inserts, updates and deletes answer as mongomock's,
+    and a new collection beside it is stored as JSONB."""
+    from devstack import services
+    port = services.free_port()
+    server = services.mongo_server(port, tmp_path, tmp_path / "logs")
+    documents = [{"_id": f"r{n:03}", "owner": "a" if n % 3 else "b", "n": n,
+                  "score": n / 4, "ok": n % 2 == 0, "tags": ["x", str(n)],
+                  "nested": {"k": n, "name": "ünï \"q\""}} for n in range(60)]
+    server.start()
+    try:
+        database = pymongo.MongoClient(f"mongodb://127.0.0.1:{port}/old",
+                                       socketTimeoutMS=30000).old
+        database.rows.insert_one({"_id": "made"})
+        database.rows.create_index([("owner", 1), ("n", 1)], name="owner_n")
+    finally:
+        server.stop()
+    table = _stored_as_text_by_an_earlier_build(tmp_path / "mongo" / "old.sqlite", "rows",
+                                                documents)
+    reference = mongomock.MongoClient().old
+    reference.rows.insert_many([dict(d) for d in documents])
+    server.start()
+    try:
+        database = pymongo.MongoClient(f"mongodb://127.0.0.1:{port}/old",
+                                       socketTimeoutMS=30000).old
+        assert "USING INDEX" in plan(database.rows, {"owner": "a"})
+        for target in (database, reference):
+            target.rows.insert_many([dict(d, _id=f"new{d['n']}") for d in documents[:5]])
+            target.rows.update_many({"owner": "b"}, {"$set": {"seen": True}, "$inc": {"n": 100}})
+            target.rows.update_one({"_id": "r001"}, {"$push": {"tags": "pushed"}})
+            target.rows.delete_many({"n": {"$lt": 10}})
+            target.fresh.insert_many([dict(d) for d in documents])
+        for name in ("rows", "fresh"):
+            assert list(database[name].find(sort=[("_id", 1)])) == \
+                list(reference[name].find(sort=[("_id", 1)]))
+            assert list(database[name].find({"owner": "a", "n": {"$gte": 30}},
+                                            sort=[("n", -1)])) == \
+                list(reference[name].find({"owner": "a", "n": {"$gte": 30}}, sort=[("n", -1)]))
+    finally:
+        server.stop()
+    with closing(sqlite3.connect(tmp_path / "mongo" / "old.sqlite")) as sql:
+        kinds = dict(sql.execute(
+            "SELECT c.name, t.type FROM _ferretdb_collections AS c, "
+            "pragma_table_info(c.table_name) AS t WHERE t.name = '_ferretdb_sjson'"))
+        assert sql.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0] == 56
+    assert kinds == {"rows": "TEXT", "fresh": "BLOB"}
 
 
 def test_an_update_command_of_300_statements_completes(scratch):
