@@ -44,10 +44,23 @@ def count(db, entry, prediction_ids, rows, outcomes, finished_ids, finished_at, 
         quality.add(db, entry, finished_at, quality.served_terms(
             entry, [rows[i] for i in done], [outcomes[i][1] for i in done], profile,
             [waits[i] for i in done]))
-        if profile is None:
-            make_reference_if_served(db, entry)
     except Exception:  # a store down now: the rows are written, their counts are lost
         log.exception("rows of %s v%s not counted", entry["name"], entry["version"])
+
+
+def make_reference_if_due(db, entry):
+    """For a version without a reference: once it has served REFERENCE_ROWS rows, the
+    first of them become its reference profile (source `served`). Called after the
+    rows are announced: the worker that crosses the mark reads those rows and their
+    inputs, and the rows of its chunk are not kept waiting for that. Best effort: a
+    failure leaves it to the next chunk."""
+    if entry is None or not settings.QUALITY_COUNTS:
+        return
+    try:
+        if models.settings_of(db, entry).get("reference") is None:
+            make_reference_if_served(db, entry)
+    except Exception:
+        log.exception("no reference made for %s v%s", entry["name"], entry["version"])
 
 
 def make_reference_if_served(db, entry):

@@ -150,7 +150,8 @@ def predict_chunk(model, version, prediction_ids, rows):
     write-back, and each one's summary is left in job.joined_results.
     predict -> write back -> count (live quality, the file's batch: jobs/batch_rows.py)
     -> record -> announce: what goes to the database first, right after the write, and
-    Redis last.
+    Redis last; then, once a version without a reference has served enough rows, its
+    reference is made (jobs/monitoring.py), after the rows are announced.
     Infrastructure errors propagate, so RQ retries the job and each joined one."""
     job = get_current_job()
     db = mongo_db()
@@ -173,6 +174,7 @@ def predict_chunk(model, version, prediction_ids, rows):
     if job is not None:
         announce(job.connection, chunks, written.finished)
         job.joined_results = summaries[1:]
+    monitoring.make_reference_if_due(db, written.entry)
     return summaries[0]
 
 

@@ -95,6 +95,9 @@ def test_concurrent_labels_and_workers_keep_exact_counts(admin, new_client):
     every = list(documents.values()) + list(done(client, more).values())
     assert quality["estimated_accuracy"] == pytest.approx(
         sum(max(d["result"]["probabilities"].values()) for d in every) / 1500, abs=1e-9)
+    # the worker that counts the 1,000th row makes the reference after announcing its
+    # rows done: it may come a moment after they are
+    wait_for(lambda: admin.get(f"/models/{model['_id']}/drift").json()["reference"])
     drift = admin.get(f"/models/{model['_id']}/drift").json()
     assert drift["reference"] == {"source": "served", "rows": 1000}
 
