@@ -110,7 +110,12 @@ def mongo_server(port, data_dir, log_dir, host="127.0.0.1", user=None, password=
     argv = [ferretdb, "--handler=sqlite",
             f"--sqlite-url=file:{directory}/?_pragma=synchronous(normal)",
             f"--listen-addr={host}:{port}", "--debug-addr=-", "--telemetry=disable",
-            f"--state-dir={directory}", "--log-level=warn"]
+            f"--state-dir={directory}", "--log-level=warn",
+            # an insert of many documents is a transaction per 50 (FerretDB's default 100):
+            # a one-row submission's writes wait for the transaction under way, if any
+            # (docs/benchmarks.md: the single rows' p99 beside a file and a flood, the
+            # file's rows/s 3-5% less)
+            "--test-batch-size=50"]
     # Go's collector at GOGC=400 instead of 100: FerretDB decodes every document it reads or
     # updates into short-lived objects, and collecting them was a fifth of its CPU; the
     # same store-and-read workload took 23-32% less of its CPU, RSS 60 -> 76 MB.
