@@ -14,7 +14,9 @@ collections of their own in the service's database), to see what the database al
 makes a single row wait. `--model-ms-per-row N` runs everything on `iris_slow`
 (bench/slow_model.py: iris, after N ms of CPU per row), a model slower than a file can
 be drained; `--alone` uploads the file alone (no single rows, no flood), for its rows/s
-side by side."""
+side by side. `--trace` also prints the stages of the slowest single rows, from their
+prediction documents (`_created`, `started_at`, `finished_at`) against the client's
+clock: when each was posted, stored, started, finished, answered and seen done."""
 import argparse
 import json
 import multiprocessing
@@ -23,10 +25,12 @@ import statistics
 import tempfile
 import threading
 import time
+from datetime import timezone
 from pathlib import Path
 
 import pymongo
 import requests
+from bson import ObjectId
 
 from cli.client import Client
 from devstack import services
@@ -41,23 +45,49 @@ SPAWN = multiprocessing.get_context("spawn")
 
 
 def singles(url, token, every, stop, model):
-    """Submit -> done of one row every `every` s, until `stop` is set."""
+    """Submit -> done of one row every `every` s, until `stop` is set; and, per row, its
+    prediction id and the wall-clock times of its POST, its answer and its `done`."""
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {token}"
-    timings, posts = [], []
+    timings, posts, clock = [], [], []
     while not stop.is_set():
+        posted_at = time.time()
         started = time.perf_counter()
         posted = session.post(f"{url}/api/v1/inputs", timeout=60,
                               json={"model": model, "features": ROWS[len(timings) % 150]})
         posts.append((time.perf_counter() - started) * 1000)
+        answered_at = time.time()
         prediction = posted.json()["prediction"]
         while session.get(f"{url}/api/v1/predictions/{prediction}", timeout=60,
                           headers={"Prefer": "wait=10"}).json()["status"] not in ("done",
                                                                                   "failed"):
             pass
         timings.append((time.perf_counter() - started) * 1000)
+        clock.append((prediction, posted_at, answered_at, time.time()))
         stop.wait(max(0.0, every - timings[-1] / 1000))
-    return timings, posts
+    return timings, posts, clock
+
+
+def seconds(stamp):
+    return stamp.replace(tzinfo=timezone.utc).timestamp() if stamp else None
+
+
+def slowest_stages(mongo_uri, clock, count=4):
+    """The `count` slowest single rows: each one's second into the run, and the ms from
+    its POST to each stage (stored, started, finished: the worker's clock; answered and
+    seen done: the client's)."""
+    database = pymongo.MongoClient(mongo_uri).get_default_database()
+    rows = []
+    for prediction, posted_at, answered_at, seen_at in clock:
+        document = database.predictions.find_one({"_id": ObjectId(prediction)})
+        stages = {"stored": seconds(document.get("_created")),
+                  "started": seconds(document.get("started_at")),
+                  "finished": seconds(document.get("finished_at")),
+                  "answered": answered_at, "seen_done": seen_at}
+        rows.append({"second": round(posted_at - clock[0][1], 1),
+                     **{name: round((at - posted_at) * 1000) for name, at in stages.items()
+                        if at is not None}})
+    return sorted(rows, key=lambda row: row["seen_done"])[-count:]
 
 
 def probe(mongo_uri, stop):
@@ -114,6 +144,7 @@ def main():
     parser.add_argument("--probe-database", action="store_true")
     parser.add_argument("--model-ms-per-row", type=float, default=0)
     parser.add_argument("--alone", action="store_true")
+    parser.add_argument("--trace", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -130,7 +161,7 @@ def main():
             files = Client(stack.url, stack.create_token("client", "file"))
             bulk = Client(stack.url, stack.create_token("client", "bulk"))
             stop, file_seconds = SPAWN.Event(), []
-            timings, posts, probes = [], [], []
+            timings, posts, probes, slowest = [], [], [], []
             if not args.alone:
                 single = in_process(singles, stack.url, stack.create_token("client", "single"),
                                     args.every, stop, model)
@@ -151,7 +182,9 @@ def main():
             uploader.join()
             stop.set()
             if not args.alone:
-                timings, posts = single()
+                timings, posts, clock = single()
+                if args.trace:
+                    slowest = slowest_stages(stack.mongo_uri, clock)
             if args.probe_database:
                 probes = prober()
         finally:
@@ -168,6 +201,8 @@ def main():
         result["database_probes"] = len(probes)
         for index, name in enumerate(("insert", "find", "update")):
             result[f"database_{name}"] = milliseconds([taken[index] for taken in probes])
+    if slowest:
+        result["slowest_singles_ms"] = slowest
     print(json.dumps(result))
 
 

@@ -12,7 +12,9 @@ reconciler, under a Redis lock that is left to expire: at most one pass per inte
 across all workers."""
 import logging
 import sys
+import time
 from datetime import datetime, timezone
+from importlib import import_module
 
 from rq import SimpleWorker
 
@@ -20,7 +22,7 @@ import settings
 from core import logs, rq_seams
 from core.connections import mongo_db, redis_from_url
 from core.job import PredictionJob
-from core.queue import CALLBACK_QUEUE, callback_queue, prediction_queues
+from core.queue import CALLBACK_QUEUE, PREDICT, callback_queue, prediction_queues
 
 from . import batching, models, retention
 from .liveness import keep_alive
@@ -85,15 +87,29 @@ class PredictionWorker(rq_seams.RecordsFailure, SimpleWorker):
             log.exception("reconciler pass failed")
 
 
-def preload_models():
-    """Load the registered versions now, newest first, so that the first rows wait for
-    no loading; a version registered later is loaded by its first job (jobs/models.py)."""
+CATALOG_WAIT_SECONDS = 10
+
+
+def registered_versions(db):
+    """The versions to load at start: not retired, newest first, as many as the cache keeps."""
+    return list(db.models.find({"retired": {"$ne": True}}, {"name": 1, "version": 1},
+                               sort=[("_created", -1)], limit=settings.MODEL_CACHE_MODELS))
+
+
+def preload_models(wait_seconds=CATALOG_WAIT_SECONDS):
+    """Load the registered versions now and call each once (models.warm_up), so that
+    the first rows wait for neither; a version registered later is loaded by its first
+    job (jobs/models.py). A new database has no version until the API's first start
+    registers the shipped ones, which a worker started beside it waits for, up to
+    wait_seconds."""
     try:
         db = mongo_db()
-        for document in db.models.find({"retired": {"$ne": True}}, {"name": 1, "version": 1},
-                                       sort=[("_created", -1)],
-                                       limit=settings.MODEL_CACHE_MODELS):
-            models.load(db, document["name"], document["version"])
+        versions, deadline = registered_versions(db), time.monotonic() + wait_seconds
+        while not versions and time.monotonic() < deadline:
+            time.sleep(0.25)
+            versions = registered_versions(db)
+        for document in versions:
+            models.warm_up(*models.load(db, document["name"], document["version"]))
     except Exception:  # a database down, or one bad artifact: jobs load what they need
         log.exception("models not preloaded")
 
@@ -120,6 +136,7 @@ def main(argv=None):
     connection = redis_from_url(socket_timeout=None)
     queues = queues_of(kind, connection)
     if kind != "callback-worker":
+        import_module(PREDICT.rpartition(".")[0])  # the jobs' module, now, not by the first job
         preload_models()
     # An idle worker runs maintenance only when its BLPOP times out, after
     # worker_ttl - 15 s (405 s by default): wake it every MAINTENANCE_SECONDS instead.

@@ -96,11 +96,16 @@ def test_one_row_bench_counts_redis_commands_and_cpu_per_submission():
 def test_mixed_bench_with_a_slow_model_and_the_database_probe():
     out = subprocess.run(
         [sys.executable, "-m", "bench.mixed", "--file-rows", "1000", "--bulk-posts", "1",
-         "--every", "0.5", "--model-ms-per-row", "1", "--probe-database"], cwd=ROOT,
-        capture_output=True, text=True, timeout=600)
+         "--every", "0.5", "--model-ms-per-row", "1", "--probe-database", "--trace"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["model"] == "iris_slow" and result["singles"] >= 1
+    slowest = result["slowest_singles_ms"]
+    assert 1 <= len(slowest) <= 4 and slowest == sorted(slowest, key=lambda r: r["seen_done"])
+    for row in slowest:  # a quick row is not marked running: its start is written with its end
+        assert set(row) == {"second", "stored", "started", "finished", "answered", "seen_done"}
+        assert row["stored"] <= row["started"] <= row["finished"] <= row["seen_done"] + 1
     assert result["file_rows_per_s"] > 0 and result["database_probes"] >= 1
     assert all(result[f"database_{name}"]["p99_ms"] > 0 for name in ("insert", "find", "update"))
 
