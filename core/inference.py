@@ -19,6 +19,11 @@ def classification_results(classes: list[str], probabilities) -> list[dict]:
 DTYPES = {"number": "float64", "string": "object", "boolean": "bool"}
 
 
+def feature_types(entry: dict) -> list[str]:
+    """Each feature's type (a key of DTYPES): numbers unless the version says otherwise."""
+    return entry.get("feature_types") or ["number"] * len(entry["features"])
+
+
 def model_input(entry: dict, estimator, rows: list[list]):
     """Numbers-only models fitted on an array take a float array; a model fitted on a
     DataFrame, or with string or boolean features, takes one with the training column

@@ -12,6 +12,8 @@ from bisect import bisect_left
 
 import numpy as np
 
+from .inference import feature_types
+
 FLOOR = 0.0001
 DECILES = [10, 20, 30, 40, 50, 60, 70, 80, 90]
 MAX_CATEGORIES = 50
@@ -64,7 +66,7 @@ def predicted_value(entry: dict, result: dict) -> str | float:
 def build(entry: dict, rows: list[list], results: list[dict], source: str) -> dict:
     """The reference profile of `rows` (feature values in the model's order) and their
     `results` (what the model answered for each)."""
-    kinds = entry.get("feature_types") or ["number"] * len(entry["features"])
+    kinds = feature_types(entry)
     features = []
     for index, (name, kind) in enumerate(zip(entry["features"], kinds)):
         values = [row[index] for row in rows]
@@ -75,6 +77,25 @@ def build(entry: dict, rows: list[list], results: list[dict], source: str) -> di
         else numeric_slicer(predicted)
     return {"source": source, "rows": len(rows), "features": features,
             "prediction": {**slicer, "reference": shares(slicer, predicted)}}
+
+
+PLACEHOLDERS = {"number": 0.0, "string": "", "boolean": False}
+
+
+def example_row(entry: dict) -> list:
+    """A row of the version's features: each one's reference median, or first reference
+    category, where it has a reference profile; else 0, "" or False by its type."""
+    kinds = feature_types(entry)
+    profiled = (entry.get("reference") or {}).get("features") or [{}] * len(kinds)
+    row = []
+    for kind, slicer in zip(kinds, profiled):
+        if slicer.get("bins"):
+            row.append(slicer["bins"][len(slicer["bins"]) // 2])
+        elif slicer.get("categories"):
+            row.append(slicer["categories"][0])
+        else:
+            row.append(PLACEHOLDERS.get(kind, 0.0))
+    return row
 
 
 def psi(reference: list[float], live: list[float]) -> float:

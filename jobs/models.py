@@ -7,7 +7,7 @@ import time
 from collections import OrderedDict
 
 import settings
-from core import artifacts
+from core import artifacts, profiles
 from core.inference import compute
 
 log = logging.getLogger(__name__)
@@ -52,32 +52,13 @@ def load(db, name, version):
     return cache.get(db, name, version)
 
 
-PLACEHOLDERS = {"number": 0.0, "string": "", "boolean": False}
-
-
-def example_row(entry):
-    """A row of the version's features: each one's reference median, or first reference
-    category, where it has a reference profile; else 0, "" or False by its type."""
-    kinds = entry.get("feature_types") or ["number"] * len(entry["features"])
-    profiled = (entry.get("reference") or {}).get("features") or [{}] * len(kinds)
-    row = []
-    for kind, slicer in zip(kinds, profiled):
-        if slicer.get("bins"):
-            row.append(slicer["bins"][len(slicer["bins"]) // 2])
-        elif slicer.get("categories"):
-            row.append(slicer["categories"][0])
-        else:
-            row.append(PLACEHOLDERS.get(kind, 0.0))
-    return row
-
-
 def warm_up(entry, estimator):
     """One model call on an example row, answered to no one: a library's first call in a
     process sets things up (imports, caches), and the first row a worker serves should
     not wait for that. Best effort: a model that refuses the row is warmed by its first
     job instead."""
     try:
-        compute(entry, estimator, [example_row(entry)])
+        compute(entry, estimator, [profiles.example_row(entry)])
     except Exception as exc:
         log.info("model %s v%s not warmed up: %s", entry.get("name"), entry.get("version"),
                  exc)

@@ -10,6 +10,7 @@ import re
 from flask import Blueprint, current_app, jsonify, send_from_directory
 from openapi_ui_bundles import swagger_ui
 
+from core.inference import feature_types
 from settings import ALIAS, MODEL_NAME_PATTERN
 
 from . import query
@@ -159,7 +160,7 @@ def input_schema(models):
 def features_schemas(model):
     prefix = f"{model['name']}_v{model['version']}"
     names = model["features"]
-    kinds = model.get("feature_types") or ["number"] * len(names)
+    kinds = feature_types(model)
     return {
         f"{prefix}_features": {
             "type": "object", "title": f"{model['name']} v{model['version']} features",

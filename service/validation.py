@@ -7,6 +7,8 @@ from functools import cached_property
 from eve.io.mongo import Validator as MongoValidator
 from flask import current_app, g
 
+from core.inference import feature_types as feature_types_of
+
 from . import cerberus_seams, feedback
 from .models.catalog import find_model
 
@@ -69,10 +71,6 @@ def value_error(kind, value):
     if kind == "boolean":
         return None if isinstance(value, bool) else "not true or false"
     return None if is_finite_number(value) else "not a finite number"
-
-
-def feature_types_of(model):
-    return model.get("feature_types") or ["number"] * len(model["features"])
 
 
 def feature_errors(model, features):

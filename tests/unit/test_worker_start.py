@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from core import profiles
 from jobs import models
 from jobs import worker as workers
 
@@ -76,6 +77,6 @@ def test_an_example_row_takes_the_reference_s_median_or_first_category_else_a_pl
                 "feature_types": ["number", "string", "boolean"]}
     reference = {"features": [{"bins": [1, 2, 3, 4, 5, 6, 7, 8, 9]},
                               {"categories": ["b", "a"]}, {"categories": [True, False]}]}
-    assert models.example_row({**features, "reference": reference}) == [5, "b", True]
-    assert models.example_row({**features, "reference": None}) == [0.0, "", False]
-    assert models.example_row({"features": ["x", "y"]}) == [0.0, 0.0]
+    assert profiles.example_row({**features, "reference": reference}) == [5, "b", True]
+    assert profiles.example_row({**features, "reference": None}) == [0.0, "", False]
+    assert profiles.example_row({"features": ["x", "y"]}) == [0.0, 0.0]
