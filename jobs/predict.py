@@ -148,10 +148,11 @@ def predict_chunk(model, version, prediction_ids, rows):
     prediction document. The worker may have joined jobs queued for the same model
     version to this one (jobs/batching.py): their rows go into the same model call and
     write-back, and each one's summary is left in job.joined_results.
-    predict -> write back -> count (live quality, the file's batch: jobs/batch_rows.py)
-    -> record -> announce: what goes to the database first, right after the write, and
-    Redis last; then, once a version without a reference has served enough rows, its
-    reference is made (jobs/monitoring.py), after the rows are announced.
+    predict -> write back -> announce -> count (live quality, the file's batch:
+    jobs/batch_rows.py) -> record: the rows' waiters hear of them right after the write,
+    before the counts' own writes (a version's live counts may show them a moment after
+    a long poll answered); then, once a version without a reference has served enough
+    rows, its reference is made (jobs/monitoring.py).
     Infrastructure errors propagate, so RQ retries the job and each joined one."""
     job = get_current_job()
     db = mongo_db()
@@ -163,6 +164,8 @@ def predict_chunk(model, version, prediction_ids, rows):
                      [row for chunk in chunks for row in chunk.rows])
     written = predict_rows(db, model, version, ids, all_rows)
     duration_ms = round((time.perf_counter() - started) * 1000, 2)
+    if job is not None:
+        announce(job.connection, chunks, written.finished)
     shares = per_chunk(chunks, written.outcomes)
     enqueued = [chunk.job.enqueued_at if chunk.job else None
                 for chunk in chunks for _ in chunk.prediction_ids]
@@ -172,7 +175,6 @@ def predict_chunk(model, version, prediction_ids, rows):
         batch_rows.count(db, job.connection, shares, written.finished)
     summaries = record(model, version, written.sha256, shares, duration_ms, written.finished)
     if job is not None:
-        announce(job.connection, chunks, written.finished)
         job.joined_results = summaries[1:]
     monitoring.make_reference_if_due(db, written.entry)
     return summaries[0]
