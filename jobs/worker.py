@@ -10,6 +10,7 @@ cleanup retries the abandoned job.
 Every MAINTENANCE_SECONDS the worker also runs RQ's registry maintenance and then the
 reconciler, under a Redis lock that is left to expire: at most one pass per interval
 across all workers."""
+import gc
 import logging
 import sys
 import time
@@ -138,6 +139,9 @@ def main(argv=None):
     if kind != "callback-worker":
         import_module(PREDICT.rpartition(".")[0])  # the jobs' module, now, not by the first job
         preload_models()
+    # the imports and the models loaded: out of every later collection, as in the API
+    # (docs/operations.md, "Garbage collection")
+    gc.freeze()
     # An idle worker runs maintenance only when its BLPOP times out, after
     # worker_ttl - 15 s (405 s by default): wake it every MAINTENANCE_SECONDS instead.
     worker = PredictionWorker(queues, connection=connection,

@@ -1,9 +1,11 @@
 """What a worker does before its first job: each registered version loaded and called
 once, so that the first rows it serves wait for neither; beside a new database, it waits
-for the API's first registration of the shipped versions."""
+for the API's first registration of the shipped versions; what it loaded is then left
+out of later garbage collections (and what an API process built, likewise)."""
 import logging
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -80,3 +82,39 @@ def test_an_example_row_takes_the_reference_s_median_or_first_category_else_a_pl
     assert profiles.example_row({**features, "reference": reference}) == [5, "b", True]
     assert profiles.example_row({**features, "reference": None}) == [0.0, "", False]
     assert profiles.example_row({"features": ["x", "y"]}) == [0.0, 0.0]
+
+
+def test_a_worker_leaves_what_it_loaded_before_its_first_job_out_of_collections(monkeypatch):
+    """gc.freeze() once the models are loaded: a full collection walks only what jobs
+    made since, not the imports and models (docs/operations.md, "Garbage collection")."""
+    import gc
+    frozen_at_work = []
+
+    class Started:
+        def __init__(self, queues, **options):
+            pass
+
+        def work(self, **options):
+            frozen_at_work.append(gc.get_freeze_count())
+    monkeypatch.setattr(workers.logs, "configure", lambda kind: None)
+    monkeypatch.setattr(workers, "preload_models", lambda: None)
+    monkeypatch.setattr(workers, "PredictionWorker", Started)
+    gc.unfreeze()
+    try:
+        workers.main(["interactive"])
+    finally:
+        gc.unfreeze()
+    assert frozen_at_work and frozen_at_work[0] > 10_000  # scikit-learn's, at least
+
+
+def test_an_api_process_leaves_the_app_out_of_collections():
+    """gunicorn's post_worker_init, once the app is built, freezes what it holds."""
+    import subprocess
+    import sys
+    frozen = subprocess.run(
+        [sys.executable, "-c", "import gc, sklearn\n"
+         "from service import gunicorn_conf\n"
+         "gunicorn_conf.post_worker_init(None)\n"
+         "print(gc.get_freeze_count())"],
+        capture_output=True, text=True, check=True, cwd=Path(__file__).parents[2])
+    assert int(frozen.stdout.split()[-1]) > 10_000
