@@ -16,7 +16,10 @@ makes a single row wait. `--model-ms-per-row N` runs everything on `iris_slow`
 be drained; `--alone` uploads the file alone (no single rows, no flood), for its rows/s
 side by side. `--trace` also prints the stages of the slowest single rows, from their
 prediction documents (`_created`, `started_at`, `finished_at`) against the client's
-clock: when each was posted, stored, started, finished, answered and seen done."""
+clock: when each was posted, stored, started, finished, answered and seen done.
+`--runs N` repeats the whole scenario N times, each on a new stack: the single rows'
+figures are those of all the runs' rows together (a p99 of one run's 15 rows is its
+worst), the file's rows/s the median run's, and `runs` has each run's own."""
 import argparse
 import json
 import multiprocessing
@@ -134,6 +137,57 @@ def milliseconds(timings_ms):
     return latency_summary([ms / 1000 for ms in timings_ms])
 
 
+def run_once(args, model, env, tmp):
+    """One run of the scenario on a stack of its own: the single rows' timings and
+    clock, the file's seconds, the database probes."""
+    stack = Stack(tmp / "stack", port=services.free_port(), workers=2,
+                  interactive_workers=args.interactive_workers, extra_env=env).start()
+    try:
+        path = tmp / "file.csv"
+        write_csv(path, args.file_rows)
+        files = Client(stack.url, stack.create_token("client", "file"))
+        bulk = Client(stack.url, stack.create_token("client", "bulk"))
+        stop, file_seconds = SPAWN.Event(), []
+        run = {"timings": [], "posts": [], "probes": [], "slowest": []}
+        if not args.alone:
+            single = in_process(singles, stack.url, stack.create_token("client", "single"),
+                                args.every, stop, model)
+        if args.probe_database:
+            prober = in_process(probe, stack.mongo_uri, stop)
+        started = time.perf_counter()
+
+        def upload():
+            batch = files.submit_file(path, model)
+            files.wait_batch(batch["_id"], timeout=3600)
+            file_seconds.append(time.perf_counter() - started)
+        uploader = threading.Thread(target=upload)
+        uploader.start()
+        ids = []
+        for n in range(0 if args.alone else args.bulk_posts):
+            ids += bulk.submit(model, [ROWS[(n + i) % 150] for i in range(1000)])
+        bulk.wait(ids, interval=1)
+        uploader.join()
+        stop.set()
+        if not args.alone:
+            run["timings"], run["posts"], clock = single()
+            if args.trace:
+                run["slowest"] = slowest_stages(stack.mongo_uri, clock)
+        if args.probe_database:
+            run["probes"] = prober()
+    finally:
+        stack.stop()
+    run["file_rows_per_s"] = round(args.file_rows / file_seconds[0])
+    return run
+
+
+def each_run(run):
+    """One run's own figures, when there are several."""
+    figures = {"file_rows_per_s": run["file_rows_per_s"]}
+    if run["timings"]:
+        figures.update({"singles": len(run["timings"]), **milliseconds(run["timings"])})
+    return figures
+
+
 def main():
     parser = argparse.ArgumentParser(prog="python -m bench.mixed")
     parser.add_argument("--file-rows", type=int, default=100_000)
@@ -145,54 +199,30 @@ def main():
     parser.add_argument("--model-ms-per-row", type=float, default=0)
     parser.add_argument("--alone", action="store_true")
     parser.add_argument("--trace", action="store_true")
+    parser.add_argument("--runs", type=int, default=1,
+                        help="runs of the whole scenario, each on a new stack; the single "
+                             "rows' figures are those of all runs' rows together")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        model, env = "iris", {}
-        if args.model_ms_per_row:
-            model = SLOW_MODEL
-            env["ARTIFACTS_DIR"] = str(artifacts_with_slow_model(tmp / "artifacts",
-                                                                 args.model_ms_per_row))
-        stack = Stack(tmp / "stack", port=services.free_port(), workers=2,
-                      interactive_workers=args.interactive_workers, extra_env=env).start()
-        try:
-            path = tmp / "file.csv"
-            write_csv(path, args.file_rows)
-            files = Client(stack.url, stack.create_token("client", "file"))
-            bulk = Client(stack.url, stack.create_token("client", "bulk"))
-            stop, file_seconds = SPAWN.Event(), []
-            timings, posts, probes, slowest = [], [], [], []
-            if not args.alone:
-                single = in_process(singles, stack.url, stack.create_token("client", "single"),
-                                    args.every, stop, model)
-            if args.probe_database:
-                prober = in_process(probe, stack.mongo_uri, stop)
-            started = time.perf_counter()
-
-            def upload():
-                batch = files.submit_file(path, model)
-                files.wait_batch(batch["_id"], timeout=3600)
-                file_seconds.append(time.perf_counter() - started)
-            uploader = threading.Thread(target=upload)
-            uploader.start()
-            ids = []
-            for n in range(0 if args.alone else args.bulk_posts):
-                ids += bulk.submit(model, [ROWS[(n + i) % 150] for i in range(1000)])
-            bulk.wait(ids, interval=1)
-            uploader.join()
-            stop.set()
-            if not args.alone:
-                timings, posts, clock = single()
-                if args.trace:
-                    slowest = slowest_stages(stack.mongo_uri, clock)
-            if args.probe_database:
-                probes = prober()
-        finally:
-            stack.stop()
+    runs = []
+    for _ in range(args.runs):
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = Path(tmp)
+            model, env = "iris", {}
+            if args.model_ms_per_row:
+                model = SLOW_MODEL
+                env["ARTIFACTS_DIR"] = str(artifacts_with_slow_model(tmp / "artifacts",
+                                                                     args.model_ms_per_row))
+            runs.append(run_once(args, model, env, tmp))
+    timings = [ms for run in runs for ms in run["timings"]]
+    posts = [ms for run in runs for ms in run["posts"]]
+    probes = [taken for run in runs for taken in run["probes"]]
+    slowest = sorted((row for run in runs for row in run["slowest"]),
+                     key=lambda row: row["seen_done"])[-4:]
     result = {"interactive_max_rows": os.environ.get("INTERACTIVE_MAX_ROWS", "100"),
               "interactive_workers": args.interactive_workers, "model": model,
               "model_ms_per_row": args.model_ms_per_row, "alone": args.alone,
-              "file_rows_per_s": round(args.file_rows / file_seconds[0])}
+              "file_rows_per_s": round(statistics.median(
+                  run["file_rows_per_s"] for run in runs))}
     if timings:
         result.update({"singles": len(timings), **milliseconds(timings),
                        "post_p50_ms": round(statistics.median(posts), 1),
@@ -203,6 +233,8 @@ def main():
             result[f"database_{name}"] = milliseconds([taken[index] for taken in probes])
     if slowest:
         result["slowest_singles_ms"] = slowest
+    if args.runs > 1:
+        result["runs"] = [each_run(run) for run in runs]
     print(json.dumps(result))
 
 

@@ -110,6 +110,20 @@ def test_mixed_bench_with_a_slow_model_and_the_database_probe():
     assert all(result[f"database_{name}"]["p99_ms"] > 0 for name in ("insert", "find", "update"))
 
 
+def test_mixed_bench_pools_the_single_rows_of_several_runs():
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.mixed", "--file-rows", "1000", "--bulk-posts", "1",
+         "--every", "0.5", "--runs", "2"], cwd=ROOT, capture_output=True, text=True,
+        timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    runs = result["runs"]
+    assert len(runs) == 2 and all(run["singles"] >= 1 for run in runs)
+    assert result["singles"] == sum(run["singles"] for run in runs)
+    assert result["max_ms"] == max(run["max_ms"] for run in runs)
+    assert sorted(run["file_rows_per_s"] for run in runs)[0] <= result["file_rows_per_s"]
+
+
 def test_mixed_bench_times_a_file_alone():
     out = subprocess.run(
         [sys.executable, "-m", "bench.mixed", "--file-rows", "1000", "--alone"], cwd=ROOT,
