@@ -203,15 +203,12 @@ def main():
                         help="runs of the whole scenario, each on a new stack; the single "
                              "rows' figures are those of all runs' rows together")
     args = parser.parse_args()
-    runs = []
+    model, runs = SLOW_MODEL if args.model_ms_per_row else "iris", []
     for _ in range(args.runs):
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
-            model, env = "iris", {}
-            if args.model_ms_per_row:
-                model = SLOW_MODEL
-                env["ARTIFACTS_DIR"] = str(artifacts_with_slow_model(tmp / "artifacts",
-                                                                     args.model_ms_per_row))
+            env = {"ARTIFACTS_DIR": str(artifacts_with_slow_model(
+                tmp / "artifacts", args.model_ms_per_row))} if args.model_ms_per_row else {}
             runs.append(run_once(args, model, env, tmp))
     timings = [ms for run in runs for ms in run["timings"]]
     posts = [ms for run in runs for ms in run["posts"]]

@@ -7,7 +7,7 @@ from functools import cached_property
 from eve.io.mongo import Validator as MongoValidator
 from flask import current_app, g
 
-from core.inference import feature_types as feature_types_of
+from core.inference import feature_types
 
 from . import cerberus_seams, feedback
 from .models.catalog import find_model
@@ -92,7 +92,7 @@ def feature_errors(model, features):
             return [f"expected {len(names)} features ({', '.join(names)}), got {len(features)}"]
         values = list(zip(names, features))
     bad = {}
-    for (name, value), kind in zip(values, feature_types_of(model)):
+    for (name, value), kind in zip(values, feature_types(model)):
         error = value_error(kind, value)
         if error:
             bad.setdefault(error, []).append(name)
@@ -250,4 +250,4 @@ def ordered_features(model, features):
     if isinstance(features, dict):
         features = [features[name] for name in model["features"]]
     return [float(v) if kind == "number" else v
-            for v, kind in zip(features, feature_types_of(model))]
+            for v, kind in zip(features, feature_types(model))]

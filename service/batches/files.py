@@ -10,7 +10,9 @@ import csv
 import pickle
 import tempfile
 
-from ..validation import MAX_STRING_FEATURE, feature_types_of, value_error
+from core.inference import feature_types
+
+from ..validation import MAX_STRING_FEATURE, value_error
 
 MAX_ROWS = 1_000_000
 MAX_ISSUES = 100
@@ -95,7 +97,7 @@ def validate(lines, model, ref_column="ref"):
     if problems:
         raise FileRefused(problems[:MAX_ISSUES])
     columns = [(name, header.index(name), converter(kind))
-               for name, kind in zip(model["features"], feature_types_of(model))]
+               for name, kind in zip(model["features"], feature_types(model))]
     ref_at = header.index(ref_column) if ref_column in header else None
     out = tempfile.TemporaryFile()
     problems, chunk, total = [], [], 0
