@@ -72,3 +72,16 @@ class CpuMeter:
         after = self.after or self.sample()
         self.used = {name: round(after[name] - self.before.get(name, 0.0), 2)
                      for name in after}
+
+
+def stack_meter(stack):
+    """CpuMeter of the API (its gunicorn workers too), each worker, the database, Redis."""
+    return CpuMeter({"api": stack.api.process.pid, "database": stack.database.process.pid,
+                     "redis": stack.redis.process.pid,
+                     **{worker.name: worker.process.pid for worker in stack.workers}})
+
+
+def by_part(used):
+    """stack_meter's seconds by part of the stack, the workers summed."""
+    return {"api": used["api"], "database": used["database"], "redis": used["redis"],
+            "workers": sum(seconds for name, seconds in used.items() if "worker" in name)}

@@ -19,7 +19,10 @@ prediction documents (`_created`, `started_at`, `finished_at`) against the clien
 clock: when each was posted, stored, started, finished, answered and seen done.
 `--runs N` repeats the whole scenario N times, each on a new stack: the single rows'
 figures are those of all the runs' rows together (a p99 of one run's 15 rows is its
-worst), the file's rows/s the median run's, and `runs` has each run's own."""
+worst), the file's rows/s the median run's, and `runs` has each run's own.
+`cores_busy`: the CPU each part of the stack (API, database, Redis, workers) used while
+the file and the bulk rows were under way, in cores (1.0: one core all along; the
+median run's with `--runs`)."""
 import argparse
 import json
 import multiprocessing
@@ -41,6 +44,7 @@ from devstack.stack import Stack
 
 from .batches import ROWS, write_csv
 from .load import latency_summary
+from .machine import by_part, stack_meter
 from .slow_model import NAME as SLOW_MODEL
 from .slow_model import artifacts_with_slow_model
 
@@ -154,20 +158,23 @@ def run_once(args, model, env, tmp):
                                 args.every, stop, model)
         if args.probe_database:
             prober = in_process(probe, stack.mongo_uri, stop)
-        started = time.perf_counter()
+        with stack_meter(stack) as cpu:
+            started = time.perf_counter()
 
-        def upload():
-            batch = files.submit_file(path, model)
-            files.wait_batch(batch["_id"], timeout=3600)
-            file_seconds.append(time.perf_counter() - started)
-        uploader = threading.Thread(target=upload)
-        uploader.start()
-        ids = []
-        for n in range(0 if args.alone else args.bulk_posts):
-            ids += bulk.submit(model, [ROWS[(n + i) % 150] for i in range(1000)])
-        bulk.wait(ids, interval=1)
-        uploader.join()
+            def upload():
+                batch = files.submit_file(path, model)
+                files.wait_batch(batch["_id"], timeout=3600)
+                file_seconds.append(time.perf_counter() - started)
+            uploader = threading.Thread(target=upload)
+            uploader.start()
+            ids = []
+            for n in range(0 if args.alone else args.bulk_posts):
+                ids += bulk.submit(model, [ROWS[(n + i) % 150] for i in range(1000)])
+            bulk.wait(ids, interval=1)
+            uploader.join()
+            busy_seconds = time.perf_counter() - started
         stop.set()
+        run["cores_busy"] = cores_busy(cpu.used, busy_seconds)
         if not args.alone:
             run["timings"], run["posts"], clock = single()
             if args.trace:
@@ -180,9 +187,15 @@ def run_once(args, model, env, tmp):
     return run
 
 
+def cores_busy(used, seconds):
+    """stack_meter's seconds over the run's `seconds`, by part of the stack: 1.0 is one
+    core busy all along."""
+    return {name: round(cpu / seconds, 2) for name, cpu in by_part(used).items()}
+
+
 def each_run(run):
     """One run's own figures, when there are several."""
-    figures = {"file_rows_per_s": run["file_rows_per_s"]}
+    figures = {"file_rows_per_s": run["file_rows_per_s"], "cores_busy": run["cores_busy"]}
     if run["timings"]:
         figures.update({"singles": len(run["timings"]), **milliseconds(run["timings"])})
     return figures
@@ -219,7 +232,9 @@ def main():
               "interactive_workers": args.interactive_workers, "model": model,
               "model_ms_per_row": args.model_ms_per_row, "alone": args.alone,
               "file_rows_per_s": round(statistics.median(
-                  run["file_rows_per_s"] for run in runs))}
+                  run["file_rows_per_s"] for run in runs)),
+              "cores_busy": {part: statistics.median(run["cores_busy"][part] for run in runs)
+                             for part in runs[0]["cores_busy"]}}
     if timings:
         result.update({"singles": len(timings), **milliseconds(timings),
                        "post_p50_ms": round(statistics.median(posts), 1),

@@ -22,23 +22,14 @@ from devstack import services
 from devstack.stack import Stack
 
 from .load import latency_summary
-from .machine import CpuMeter
+from .machine import by_part, stack_meter
 
 ROW = [5.1, 3.5, 1.4, 0.2]
 
 
-def meter(stack):
-    """CpuMeter of the API (its gunicorn workers too), each worker, the database, Redis."""
-    return CpuMeter({"api": stack.api.process.pid, "database": stack.database.process.pid,
-                     "redis": stack.redis.process.pid,
-                     **{worker.name: worker.process.pid for worker in stack.workers}})
-
-
 def per_row_ms(used, rows):
-    """CpuMeter's seconds by process as ms per row, the workers summed."""
-    grouped = {"api": used["api"], "database": used["database"], "redis": used["redis"],
-               "workers": sum(seconds for name, seconds in used.items() if "worker" in name)}
-    return {name: round(seconds / rows * 1000, 2) for name, seconds in grouped.items()}
+    """stack_meter's seconds as ms per row, by part of the stack."""
+    return {name: round(seconds / rows * 1000, 2) for name, seconds in by_part(used).items()}
 
 
 def submit_one(session, api_url, model):
@@ -65,7 +56,7 @@ def redis_commands(connection):
 def sequential(stack, api_url, token, model, count=200):
     session, connection = client_session(token), redis_from_url(stack.redis_url)
     commands, started = redis_commands(connection), time.perf_counter()
-    with meter(stack) as cpu:
+    with stack_meter(stack) as cpu:
         for _ in range(count):
             submit_one(session, api_url, model)
     seconds = time.perf_counter() - started
@@ -85,7 +76,7 @@ def concurrent(stack, api_url, token, model, clients, seconds):
         while time.monotonic() < deadline:
             latencies.append(submit_one(session, api_url, model))
     started = time.perf_counter()
-    with meter(stack) as cpu:
+    with stack_meter(stack) as cpu:
         threads = [threading.Thread(target=client) for _ in range(clients)]
         for thread in threads:
             thread.start()

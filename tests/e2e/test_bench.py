@@ -68,6 +68,9 @@ def test_mixed_bench_measures_single_rows_beside_a_file_and_a_flood():
     assert result["singles"] >= 1 and result["p50_ms"] > 0
     assert result["file_rows_per_s"] > 0 and result["interactive_max_rows"] == "100"
     assert result["interactive_workers"] == 1 and result["post_p50_ms"] > 0
+    busy = result["cores_busy"]
+    assert set(busy) == {"api", "database", "redis", "workers"}
+    assert busy["api"] > 0 and busy["database"] > 0 and busy["workers"] > 0
 
 
 def test_turns_bench_times_two_files_each_way():
@@ -119,6 +122,7 @@ def test_mixed_bench_pools_the_single_rows_of_several_runs():
     result = json.loads(out.stdout.strip().splitlines()[-1])
     runs = result["runs"]
     assert len(runs) == 2 and all(run["singles"] >= 1 for run in runs)
+    assert all(run["cores_busy"]["database"] > 0 for run in runs)
     assert result["singles"] == sum(run["singles"] for run in runs)
     assert result["max_ms"] == max(run["max_ms"] for run in runs)
     assert sorted(run["file_rows_per_s"] for run in runs)[0] <= result["file_rows_per_s"]
