@@ -5,9 +5,10 @@ of it is stored; admins are not limited.
 The count is one aggregate on the (owner, status) index. An interactive submission (at
 most INTERACTIVE_MAX_ROWS rows) may use the count this process made less than
 COUNT_SECONDS ago, plus the rows it accepted since, while that stays under
-HEADROOM of the limit: a client sending one row per request costs no count per request,
-and can pass the limit by no more than what the other API processes accept within
-COUNT_SECONDS. Larger submissions and files always count."""
+HEADROOM of the limit: a client sending a row every few seconds costs one count per
+COUNT_SECONDS, not one per row, and can pass the limit by no more than what the other
+API processes accept from it within COUNT_SECONDS. Larger submissions and files always
+count."""
 import time
 
 from flask import abort, current_app, make_response
@@ -18,7 +19,7 @@ from .errors import error_body
 from .recent import Recent
 
 RETRY_AFTER_SECONDS = 30
-COUNT_SECONDS = 1.0
+COUNT_SECONDS = 10.0
 HEADROOM = 0.9
 
 
