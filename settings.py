@@ -38,16 +38,29 @@ INTERACTIVE_MAX_ROWS = int(os.environ.get("INTERACTIVE_MAX_ROWS", "100"))
 # A client's unfinished rows at most (service/limits.py: 429 past it).
 MAX_PENDING_ROWS = int(os.environ.get("MAX_PENDING_ROWS", "2000000"))
 JOB_TIMEOUT_SECONDS = int(os.environ.get("JOB_TIMEOUT_SECONDS", "60"))  # a chunk takes < 1 s
-# Micro-batching (jobs/batching.py): a worker runs the jobs queued behind the one it
-# took, for the same model version, in one model call, up to this many rows in all,
-# looking this far down the queue for them.
-BATCH_MAX_ROWS = int(os.environ.get("BATCH_MAX_ROWS", "1000"))
-BATCH_LOOKAHEAD_JOBS = int(os.environ.get("BATCH_LOOKAHEAD_JOBS", "64"))
-# ... and, for a batch of fewer rows than a chunk while another prediction job is
+# Settings renamed, {old name: new name}: the old environment name is still read for a
+# release, and the workers log a deprecation line when it is set (jobs/worker.py).
+RENAMED = {"BATCH_MAX_ROWS": "COALESCE_MAX_ROWS",
+           "BATCH_LOOKAHEAD_JOBS": "COALESCE_LOOKAHEAD_JOBS",
+           "BATCH_WAIT_MS": "COALESCE_WAIT_MS"}
+
+
+def from_env(name: str, default: str) -> str:
+    """The environment's value of a setting, under its name or the name it had before."""
+    old = next((old for old, new in RENAMED.items() if new == name), None)
+    return os.environ.get(name) or (old and os.environ.get(old)) or default
+
+
+# Coalescing (jobs/coalescing.py; "batch" means a file of rows): a worker runs the jobs
+# queued behind the one it took, for the same model version, in one model call, up to
+# this many rows in all, looking this far down the queue for them.
+COALESCE_MAX_ROWS = int(from_env("COALESCE_MAX_ROWS", "1000"))
+COALESCE_LOOKAHEAD_JOBS = int(from_env("COALESCE_LOOKAHEAD_JOBS", "64"))
+# ... and, for a call of fewer rows than a chunk while another prediction job is
 # running, waits this long once for more rows (0: never waits).
-BATCH_WAIT_MS = float(os.environ.get("BATCH_WAIT_MS", "10"))
-# A batch marks its rows `running` only when it runs longer than this: a quicker one
-# takes them from `queued` to their final status in one write (jobs/writeback.py).
+COALESCE_WAIT_MS = float(from_env("COALESCE_WAIT_MS", "10"))
+# A model call marks its rows `running` only when it runs longer than this: a quicker
+# one takes them from `queued` to their final status in one write (jobs/writeback.py).
 RUNNING_AFTER_SECONDS = float(os.environ.get("RUNNING_AFTER_SECONDS", "0.25"))
 JOB_RETRY_INTERVALS = [1, 5, 15, 30]
 
@@ -259,7 +272,7 @@ feedback = {
     },
 }
 
-# Files of rows (service/batches.py: POST, /results, /cancel; GET is Eve's). Written by
+# Files of rows (service/batches/: POST, /results, /cancel, /feedback; GET is Eve's). Written by
 # the API and the workers only; the counters are kept by the workers (core/batches.py).
 batches = {
     "item_title": "batch",

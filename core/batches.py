@@ -25,13 +25,12 @@ import os
 from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.database import Database
-from redis import Redis
 from rq import Queue
 
 from . import finished as finished_channel
 from . import rq_seams
 from .documents import CANCELLED, DONE, FAILED, QUEUED, RUNNING, UNFINISHED, etag_for, now
-from .queue import enqueue_deliveries
+from .queue import Queues
 
 
 def new_prefixes(batch_id: ObjectId) -> dict[str, str]:
@@ -97,22 +96,22 @@ def finish_if_complete(db: Database, batch: dict | None) -> bool:
                   condition={"status": {"$in": list(UNFINISHED)}}, what=final) is not None
 
 
-def finished(db: Database, connection: Redis, batch: dict | None) -> None:
+def finished(db: Database, queues: Queues, batch: dict | None) -> None:
     """After a batch's counters changed: finish it if they are complete, and then tell
     the long-polling requests and its callback_url."""
-    if finish_if_complete(db, batch):
-        finished_channel.announce(connection, [str(batch["_id"])])
+    if batch is not None and finish_if_complete(db, batch):
+        finished_channel.announce(queues.connection, [str(batch["_id"])])
         if batch.get("callback_url"):
-            enqueue_deliveries(connection, {str(batch["_id"]): batch["callback_url"]},
-                               collection="batches")
+            queues.enqueue_deliveries({str(batch["_id"]): batch["callback_url"]},
+                                      collection="batches")
 
 
-def count_jobs(db: Database, connection: Redis, counts: list[tuple]) -> None:
+def count_jobs(db: Database, queues: Queues, counts: list[tuple]) -> None:
     """counts: [(job, done, failed), ...] of jobs whose rows were just written."""
     for job, done, failed in counts:
         batch_id = job.meta.get("batch") if job is not None else None
         if batch_id:
-            finished(db, connection, count_job(db, batch_id, job.id, done, failed))
+            finished(db, queues, count_job(db, batch_id, job.id, done, failed))
 
 
 def cancel_rows(db: Database, prediction_ids: list[str]) -> int:
@@ -124,11 +123,11 @@ def cancel_rows(db: Database, prediction_ids: list[str]) -> int:
                   "_etag": etag_for(prediction_ids[0], CANCELLED, stamp)}}).modified_count
 
 
-def cancel_jobs(db: Database, connection: Redis, jobs: list) -> None:
+def cancel_jobs(db: Database, queues: Queues, jobs: list) -> None:
     """Cancel the rows of these jobs of a batch, instead of predicting them."""
     for job in jobs:
         taken = cancel_rows(db, job.args[2])
-        finished(db, connection, count_job(db, job.meta["batch"], job.id, cancelled=taken))
+        finished(db, queues, count_job(db, job.meta["batch"], job.id, cancelled=taken))
 
 
 def cancel_requested(db: Database, batch_ids: set[str]) -> set[str]:
@@ -159,12 +158,12 @@ def deferred_jobs_of(queue: Queue, batch_id) -> list:
             if job is not None]
 
 
-def cancel(db: Database, queue: Queue, batch: dict) -> dict:
+def cancel(db: Database, queues: Queues, batch: dict) -> dict:
     """POST /batches/{id}/cancel: see the module's docstring. Returns the batch."""
-    batch_id = batch["_id"]
+    batch_id, queue = batch["_id"], queues.predictions()
     update(db, batch_id, {"$set": {"cancel_requested": True}}, what="cancel")
     jobs = queued_jobs_of(queue, batch_id) + deferred_jobs_of(queue, batch_id)
-    cancel_jobs(db, queue.connection, jobs)
+    cancel_jobs(db, queues, jobs)
     for job in jobs:
         job.cancel()  # shown as canceled in RQ (and its dashboard), not as queued
     return db.batches.find_one({"_id": batch_id})

@@ -2,21 +2,25 @@
 model version. The API enqueues (service/hooks.py, service/batches/), the workers run
 (jobs/); a job names its function by path, so neither side imports the other.
 
-What a worker needs to know of a job without loading its rows (may it join a batch,
-jobs/batching.py? which file of rows is it of, core/batches.py?) is in its `meta`:
+What a worker needs to know of a job without loading its rows (may it join another
+job's model call, jobs/coalescing.py? which file of rows is it of, core/batches.py?) is
+in its `meta`:
 `model`, `version`, `rows`, `batch`. The description is for the dashboard only."""
 import logging
 import uuid
+from collections.abc import Mapping
 from itertools import groupby
+from typing import Any
 
 import redis
 from rq import Callback, Queue, Retry
-from rq.job import Dependency
+from rq.job import Dependency, Job
 from rq.queue import EnqueueData
 
 import settings
 
 from .job import PredictionJob
+from .types import Chunk, InputItem, JobMeta
 
 log = logging.getLogger(__name__)
 
@@ -26,45 +30,127 @@ DELIVER = "jobs.callbacks.deliver"
 CALLBACK_QUEUE = "callbacks"
 
 
+def settings_mapping() -> dict[str, Any]:
+    """The workers' configuration: the settings module's values, by name."""
+    return {name: getattr(settings, name) for name in dir(settings) if name.isupper()}
+
+
+class Queues:
+    """The service's queues on one Redis, and the settings of the jobs put on them, read
+    from one configuration: the API's app.config (so that create_app's overrides reach
+    them), or the workers' settings module (settings_mapping)."""
+
+    def __init__(self, connection: redis.Redis, config: Mapping[str, Any]) -> None:
+        self.connection, self.config = connection, config
+
+    def predictions(self) -> Queue:
+        """The queue of files and large submissions."""
+        return Queue(self.config["QUEUE_NAME"], connection=self.connection,
+                     job_class=PredictionJob)
+
+    def interactive(self) -> Queue:
+        """The queue of submissions of at most INTERACTIVE_MAX_ROWS rows."""
+        return Queue(self.config["INTERACTIVE_QUEUE_NAME"], connection=self.connection,
+                     job_class=PredictionJob)
+
+    def both(self) -> list[Queue]:
+        """Both prediction queues, in the order a worker takes them: interactive first."""
+        return [self.interactive(), self.predictions()]
+
+    def for_rows(self, rows: int) -> Queue:
+        """Where a submission of `rows` rows waits."""
+        if rows <= self.config["INTERACTIVE_MAX_ROWS"]:
+            return self.interactive()
+        return self.predictions()
+
+    def callbacks(self) -> Queue:
+        return Queue(CALLBACK_QUEUE, connection=self.connection)
+
+    def origin(self, job: Job) -> Queue:
+        """The queue a job was enqueued on."""
+        return Queue(job.origin, connection=self.connection, job_class=PredictionJob)
+
+    def plan(self, inputs: list[InputItem]) -> list[Chunk]:
+        """plan_chunks with this configuration's CHUNK_SIZE."""
+        return plan_chunks(inputs, self.config["CHUNK_SIZE"])
+
+    def job_data(self, chunk: Chunk, request_id: str | None = None, client: str | None = None,
+                 depends_on: Dependency | None = None) -> EnqueueData:
+        job_id, model, version, inputs = chunk
+        intervals = self.config["JOB_RETRY_INTERVALS"]
+        return Queue.prepare_data(
+            PREDICT,
+            args=(model, version, [str(item["prediction"]) for item in inputs],
+                  [item["features"] for item in inputs]),
+            job_id=job_id,
+            timeout=self.config["JOB_TIMEOUT_SECONDS"],
+            retry=Retry(max=len(intervals), interval=intervals),
+            on_failure=Callback(MARK_FAILED),
+            result_ttl=self.config["JOB_RESULT_TTL"],
+            failure_ttl=self.config["JOB_FAILURE_TTL"],
+            description=describe(model, version, len(inputs), inputs[0].get("batch")),
+            meta=job_meta(model, version, inputs, request_id, client),
+            depends_on=depends_on,
+        )
+
+    def enqueue_chunks(self, queue: Queue, chunks: list[Chunk], request_id: str | None = None,
+                       client: str | None = None, turns: "Turns | None" = None) -> list[Job]:
+        """Enqueue every chunk in one Redis pipeline (those of a file in `turns`); request
+        id and client ride along in each job's meta for the audit log."""
+        return queue.enqueue_many([
+            self.job_data(chunk, request_id=request_id, client=client,
+                          depends_on=turns.next_dependency(chunk[0]) if turns else None)
+            for chunk in chunks])
+
+    def enqueue_deliveries(self, callbacks: dict[str, str],
+                           collection: str = "predictions") -> None:
+        """callbacks: {document_id: url} of `predictions` or `batches`, delivered by the
+        callback worker (jobs/callbacks.py). Best effort, like the announcement: the
+        documents are written whatever happens here."""
+        if not callbacks:
+            return
+        kind = {"predictions": "prediction", "batches": "batch"}[collection]
+        intervals = self.config["CALLBACK_RETRY_INTERVALS"]
+        try:
+            self.callbacks().enqueue_many([
+                Queue.prepare_data(DELIVER, args=(document_id, url),
+                                   kwargs={"collection": collection},
+                                   timeout=self.config["CALLBACK_TIMEOUT_SECONDS"] * 3,
+                                   retry=Retry(max=len(intervals), interval=intervals),
+                                   description=f"callback of {kind} {document_id}")
+                for document_id, url in callbacks.items()])
+        except redis.RedisError as exc:
+            log.error("callbacks of %d %s not enqueued: %s", len(callbacks), collection, exc)
+
+
+def worker_queues(connection: redis.Redis) -> Queues:
+    """The queues as the workers see them (the settings module)."""
+    return Queues(connection, settings_mapping())
+
+
 def prediction_queue(connection: redis.Redis) -> Queue:
-    """The queue of files and large submissions."""
-    return Queue(settings.QUEUE_NAME, connection=connection, job_class=PredictionJob)
+    """The workers' queue of files and large submissions."""
+    return worker_queues(connection).predictions()
 
 
 def interactive_queue(connection: redis.Redis) -> Queue:
-    """The queue of submissions of at most INTERACTIVE_MAX_ROWS rows."""
-    return Queue(settings.INTERACTIVE_QUEUE_NAME, connection=connection, job_class=PredictionJob)
+    return worker_queues(connection).interactive()
 
 
 def prediction_queues(connection: redis.Redis) -> list[Queue]:
-    """Both, in the order a worker takes them: interactive rows first."""
-    return [interactive_queue(connection), prediction_queue(connection)]
-
-
-def queue_for(connection: redis.Redis, rows: int) -> Queue:
-    """Where a submission of `rows` rows waits."""
-    if rows <= settings.INTERACTIVE_MAX_ROWS:
-        return interactive_queue(connection)
-    return prediction_queue(connection)
-
-
-def origin_queue(connection: redis.Redis, job) -> Queue:
-    """The queue a job was enqueued on."""
-    return Queue(job.origin, connection=connection, job_class=PredictionJob)
+    return worker_queues(connection).both()
 
 
 def callback_queue(connection: redis.Redis) -> Queue:
-    return Queue(CALLBACK_QUEUE, connection=connection)
+    return worker_queues(connection).callbacks()
 
 
-def plan_chunks(inputs: list[dict], chunk_size: int | None = None) -> list[tuple]:
+def plan_chunks(inputs: list[InputItem], chunk_size: int) -> list[Chunk]:
     """Group inputs by (model, version, batch) and cut each group into chunks of at
     most chunk_size rows. Returns [(job_id, model, version, [input, ...]), ...]."""
-    chunk_size = chunk_size or settings.CHUNK_SIZE
-
-    def key(item):
+    def key(item: InputItem) -> tuple[str, int, str]:
         return item["model"], item["version"], str(item.get("batch") or "")
-    chunks = []
+    chunks: list[Chunk] = []
     for (model, version, _), group in groupby(sorted(inputs, key=key), key=key):
         rows = list(group)
         for start in range(0, len(rows), chunk_size):
@@ -72,12 +158,13 @@ def plan_chunks(inputs: list[dict], chunk_size: int | None = None) -> list[tuple
     return chunks
 
 
-def describe(model: str, version: int, rows: int, batch: str | None = None) -> str:
+def describe(model: str, version: int, rows: int, batch: Any = None) -> str:
     """The job's description, as the dashboard shows it."""
     return f"predict {model} v{version}: {rows} rows" + (f" of batch {batch}" if batch else "")
 
 
-def job_meta(model: str, version: int, inputs: list[dict], request_id=None, client=None) -> dict:
+def job_meta(model: str, version: int, inputs: list[InputItem], request_id: str | None = None,
+             client: str | None = None) -> JobMeta:
     batch = str(inputs[0]["batch"]) if inputs[0].get("batch") else None
     return {"model": model, "version": version, "rows": len(inputs), "batch": batch,
             "request_id": request_id, "client": client,
@@ -92,7 +179,7 @@ class Turns:
     it, and RQ queues it when that one ends, behind what other files queued meanwhile.
     One per file, across the enqueue_chunks calls of its upload."""
 
-    def __init__(self, size: int = 0):
+    def __init__(self, size: int = 0) -> None:
         self.size, self.job_ids = size, []
 
     def next_dependency(self, job_id: str) -> Dependency | None:
@@ -101,53 +188,3 @@ class Turns:
         if not self.size or len(self.job_ids) <= self.size:
             return None
         return Dependency(jobs=[self.job_ids.pop(0)], allow_failure=True)
-
-
-def job_data(job_id: str, model: str, version: int, inputs: list[dict], request_id=None,
-             client=None, depends_on=None) -> EnqueueData:
-    prediction_ids = [str(item["prediction"]) for item in inputs]
-    rows = [item["features"] for item in inputs]
-    return Queue.prepare_data(
-        PREDICT,
-        args=(model, version, prediction_ids, rows),
-        job_id=job_id,
-        timeout=settings.JOB_TIMEOUT_SECONDS,
-        retry=Retry(max=len(settings.JOB_RETRY_INTERVALS),
-                    interval=settings.JOB_RETRY_INTERVALS),
-        on_failure=Callback(MARK_FAILED),
-        result_ttl=settings.JOB_RESULT_TTL, failure_ttl=settings.JOB_FAILURE_TTL,
-        description=describe(model, version, len(rows), inputs[0].get("batch")),
-        meta=job_meta(model, version, inputs, request_id, client),
-        depends_on=depends_on,
-    )
-
-
-def enqueue_chunks(queue: Queue, chunks: list[tuple], request_id=None, client=None,
-                   turns: Turns | None = None) -> list:
-    """Enqueue every chunk in one Redis pipeline (those of a file in `turns`); request
-    id and client ride along in each job's meta for the audit log."""
-    return queue.enqueue_many([
-        job_data(*chunk, request_id=request_id, client=client,
-                 depends_on=turns.next_dependency(chunk[0]) if turns else None)
-        for chunk in chunks])
-
-
-def enqueue_deliveries(connection: redis.Redis, callbacks: dict[str, str],
-                       collection: str = "predictions") -> None:
-    """callbacks: {document_id: url} of `predictions` or `batches`, delivered by the
-    callback worker (jobs/callbacks.py). Best effort, like the announcement: the
-    documents are written whatever happens here."""
-    if not callbacks:
-        return
-    kind = {"predictions": "prediction", "batches": "batch"}[collection]
-    try:
-        callback_queue(connection).enqueue_many([
-            Queue.prepare_data(DELIVER, args=(document_id, url),
-                               kwargs={"collection": collection},
-                               timeout=settings.CALLBACK_TIMEOUT_SECONDS * 3,
-                               retry=Retry(max=len(settings.CALLBACK_RETRY_INTERVALS),
-                                           interval=settings.CALLBACK_RETRY_INTERVALS),
-                               description=f"callback of {kind} {document_id}")
-            for document_id, url in callbacks.items()])
-    except redis.RedisError as exc:
-        log.error("callbacks of %d %s not enqueued: %s", len(callbacks), collection, exc)

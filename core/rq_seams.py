@@ -1,12 +1,12 @@
 """Where the service relies on more of RQ than its public API: every such use is here,
-and tests/unit/test_rq_seams.py pins each one, so that an upgrade of RQ fails one named
+and tests/unit/test_library_seams.py pins each one, so that an upgrade of RQ fails one named
 test instead of a prediction path.
 
 - metas_of: the meta of queued jobs without loading their rows (a job's data is a
-  chunk's rows, up to BATCH_MAX_ROWS of them): one HGET of the `meta` field of each
+  chunk's rows, up to COALESCE_MAX_ROWS of them): one HGET of the `meta` field of each
   job's hash, decoded by the queue's serializer, as Job.restore does.
 - take_off_queue, start_taken: a worker takes jobs queued behind the one it dequeued
-  (jobs/batching.py) and starts each as RQ's own dequeue and perform_job would
+  (jobs/coalescing.py) and starts each as RQ's own dequeue and perform_job would
   (Execution.create, Job.prepare_for_execution, in one pipeline for all of them).
 - finish_joined: the jobs so taken end as the one RQ ran ended, through the worker's
   _finalize_success / _finalize_failure (result, status, callbacks, registries).

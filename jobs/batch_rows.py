@@ -3,6 +3,7 @@ cancelled cancels its rows instead of predicting them, and the rows a job wrote 
 counted on their batch (core/batches.py keeps the counters)."""
 from core import batches
 from core.documents import DONE, FAILED
+from core.queue import worker_queues
 
 
 def skip_cancelled(db, connection, chunks):
@@ -15,7 +16,7 @@ def skip_cancelled(db, connection, chunks):
         return chunks
     skipped = [chunk.job for chunk in chunks
                if chunk.job is not None and chunk.job.meta.get("batch") in cancelled]
-    batches.cancel_jobs(db, connection, skipped)
+    batches.cancel_jobs(db, worker_queues(connection), skipped)
     return [type(chunk)(chunk.job, [], []) if chunk.job in skipped else chunk
             for chunk in chunks]
 
@@ -32,9 +33,9 @@ def written_counts(shares, finished_ids):
 
 def count(db, connection, shares, finished_ids):
     """shares: [(chunk, its outcomes), ...] just written (jobs/predict.py)."""
-    batches.count_jobs(db, connection, written_counts(shares, finished_ids))
+    batches.count_jobs(db, worker_queues(connection), written_counts(shares, finished_ids))
 
 
 def count_failed(db, connection, job, written):
     """A job out of retries: its `written` rows were marked failed."""
-    batches.count_jobs(db, connection, [(job, 0, written)])
+    batches.count_jobs(db, worker_queues(connection), [(job, 0, written)])

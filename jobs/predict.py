@@ -12,7 +12,7 @@ from core.connections import mongo_db
 from core.documents import DONE, FAILED, now
 from core.inference import compute
 from core.logs import audit
-from core.queue import enqueue_deliveries
+from core.queue import worker_queues
 
 from . import batch_rows, metrics, models, monitoring, writeback
 
@@ -124,9 +124,9 @@ def announce(connection, chunks, finished_ids):
     """Tell the long-polling requests, then the callback receivers of the rows this
     worker finished."""
     finished.announce(connection, [pid for chunk in chunks for pid in chunk.prediction_ids])
-    enqueue_deliveries(connection, {pid: url for chunk in chunks
-                                    for pid, url in chunk.job.meta.get("callbacks", {}).items()
-                                    if pid in finished_ids})
+    worker_queues(connection).enqueue_deliveries({
+        pid: url for chunk in chunks for pid, url in chunk.job.meta.get("callbacks", {}).items()
+        if pid in finished_ids})
 
 
 def record(model, version, sha256, shares, duration_ms, finished_ids):
@@ -146,7 +146,7 @@ def record(model, version, sha256, shares, duration_ms, finished_ids):
 def predict_chunk(model, version, prediction_ids, rows):
     """RQ job: predict `rows` with (model, version) and write each result into its
     prediction document. The worker may have joined jobs queued for the same model
-    version to this one (jobs/batching.py): their rows go into the same model call and
+    version to this one (jobs/coalescing.py): their rows go into the same model call and
     write-back, and each one's summary is left in job.joined_results.
     predict -> write back -> announce -> count (live quality, the file's batch:
     jobs/batch_rows.py) -> record: the rows' waiters hear of them right after the write,

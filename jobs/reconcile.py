@@ -4,7 +4,7 @@ It finds predictions still `queued` or `running` with no change for
 RECONCILE_STALE_SECONDS, and asks RQ about each one's job. A job that is waiting,
 scheduled, or running on a live worker is left alone. A job started by a worker that
 died, or `queued` but in no queue (taken by a worker that died or lost its network
-before starting it: into a batch, jobs/batching.py, or into RQ's intermediate queue),
+before starting it: into a model call, jobs/coalescing.py, or into RQ's intermediate queue),
 is put back on the queue as it is (same id). A file's
 job waiting for its turn (core/queue.py: Turns) whose turn will never come (the job
 before it ended long ago, was cancelled, or is gone) is deleted, and its predictions
@@ -24,7 +24,7 @@ import settings
 from core import batches, finished
 from core.documents import QUEUED, RUNNING, UNFINISHED
 from core.job import PredictionJob
-from core.queue import enqueue_chunks, enqueue_deliveries, origin_queue, plan_chunks, prediction_queue
+from core.queue import worker_queues
 
 from . import writeback
 from .liveness import worker_is_alive
@@ -44,13 +44,13 @@ def waiting_in_queue(connection, job):
     intermediate queue (taken, not yet started) does not: its rows unchanged for
     RECONCILE_STALE_SECONDS, that worker died or lost its network as it took it, and
     RQ would retry it only minutes later (IntermediateQueue.cleanup)."""
-    return connection.lpos(origin_queue(connection, job).key, job.id) is not None
+    return connection.lpos(worker_queues(connection).origin(job).key, job.id) is not None
 
 
 def resume(connection, job):
     """Put an abandoned job back on its queue (same id), and out of the intermediate
     queue, so that RQ's cleanup does not fail it later."""
-    queue = origin_queue(connection, job)
+    queue = worker_queues(connection).origin(job)
     connection.lrem(queue.intermediate_queue_key, 0, job.id)
     queue.enqueue_job(job)
 
@@ -153,14 +153,15 @@ def reconcile(db, connection, now=None):
         writeback.mark_failed(db, give_up, {"type": "GaveUp", "message":
                                             f"no result after {MAX_ATTEMPTS} attempts"})
         finished.announce(connection, give_up)
-        enqueue_deliveries(connection, {
+        worker_queues(connection).enqueue_deliveries({
             pid: p["callback_url"] for p in predictions
             if (pid := str(p["_id"])) in give_up and p.get("callback_url")})
-    chunks = plan_chunks(requeue)
+    queues = worker_queues(connection)
+    chunks = queues.plan(requeue)
     for job_id, _, _, rows in chunks:
         writeback.mark_queued(db, [str(r["prediction"]) for r in rows], job_id)
     if chunks:
-        enqueue_chunks(prediction_queue(connection), chunks, request_id="reconciler")
+        queues.enqueue_chunks(queues.predictions(), chunks, request_id="reconciler")
     counts = {"requeued": len(requeue), "failed": len(give_up), "deleted": len(never_stored),
               "resumed_jobs": resumed}
     if any(counts.values()):
@@ -190,7 +191,7 @@ def repair_batches(db, connection, now=None):
         if counts is None:
             continue
         batch = batches.update(db, batch["_id"], {"$set": counts}, what="recount")
-        batches.finished(db, connection, batch)
+        batches.finished(db, worker_queues(connection), batch)
         repaired += 1
     if repaired or deleted:
         log.warning("repaired batches: %d recounted, %d never stored deleted", repaired, deleted)

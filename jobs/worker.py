@@ -12,6 +12,7 @@ reconciler, under a Redis lock that is left to expire: at most one pass per inte
 across all workers."""
 import gc
 import logging
+import os
 import sys
 import time
 from datetime import datetime, timezone
@@ -25,7 +26,7 @@ from core.connections import mongo_db, redis_from_url
 from core.job import PredictionJob
 from core.queue import CALLBACK_QUEUE, PREDICT, callback_queue, prediction_queues
 
-from . import batching, models, retention
+from . import coalescing, models, retention
 from .liveness import keep_alive
 from .reconcile import reconcile, repair_batches
 
@@ -35,16 +36,16 @@ INTERACTIVE = "interactive"  # `python -m jobs.worker interactive`
 
 
 class PredictionWorker(rq_seams.RecordsFailure, SimpleWorker):
-    """A SimpleWorker that batches prediction jobs (jobs/batching.py), reconciles, and
+    """A SimpleWorker that coalesces prediction jobs (jobs/coalescing.py), reconciles, and
     shows it is alive (jobs/liveness.py); its jobs are PredictionJobs (core/job.py)."""
 
     job_class = PredictionJob
 
     def perform_job(self, job, queue, execution):
         """Run `job` with the jobs it can take from the queue joined to it, then finish
-        each joined job as the first one ended: with its own result, or, when the batch
+        each joined job as the first one ended: with its own result, or, when the call
         raised, with the same error (RQ retries each job on its own)."""
-        joined = batching.gather(self, queue, job)
+        joined = coalescing.gather(self, queue, job)
         job.joined = [other for other, _ in joined]
         self.failure = None
         succeeded = super().perform_job(job, queue, execution)
@@ -115,6 +116,17 @@ def preload_models(wait_seconds=CATALOG_WAIT_SECONDS):
         log.exception("models not preloaded")
 
 
+def warn_of_renamed_settings(environ: dict[str, str] | None = None) -> list[str]:
+    """One log line per setting given under the name it had before (settings.RENAMED):
+    still read for this release. Returns the old names found."""
+    environ = dict(os.environ) if environ is None else environ
+    found = [old for old in settings.RENAMED if old in environ]
+    for old in found:
+        log.warning("%s is deprecated: set %s instead (the old name is read until the next "
+                    "release)", old, settings.RENAMED[old])
+    return found
+
+
 KINDS = {(): "worker", (INTERACTIVE,): "interactive-worker", (CALLBACK_QUEUE,): "callback-worker"}
 
 
@@ -134,6 +146,7 @@ def main(argv=None):
     prediction."""
     kind = KINDS[tuple(argv if argv is not None else sys.argv[1:])]
     logs.configure(kind)
+    warn_of_renamed_settings()
     connection = redis_from_url(socket_timeout=None)
     queues = queues_of(kind, connection)
     if kind != "callback-worker":

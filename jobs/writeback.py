@@ -6,9 +6,9 @@ a chunk another worker has finished meanwhile (its host cut off, its job resumed
 elsewhere by the reconciler) changes nothing, and counts nothing: what it counts is
 what its own write finished (finished_here).
 
-A batch costs one command, a bulk_write setting each row's own result, or two when it
-runs longer than RUNNING_AFTER_SECONDS: then one update_many marks all its rows
-`running` first. (FerretDB, the development database, needs the
+A model call's rows cost one command, a bulk_write setting each row's own result, or
+two when it runs longer than RUNNING_AFTER_SECONDS: then one update_many marks all its
+rows `running` first. (FerretDB, the development database, needs the
 fixes in tools/ferretdb/patches/ for either to use its _id index and not to hang.)"""
 import os
 import socket

@@ -14,6 +14,7 @@ from core.connections import redis_from_url
 
 from . import (
     auth,
+    batches,
     cancel,
     dashboard,
     errors,
@@ -30,14 +31,14 @@ from . import (
     waiting,
 )
 from .auth import BearerAuth
-from .batches import routes as batches
 from .data import Mongo
 from .health import blueprint as health_blueprint
 from .models import quality as model_quality
 from .models import uploads
 from .models.catalog import sync_manifest
+from .models.lookup import models_changed
 from .openapi import blueprint as openapi_blueprint
-from .validation import Validator, models_changed
+from .validation import Validator
 
 SETTINGS_FILE = str(Path(settings.__file__).resolve())
 log = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ def register_models(app):
     fatal: the API answers 503 until it is back, and the next start syncs again."""
     try:
         with app.app_context():
-            sync_manifest(app.data.driver.db)
+            sync_manifest(app.data.driver.db, app.config["ARTIFACTS_DIR"])
             quality.create_index(app.data.driver.db)
         models_changed(app.redis)
     except errors.UNAVAILABLE as exc:

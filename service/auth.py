@@ -1,19 +1,15 @@
-"""Bearer-token auth on Eve's TokenAuth, per-client isolation and per-token rate limits.
+"""Bearer-token auth on Eve's TokenAuth and per-client isolation; each authenticated
+request then passes the token's rate limit (service/ratelimit.py).
 
 A client's token name is written into each document's `owner` (Eve's auth_field), and
 Eve adds it to every query of that client, so a client sees only its own documents; an
-admin sets no auth value and sees all.
-
-Eve's own RATE_LIMIT_* keys its counter on request.authorization.username, which is
-None for every Bearer token, so all clients would share one budget: the limit is kept
-here instead, per token, in Redis."""
+admin sets no auth value and sees all."""
 import json
-import time
 
 from eve.auth import TokenAuth
-from flask import Response, abort, current_app, g, make_response, request
+from flask import Response, current_app, g, request
 
-from .errors import error_body
+from .ratelimit import enforce_rate_limit
 from .recent import Recent
 from .tokens import account_key, find_account_by_digest, token_hash
 
@@ -65,24 +61,6 @@ class BearerAuth(TokenAuth):
             self.set_request_auth_value(account["name"])
         enforce_rate_limit(account["_id"])
         return True
-
-
-def enforce_rate_limit(token_id):
-    limit = current_app.config["RATE_LIMIT_REQUESTS"]
-    window = current_app.config["RATE_LIMIT_WINDOW_SECONDS"]
-    now = time.time()
-    window_start = int(now // window) * window
-    key = f"ratelimit:{token_id}:{window_start}"
-    pipe = current_app.redis.pipeline()
-    pipe.incr(key)
-    pipe.expire(key, window + 1)
-    count, _ = pipe.execute()
-    if count > limit:
-        retry_after = max(1, int(window_start + window - now))
-        response = make_response(*error_body(
-            429, f"rate limit of {limit} requests per {window} s exceeded"))
-        response.headers["Retry-After"] = str(retry_after)
-        abort(response)
 
 
 def attach(app):

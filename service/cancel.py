@@ -10,10 +10,10 @@ from pymongo import ReturnDocument
 
 from core import finished
 from core.documents import CANCELLED, QUEUED, etag_for, now
-from core.queue import enqueue_deliveries
 
 from .auth import account_for, token_from_request
 from .errors import api_prefix, error_body
+from .queues import queues
 
 blueprint = Blueprint("cancel", __name__)
 
@@ -43,7 +43,7 @@ def cancel(prediction_id):
                                "can be cancelled")
     finished.announce(current_app.redis, [prediction_id])
     if cancelled.get("callback_url"):
-        enqueue_deliveries(current_app.redis, {prediction_id: cancelled["callback_url"]})
+        queues().enqueue_deliveries({prediction_id: cancelled["callback_url"]})
     cancelled.pop("owner", None)
     return send_response("predictions", (cancelled, None, cancelled["_etag"], 200))
 

@@ -2,7 +2,9 @@
 from flask import Blueprint, current_app, jsonify
 from rq import Worker
 
-from core.queue import prediction_queues
+from core.queue import Queues
+
+from .queues import queues
 
 blueprint = Blueprint("health", __name__)
 
@@ -14,18 +16,18 @@ def check(part, probe):
         return None, f"{part}: {type(exc).__name__}"
 
 
-def prediction_workers(redis):
+def prediction_workers(service_queues: Queues) -> int:
     """Workers of either prediction queue (those of small submissions only included)."""
-    return len(set().union(*(Worker.all_keys(queue=queue) for queue in prediction_queues(redis))))
+    return len(set().union(*(Worker.all_keys(queue=queue) for queue in service_queues.both())))
 
 
 @blueprint.get("/health")
 def health():
     db = current_app.data.driver.db
     _, mongo_error = check("mongo", lambda: db.command("ping"))
-    redis = current_app.redis
-    workers, redis_error = check("redis", lambda: prediction_workers(redis))
-    queued, _ = check("redis", lambda: sum(q.count for q in prediction_queues(redis)))
+    both = queues()
+    workers, redis_error = check("redis", lambda: prediction_workers(both))
+    queued, _ = check("redis", lambda: sum(q.count for q in both.both()))
     body = {"mongo": mongo_error or "ok", "redis": redis_error or "ok",
             "workers": workers, "queued": queued}
     return jsonify(body), 503 if (mongo_error or redis_error) else 200

@@ -9,22 +9,25 @@ Whatever dies between those steps leaves a `queued` prediction whose job does no
 exist: the reconciler (jobs/reconcile.py) enqueues it again, or deletes it when its
 input was never stored."""
 import logging
+from collections.abc import Callable
 from datetime import datetime, timezone
+from typing import Any
 
 from bson import ObjectId
-from flask import abort, after_this_request, current_app, g
+from flask import Request, abort, after_this_request, current_app, g
+from werkzeug.wrappers import Response as BaseResponse
 
-from core.documents import QUEUED, prediction_document
 from core.logs import audit
-from core.queue import enqueue_chunks, plan_chunks, queue_for
+from core.types import InputItem
 
-from . import feedback, limits
-from .validation import lookup_model, model_of, ordered_features
+from . import feedback, limits, submission
+from .models.lookup import lookup_model, model_of
+from .queues import queues
 
 log = logging.getLogger(__name__)
 
 
-def on_pre_post(resource, request):
+def on_pre_post(resource: str, request: Request) -> None:
     """Refuse, before Eve looks at it, a body that is not one object or a non-empty list
     of objects, one nested too deeply to parse, or a bulk over the limit; then look up
     the inputs' models."""
@@ -48,7 +51,7 @@ def on_pre_post(resource, request):
         feedback.resolve_targets(items)
 
 
-def resolve_models(items):
+def resolve_models(items: list[dict[str, Any]]) -> None:
     """Look the items' model versions up now, before Eve validates them: Eve reports any
     error raised during validation as a 422, but a database that cannot answer is a 503
     (service/errors.py). The validator then finds them in the request's own cache."""
@@ -56,43 +59,40 @@ def resolve_models(items):
         model_of(item)
 
 
-def delete_predictions_unless_created(prediction_ids):
-    def cleanup(response):
+def delete_predictions_unless_created(
+        prediction_ids: list[ObjectId]) -> Callable[[BaseResponse], BaseResponse]:
+    def cleanup(response: BaseResponse) -> BaseResponse:
         if response.status_code != 201:
             current_app.data.driver.db.predictions.delete_many({"_id": {"$in": prediction_ids}})
         return response
     return cleanup
 
 
-def on_insert_inputs(items):
-    # Redis down: the request got its 503 before this, from the rate limit (auth.py)
+def on_insert_inputs(items: list[InputItem]) -> None:
+    # Redis down: the request got its 503 before this, from the rate limit (ratelimit.py)
     limits.refuse_past_pending(items[0].get("owner"), len(items))
     for item in items:
         model = lookup_model(item["model"], item.get("version"), item.get("alias"))
-        item["version"] = model["version"]
-        item["features"] = ordered_features(model, item["features"])
-        item["_id"] = ObjectId()
-        item["prediction"] = ObjectId()
-        item["status"] = QUEUED
-    stamp = datetime.now(timezone.utc)
-    g.chunks = plan_chunks(items)
-    documents = [prediction_document(item, job_id, stamp)
-                 for job_id, _, _, chunk in g.chunks for item in chunk]
-    current_app.data.driver.db.predictions.insert_many(documents, ordered=False)
-    after_this_request(delete_predictions_unless_created([d["_id"] for d in documents]))
+        assert model is not None  # the validator refused the request otherwise
+        submission.prepare(item, model)
+    g.chunks = submission.store_predictions(
+        current_app.data.driver.db, items, datetime.now(timezone.utc),
+        current_app.config["CHUNK_SIZE"])
+    after_this_request(delete_predictions_unless_created(
+        [item["prediction"] for item in items]))
 
 
-def on_inserted_inputs(items):
-    client = g.account["name"] if g.get("account") else None
-    enqueue_chunks(queue_for(current_app.redis, len(items)), g.chunks,
-                   request_id=g.get("request_id"), client=client)
+def on_inserted_inputs(items: list[InputItem]) -> None:
+    service_queues = queues()
+    submission.enqueue(service_queues.for_rows(len(items)), g.chunks)
+    client = submission.client_name()
     for item in items:
         audit(log, "input_accepted", request_id=g.get("request_id"), client=client,
               input=item["_id"], prediction=item["prediction"], model=item["model"],
               version=item["version"])
 
 
-def attach(app):
+def attach(app: Any) -> None:
     app.on_pre_POST += on_pre_post
     app.on_insert_inputs += on_insert_inputs
     app.on_inserted_inputs += on_inserted_inputs

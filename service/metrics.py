@@ -23,10 +23,10 @@ from rq import Worker
 
 from core import quality
 from core.documents import UNFINISHED, now
-from core.queue import callback_queue, prediction_queue, prediction_queues
 
 from .auth import refuse_unless_admin
 from .models import quality as model_quality
+from .queues import queues
 
 REQUESTS = Counter("http_requests_total", "HTTP requests by endpoint, method and status",
                    ["endpoint", "method", "status"])
@@ -43,12 +43,12 @@ class StoreCollector:
 
     def collect(self):
         with self.app.app_context():
-            redis = current_app.redis
             depth = GaugeMetricFamily("prediction_queue_depth", "jobs waiting in the queue")
-            depth.add_metric([], sum(queue.count for queue in prediction_queues(redis)))
+            service_queues = queues()
+            depth.add_metric([], sum(queue.count for queue in service_queues.both()))
             workers = GaugeMetricFamily("rq_workers", "live RQ workers by queue",
                                         labels=["queue"])
-            for queue in (prediction_queue(redis), callback_queue(redis)):
+            for queue in (service_queues.predictions(), service_queues.callbacks()):
                 workers.add_metric([queue.name], Worker.count(queue=queue))
             by_status = GaugeMetricFamily("predictions", "predictions by model, version, status",
                                           labels=["model", "version", "status"])

@@ -11,12 +11,12 @@ from flask import Blueprint, current_app, jsonify, send_from_directory
 from openapi_ui_bundles import swagger_ui
 
 from core.inference import feature_types
-from settings import ALIAS, MODEL_NAME_PATTERN
 
 from . import query
+from .callback_policy import callback_url_pattern
 from .errors import api_prefix
 from .models.catalog import find_model
-from .validation import FEATURE_BOUND, MAX_STRING_FEATURE, callback_url_pattern
+from .validation import FEATURE_BOUND, MAX_STRING_FEATURE
 
 blueprint = Blueprint("openapi", __name__)
 
@@ -176,7 +176,7 @@ def features_schemas(model):
 
 def model_upload():
     """POST /models: multipart/form-data (service/models/uploads.py)."""
-    name = {"type": "string", "pattern": MODEL_NAME_PATTERN}
+    name = {"type": "string", "pattern": current_app.config["MODEL_NAME_PATTERN"]}
     form = {"type": "object", "required": ["name", "artifact"], "additionalProperties": False,
             "properties": {
                 "name": name,
@@ -186,7 +186,7 @@ def model_upload():
                 "features": {"type": "string", "contentMediaType": "application/json",
                              "description": "a JSON list of feature names, for an estimator "
                                             "fitted without feature_names_in_"},
-                "alias": {"type": "string", "pattern": ALIAS["regex"]},
+                "alias": {"type": "string", "pattern": current_app.config["ALIAS"]["regex"]},
                 "reference": {"type": "string", "contentMediaType": "text/csv",
                               "description": "reference rows for drift: a CSV with the "
                                              "model's feature columns, at most 100,000 rows"}}}
@@ -199,7 +199,7 @@ def model_upload():
 
 
 def batch_upload(models):
-    """POST /batches: a CSV file (service/batches.py)."""
+    """POST /batches: a CSV file (service/batches/upload.py)."""
     callbacks = callback_url_pattern(current_app.config["CALLBACK_ALLOWED_HOSTS"])
     parameters = [
         {"name": "model", "in": "query", "required": True, "schema": {
@@ -208,8 +208,8 @@ def batch_upload(models):
         {"name": "version", "in": "query", "schema": {
             "type": "integer", "minimum": 1, "maximum": 2**31 - 1},
          "description": "a version of the model (not with alias)"},
-        {"name": "alias", "in": "query", "schema": {"type": "string",
-                                                    "pattern": ALIAS["regex"]}},
+        {"name": "alias", "in": "query", "schema": {
+            "type": "string", "pattern": current_app.config["ALIAS"]["regex"]}},
         {"name": "ref_column", "in": "query", "schema": {
             "type": "string", "minLength": 1, "maxLength": 128, "default": "ref"}}]
     if callbacks and current_app.config["CALLBACK_SECRET"]:

@@ -19,7 +19,6 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from flask import abort, after_this_request, current_app
 
-import settings
 from core import finished
 from core.documents import FINISHED
 
@@ -49,8 +48,8 @@ class Waiters:
     """The requests of this process waiting for predictions, and the listener that wakes
     them (started by the first wait)."""
 
-    def __init__(self, connection):
-        self.connection = connection
+    def __init__(self, connection: redis.Redis, timeout_seconds: float) -> None:
+        self.connection, self.timeout_seconds = connection, timeout_seconds
         self.lock = threading.Lock()
         self.events = {}  # prediction id -> [threading.Event, ...]
         self.listener = None
@@ -78,7 +77,7 @@ class Waiters:
                 return
             pubsub = self.connection.pubsub()
             pubsub.subscribe(finished.CHANNEL)
-            confirmed = pubsub.get_message(timeout=settings.REDIS_TIMEOUT_SECONDS)
+            confirmed = pubsub.get_message(timeout=self.timeout_seconds)
             if not confirmed or confirmed["type"] != "subscribe":
                 pubsub.close()
                 raise redis.ConnectionError("no confirmation of the subscription")
@@ -141,5 +140,5 @@ def on_pre_get(resource, request, lookup):
 
 
 def attach(app):
-    app.extensions["waiters"] = Waiters(app.redis)
+    app.extensions["waiters"] = Waiters(app.redis, app.config["REDIS_TIMEOUT_SECONDS"])
     app.on_pre_GET += on_pre_get

@@ -13,12 +13,10 @@ from eve.auth import requires_auth
 from eve.render import send_response
 from flask import Blueprint, current_app, request
 
-import settings
-
 from ..batches import files
 from ..errors import api_prefix, error_document
-from ..validation import models_changed
 from . import catalog
+from .lookup import models_changed
 
 blueprint = Blueprint("uploads", __name__)
 MAX_REFERENCE_ROWS = 100_000
@@ -32,16 +30,16 @@ def refused(issues):
 def form_issues(form, files):
     """{field: message} for what is missing or malformed in the form."""
     issues = {}
-    name = form.get("name")
+    name, name_pattern = form.get("name"), current_app.config["MODEL_NAME_PATTERN"]
     if not name:
         issues["name"] = "required field"
-    elif not re.fullmatch(settings.MODEL_NAME_PATTERN, name):
-        issues["name"] = f"value does not match regex '{settings.MODEL_NAME_PATTERN}'"
+    elif not re.fullmatch(name_pattern, name):
+        issues["name"] = f"value does not match regex '{name_pattern}'"
     if "artifact" not in files or not files["artifact"].filename:
         issues["artifact"] = "required field: the model file"
-    alias = form.get("alias")
-    if alias is not None and not re.fullmatch(settings.ALIAS["regex"], alias):
-        issues["alias"] = f"value does not match regex '{settings.ALIAS['regex']}'"
+    alias, alias_pattern = form.get("alias"), current_app.config["ALIAS"]["regex"]
+    if alias is not None and not re.fullmatch(alias_pattern, alias):
+        issues["alias"] = f"value does not match regex '{alias_pattern}'"
     if form.get("features") is not None and features_of(form) is None:
         issues["features"] = "must be a JSON list of feature names (strings)"
     unknown = sorted((set(form) | set(files)) - {"name", "artifact", "features", "alias",
@@ -85,7 +83,7 @@ def upload():
     """The form is read before the token is checked: a server that answers (401) and
     closes the connection with the upload unread resets it, and the client never sees
     the answer."""
-    request.max_content_length = settings.MODEL_UPLOAD_MAX_MB * 2**20
+    request.max_content_length = current_app.config["MODEL_UPLOAD_MAX_MB"] * 2**20
     request.files  # noqa: B018 - parsing the form reads the whole body, now
     return register(resource="models")
 

@@ -45,7 +45,7 @@ def stack(tmp_path_factory, receiver):
     """Jobs of 5 rows, batched 5 rows at most, so that a batch of a few rows is many
     jobs; the `slow` model takes 3 s per call."""
     artifacts = artifacts_with_poison(tmp_path_factory.mktemp("artifacts") / "artifacts")
-    env = {**FAST, "ARTIFACTS_DIR": str(artifacts), "CHUNK_SIZE": "5", "BATCH_MAX_ROWS": "5",
+    env = {**FAST, "ARTIFACTS_DIR": str(artifacts), "CHUNK_SIZE": "5", "COALESCE_MAX_ROWS": "5",
            "CALLBACK_SECRET": SECRET, "CALLBACK_ALLOWED_HOSTS": receiver.host}
     with running_stack(tmp_path_factory, workers=2, extra_env=env) as stack:
         yield stack

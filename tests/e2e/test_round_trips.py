@@ -72,7 +72,7 @@ def counted(quiet_stack, monkeypatch):
     commands = Recorder()
     monitoring.register(commands)  # for the clients made from now on
     monkeypatch.setattr(settings, "MONGO_URI", quiet_stack.mongo_uri)
-    monkeypatch.setattr(settings, "BATCH_MAX_ROWS", 1)
+    monkeypatch.setattr(settings, "COALESCE_MAX_ROWS", 1)
     connections.mongo_db.cache_clear()
     app = create_app(overrides={"MONGO_URI": quiet_stack.mongo_uri,
                                 "REDIS_URL": quiet_stack.redis_url,

@@ -276,11 +276,11 @@ def test_a_database_down_while_models_are_looked_up_is_503_not_422(as_user, db, 
     before it validates, so that a database that cannot answer is a 503."""
     import pymongo.errors
 
-    from service import validation
+    from service.models import lookup
 
     def unavailable(*args):
         raise pymongo.errors.ServerSelectionTimeoutError("no server")
-    monkeypatch.setattr(validation, "find_model", unavailable)
+    monkeypatch.setattr(lookup, "find_model", unavailable)
     for body in ({"model": "iris", "features": IRIS_ROW},
                  [{"model": "iris", "features": IRIS_ROW}] * 3):
         response = as_user("alice").post("/api/v1/inputs", json=body)

@@ -175,7 +175,7 @@ def test_cancel_mid_batch_leaves_no_row_both_done_and_cancelled(
     batch_id = upload(as_user("alice"), iris_csv(iris_rows)).get_json()["_id"]
     monkeypatch.setattr(predict, "mongo_db", lambda: db)
     monkeypatch.setattr(worker, "mongo_db", lambda: db)
-    monkeypatch.setattr("settings.BATCH_MAX_ROWS", 10)
+    monkeypatch.setattr("settings.COALESCE_MAX_ROWS", 10)
     one_job = worker.PredictionWorker([prediction_queue(redis)], connection=redis)
     one_job.work(burst=True, max_jobs=3)  # 30 rows done
     as_user("alice").post(f"{URL}/{batch_id}/cancel")

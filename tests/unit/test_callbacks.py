@@ -11,7 +11,7 @@ from rq import SimpleWorker
 
 from core.queue import callback_queue, prediction_queue
 from jobs import callbacks, predict, worker
-from service.validation import callback_refusal, callback_url_pattern
+from service.callback_policy import callback_refusal, callback_url_pattern
 
 from ..callback_receiver import Receiver
 

@@ -67,7 +67,8 @@ def test_a_client_gets_nothing_of_tokens(as_user, client, db, tokens, method, it
 
 def test_a_token_and_its_models_are_read_from_the_database_once_not_per_request(
         as_user, client, monkeypatch):
-    from service import auth, validation
+    from service import auth
+    from service.models import lookup
     reads = {"accounts": 0, "models": 0}
 
     def counted(name, function):
@@ -77,7 +78,7 @@ def test_a_token_and_its_models_are_read_from_the_database_once_not_per_request(
         return call
     monkeypatch.setattr(auth, "find_account_by_digest",
                         counted("accounts", auth.find_account_by_digest))
-    monkeypatch.setattr(validation, "find_model", counted("models", validation.find_model))
+    monkeypatch.setattr(lookup, "find_model", counted("models", lookup.find_model))
     for _ in range(5):
         response = as_user("alice").post("/api/v1/inputs", json={
             "model": "iris", "features": [5.1, 3.5, 1.4, 0.2]})

@@ -21,7 +21,7 @@ def one_chunk_in_turn(app, monkeypatch, db):
     per model call."""
     monkeypatch.setattr(batch_files, "CHUNK_ROWS", 10)
     monkeypatch.setattr("settings.CHUNK_SIZE", 10)
-    monkeypatch.setattr("settings.BATCH_MAX_ROWS", 10)
+    monkeypatch.setattr("settings.COALESCE_MAX_ROWS", 10)
     monkeypatch.setitem(app.config, "FILE_CHUNKS_QUEUED", 1)
     monkeypatch.setattr(predict, "mongo_db", lambda: db)
     monkeypatch.setattr(worker, "mongo_db", lambda: db)

@@ -1,4 +1,4 @@
-"""Micro-batching (jobs/batching.py): jobs queued for one model version run as one model
+"""Coalescing (jobs/coalescing.py): jobs queued for one model version run as one model
 call, each finishing in RQ with its own result; mixed models stay apart."""
 import pickle
 import zlib
@@ -10,7 +10,7 @@ from rq.registry import FailedJobRegistry, FinishedJobRegistry
 from sklearn.datasets import load_breast_cancer, load_iris
 
 from core.queue import PREDICT, prediction_queue
-from jobs import batching, predict, worker, writeback
+from jobs import coalescing, predict, worker, writeback
 from service.models.catalog import load_model
 
 IRIS = load_iris().data[:30].tolist()
@@ -76,7 +76,7 @@ def test_requests_of_two_models_run_as_one_batch_per_model_equal_to_sklearn(
 
 def test_a_batch_stops_at_its_row_limit_and_the_rest_runs_next(
         as_user, db, redis, run_worker, monkeypatch):
-    monkeypatch.setattr(batching.settings, "BATCH_MAX_ROWS", 7)
+    monkeypatch.setattr(coalescing.settings, "COALESCE_MAX_ROWS", 7)
     ids = post_one_by_one(as_user, "iris", IRIS[:20])
     run_worker()
     assert_equal_to_sklearn(db, ids, "iris", IRIS[:20])
@@ -89,14 +89,14 @@ def test_a_batch_stops_at_its_row_limit_and_the_rest_runs_next(
 def test_a_lone_job_runs_alone(as_user, db, redis, run_worker):
     [prediction_id] = post_one_by_one(as_user, "iris", IRIS[:1])
     [job] = prediction_queue(redis).jobs
-    assert batching.joinable(prediction_queue(redis), job) == []
+    assert coalescing.joinable(prediction_queue(redis), job) == []
     run_worker()
     assert_equal_to_sklearn(db, [prediction_id], "iris", IRIS[:1])
 
 
 def test_a_lone_job_does_not_wait_for_more_rows(as_user, db, redis, run_worker, monkeypatch):
     waits = []
-    monkeypatch.setattr(batching.time, "sleep", waits.append)
+    monkeypatch.setattr(coalescing.time, "sleep", waits.append)
     [prediction_id] = post_one_by_one(as_user, "iris", IRIS[:1])
     run_worker()
     assert_equal_to_sklearn(db, [prediction_id], "iris", IRIS[:1])
@@ -106,7 +106,7 @@ def test_a_lone_job_does_not_wait_for_more_rows(as_user, db, redis, run_worker, 
 def test_while_another_job_runs_a_worker_waits_once_for_more_rows(
         as_user, db, redis, run_worker, monkeypatch):
     """Rows sent while another prediction job is running: the worker waits
-    BATCH_WAIT_MS once, and the rows queued meanwhile join its model call."""
+    COALESCE_WAIT_MS once, and the rows queued meanwhile join its model call."""
     queue = prediction_queue(redis)
     redis.zadd(queue.started_job_registry.key, {"elsewhere:1": 4102444800})  # running
     ids = post_one_by_one(as_user, "iris", IRIS[:2])
@@ -115,8 +115,8 @@ def test_while_another_job_runs_a_worker_waits_once_for_more_rows(
     def rows_arrive_while_waiting(seconds):
         waits.append(seconds)
         ids.extend(post_one_by_one(as_user, "iris", IRIS[2:5]))
-    monkeypatch.setattr(batching.settings, "BATCH_WAIT_MS", 7)
-    monkeypatch.setattr(batching.time, "sleep", rows_arrive_while_waiting)
+    monkeypatch.setattr(coalescing.settings, "COALESCE_WAIT_MS", 7)
+    monkeypatch.setattr(coalescing.time, "sleep", rows_arrive_while_waiting)
     run_worker()
     assert waits == [0.007]
     assert_equal_to_sklearn(db, ids, "iris", IRIS[:5])
@@ -125,9 +125,9 @@ def test_while_another_job_runs_a_worker_waits_once_for_more_rows(
 
 def test_a_batch_of_a_whole_chunk_does_not_wait(as_user, db, redis, run_worker, monkeypatch):
     redis.zadd(prediction_queue(redis).started_job_registry.key, {"elsewhere:1": 4102444800})
-    monkeypatch.setattr(batching.settings, "CHUNK_SIZE", 3)
+    monkeypatch.setattr(coalescing.settings, "CHUNK_SIZE", 3)
     waits = []
-    monkeypatch.setattr(batching.time, "sleep", waits.append)
+    monkeypatch.setattr(coalescing.time, "sleep", waits.append)
     response = as_user("alice").post("/api/v1/inputs", json=[
         {"model": "iris", "features": row} for row in IRIS[:3]])
     assert response.status_code == 201
@@ -141,8 +141,8 @@ def test_a_batch_of_a_whole_chunk_does_not_wait(as_user, db, redis, run_worker, 
 def test_no_wait_when_it_is_off(as_user, db, redis, run_worker, monkeypatch):
     redis.zadd(prediction_queue(redis).started_job_registry.key, {"elsewhere:1": 4102444800})
     waits = []
-    monkeypatch.setattr(batching.settings, "BATCH_WAIT_MS", 0)
-    monkeypatch.setattr(batching.time, "sleep", waits.append)
+    monkeypatch.setattr(coalescing.settings, "COALESCE_WAIT_MS", 0)
+    monkeypatch.setattr(coalescing.time, "sleep", waits.append)
     ids = post_one_by_one(as_user, "iris", IRIS[:3])
     run_worker()
     assert_equal_to_sklearn(db, ids, "iris", IRIS[:3])
@@ -188,3 +188,18 @@ def test_jobs_are_stored_at_zlibs_fastest_level_and_read_by_rqs_own_job_class(
         assert job.get_status() == "finished" and job.args[2] == [prediction_id]
     assert_equal_to_sklearn(db, ids, "iris", IRIS[:3])
     assert len({d["started_at"] for d in documents(db, ids)}) == 1
+
+
+def test_a_renamed_setting_is_read_under_its_old_name_with_a_deprecation_line(monkeypatch, caplog):
+    """BATCH_MAX_ROWS was the name of COALESCE_MAX_ROWS: for a release both are read, the
+    new one first, and a worker logs that the old one is deprecated."""
+    import settings
+    monkeypatch.delenv("COALESCE_MAX_ROWS", raising=False)
+    monkeypatch.setenv("BATCH_MAX_ROWS", "17")
+    assert settings.from_env("COALESCE_MAX_ROWS", "1000") == "17"
+    monkeypatch.setenv("COALESCE_MAX_ROWS", "23")
+    assert settings.from_env("COALESCE_MAX_ROWS", "1000") == "23"
+    with caplog.at_level("WARNING"):
+        assert worker.warn_of_renamed_settings({"BATCH_MAX_ROWS": "17"}) == ["BATCH_MAX_ROWS"]
+    assert "BATCH_MAX_ROWS is deprecated: set COALESCE_MAX_ROWS" in caplog.text
+    assert worker.warn_of_renamed_settings({}) == []
