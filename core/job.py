@@ -1,5 +1,6 @@
 """The job class of the prediction queue: RQ's Job, its data compressed at zlib's fastest
-level instead of its default one (what that saves: README, "Benchmarks").
+level instead of its default one (what that saves: docs/benchmarks.md,
+"Tried and not kept", the row of jobs stored uncompressed).
 
 RQ compresses a job's data (function and arguments: a chunk's rows) each time it saves
 the whole job: at enqueue, in the API, and at success, in the worker. zlib reads any

@@ -113,7 +113,7 @@ def mongo_server(port, data_dir, log_dir, host="127.0.0.1", user=None, password=
             f"--state-dir={directory}", "--log-level=warn",
             # an insert of many documents is a transaction per 50 (FerretDB's default 100):
             # a one-row submission's writes wait for the transaction under way, if any
-            # (the figures: docs/benchmarks.md, "Inserts in transactions of 50")
+            # (the figures: docs/benchmarks.md, "Kept, and what each bought")
             "--test-batch-size=50"]
     # Go's collector at GOGC=400 instead of 100: FerretDB decodes every document it reads or
     # updates into short-lived objects, and collecting them was a fifth of its CPU; the

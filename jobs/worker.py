@@ -2,7 +2,7 @@
 
 A SimpleWorker runs jobs in its own process instead of forking one child per job: the
 models are loaded once per process (jobs/models.py), the registered ones before the
-first job, and a job costs no fork (README, "Benchmarks", for what a fork costs).
+first job, and a job costs no fork (a child forked per job would load its model again).
 The trade-off: a job that crashes the interpreter takes the worker down with it; the
 supervisor (`make run`, compose's restart policy) starts it again, and RQ's registry
 cleanup retries the abandoned job.

@@ -21,7 +21,7 @@ from .test_store_queries import Recorder
 
 IRIS = [5.1, 3.5, 1.4, 0.2]
 
-# Per one-row submission, today (README, "One row per request"). The database commands are
+# Per one-row submission, today (docs/operations.md, "One row per request"). The database commands are
 # exact; Redis's are bounds: RQ's own bookkeeping of a job is most of them.
 API_DATABASE = {"insert": 2, "find": 2}  # the two documents; the wait's check, Eve's GET
 WORKER_DATABASE = {"update": 2}  # the write-back; the live-quality counts

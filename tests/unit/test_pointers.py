@@ -12,6 +12,7 @@ TOP = ("service", "jobs", "core", "cli", "devstack", "bench", "tests", "tools", 
        "artifacts")
 PATH = re.compile(r"(?<![\w./-])((?:%s)/[\w./-]*[\w/]|settings\.py|run\.py|README\.md"
                   r"|Makefile|docker-compose\.yml)(?:::(\w+))?" % "|".join(TOP))
+SECTION = re.compile(r'(README|docs/[\w-]+\.md)"?,?\s+"([^"]+)"')
 SOURCES = [*ROOT.glob("*.py"), *(p for top in ("service", "jobs", "core", "cli", "devstack",
                                               "bench", "tests") for p in (ROOT / top).rglob("*.py"))]
 
@@ -46,4 +47,26 @@ def test_every_file_a_comment_or_docstring_names_exists():
                         isinstance(node, ast.FunctionDef) and node.name.startswith(test)
                         for node in ast.walk(ast.parse(target.read_text()))):
                     missing.append(f"{where} names {named}::{test}")
+    assert not missing, "\n".join(missing)
+
+
+def headings(page: Path) -> list[str]:
+    """The page's headings, and the terms it sets in bold (a list's named items)."""
+    text = page.read_text()
+    return [*(line.lstrip("#").strip().lower() for line in text.splitlines()
+              if line.startswith("#")),
+            *(term.lower() for term in re.findall(r"\*\*([^*]+)\*\*", text))]
+
+
+def test_every_section_a_comment_or_docstring_cites_exists():
+    """A page and a quoted section name (as the workers' module cites the operations
+    page's garbage collection) name a heading, or a bold term, of that page."""
+    missing = []
+    for source in SOURCES:
+        for line, text in prose(source):
+            for match in SECTION.finditer(text):
+                page = ROOT / ("README.md" if match.group(1) == "README" else match.group(1))
+                cited = " ".join(match.group(2).split()).lower()
+                if not any(cited in heading for heading in headings(page)):
+                    missing.append(f"{source.relative_to(ROOT)}:{line} cites {match.group(0)}")
     assert not missing, "\n".join(missing)
