@@ -21,10 +21,12 @@ worker: venv
 test: lint venv ui-assets redis-server mongo-server docker-compose chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# service/ and jobs/ meet only in core/ (the contracts in pyproject.toml); ruff's checks
+# service/ and jobs/ meet only in core/ (the contracts in pyproject.toml); ruff's checks;
+# mypy's over service/ jobs/ core/ cli/ ([tool.mypy] in pyproject.toml)
 lint: venv
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 deps: venv ui-assets $(if $(REDIS_URL),,redis-server) $(if $(MONGO_URI),,mongo-server)
 

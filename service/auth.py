@@ -9,6 +9,7 @@ import json
 from eve.auth import TokenAuth
 from flask import Response, current_app, g, request
 
+from . import context
 from .ratelimit import enforce_rate_limit
 from .recent import Recent
 from .tokens import account_key, find_account_by_digest, token_hash
@@ -41,13 +42,13 @@ def account_by_digest(digest):
 
 def remembered_account(digest):
     key = account_key(digest)
-    remembered = current_app.redis.get(key)
+    remembered = context.redis().get(key)
     if remembered is not None:
         return json.loads(remembered)
-    account = find_account_by_digest(current_app.data.driver.db, digest)
+    account = find_account_by_digest(context.db(), digest)
     if account is not None:
         account = {"_id": account["_id"], "name": account["name"], "role": account["role"]}
-        current_app.redis.set(key, json.dumps(account), ex=ACCOUNT_SECONDS)
+        context.redis().set(key, json.dumps(account), ex=ACCOUNT_SECONDS)
     return account
 
 

@@ -5,12 +5,13 @@ writes a cancelled row (jobs/writeback.py)."""
 from bson import ObjectId
 from bson.errors import InvalidId
 from eve.render import send_response
-from flask import Blueprint, current_app
+from flask import Blueprint
 from pymongo import ReturnDocument
 
 from core import finished
 from core.documents import CANCELLED, QUEUED, etag_for, now
 
+from . import context
 from .auth import account_for, token_from_request
 from .errors import api_prefix, error_body
 from .queues import queues
@@ -29,7 +30,7 @@ def cancel(prediction_id):
         return error_body(404, "no such prediction")
     if account["role"] != "admin":
         query["owner"] = account["name"]
-    db, stamp = current_app.data.driver.db, now()
+    db, stamp = context.db(), now()
     cancelled = db.predictions.find_one_and_update(
         {**query, "status": QUEUED},
         {"$set": {"status": CANCELLED, "finished_at": stamp, "_updated": stamp,
@@ -41,7 +42,7 @@ def cancel(prediction_id):
             return error_body(404, "no such prediction")
         return error_body(409, f"the prediction is {found['status']}: only a queued one "
                                "can be cancelled")
-    finished.announce(current_app.redis, [prediction_id])
+    finished.announce(context.redis(), [prediction_id])
     if cancelled.get("callback_url"):
         queues().enqueue_deliveries({prediction_id: cancelled["callback_url"]})
     cancelled.pop("owner", None)

@@ -12,14 +12,14 @@ import logging
 
 from bson import ObjectId
 from bson.errors import InvalidId
-from flask import current_app, g
+from flask import g
 from pymongo import ReturnDocument
 
 from core import quality
 from core.documents import DONE, etag_for, now
 from core.logs import audit
 
-from . import metrics
+from . import context, metrics
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ TARGET_FIELDS = {"model": 1, "version": 1, "status": 1, "result": 1, "finished_a
 
 def caller():
     """The client's name (Eve's auth value); None for an admin."""
-    return current_app.auth.get_request_auth_value() if current_app.auth else None
+    return context.auth_value()
 
 
 def as_id(value):
@@ -46,7 +46,7 @@ def resolve_targets(items):
     query = {"_id": {"$in": list(ids)}}
     if caller() is not None:
         query["owner"] = caller()
-    db = current_app.data.driver.db
+    db = context.db()
     predictions = list(db.predictions.find(query, TARGET_FIELDS)) if ids else []
     versions = {}
     for prediction in predictions:
@@ -138,7 +138,7 @@ def apply(db, labels, by):
 
 
 def on_inserted_feedback(items):
-    db = current_app.data.driver.db
+    db = context.db()
     by = (g.get("account") or {}).get("name")
     apply(db, [(item["prediction"], item["actual"], target_of(item["prediction"])[1])
                for item in items], by)

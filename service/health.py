@@ -1,9 +1,10 @@
 """GET /api/v1/health: open to all, 200 when MongoDB and Redis both answer, else 503."""
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
 from rq import Worker
 
 from core.queue import Queues
 
+from . import context
 from .queues import queues
 
 blueprint = Blueprint("health", __name__)
@@ -23,7 +24,7 @@ def prediction_workers(service_queues: Queues) -> int:
 
 @blueprint.get("/health")
 def health():
-    db = current_app.data.driver.db
+    db = context.db()
     _, mongo_error = check("mongo", lambda: db.command("ping"))
     both = queues()
     workers, redis_error = check("redis", lambda: prediction_workers(both))

@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from core.logs import audit
 from core.types import InputItem
 
-from . import feedback, limits, submission
+from . import context, feedback, limits, submission
 from .models.lookup import lookup_model, model_of
 from .queues import queues
 
@@ -63,7 +63,7 @@ def delete_predictions_unless_created(
         prediction_ids: list[ObjectId]) -> Callable[[BaseResponse], BaseResponse]:
     def cleanup(response: BaseResponse) -> BaseResponse:
         if response.status_code != 201:
-            current_app.data.driver.db.predictions.delete_many({"_id": {"$in": prediction_ids}})
+            context.db().predictions.delete_many({"_id": {"$in": prediction_ids}})
         return response
     return cleanup
 
@@ -76,7 +76,7 @@ def on_insert_inputs(items: list[InputItem]) -> None:
         assert model is not None  # the validator refused the request otherwise
         submission.prepare(item, model)
     g.chunks = submission.store_predictions(
-        current_app.data.driver.db, items, datetime.now(timezone.utc),
+        context.db(), items, datetime.now(timezone.utc),
         current_app.config["CHUNK_SIZE"])
     after_this_request(delete_predictions_unless_created(
         [item["prediction"] for item in items]))

@@ -13,6 +13,7 @@ import json
 
 from flask import Response, current_app, g, request
 
+from . import context
 from .auth import account_for, token_from_request
 from .errors import api_prefix, error_body
 
@@ -79,7 +80,7 @@ def claim():
     body = HashingInput(request.environ["wsgi.input"])
     request.environ["wsgi.input"] = body
     key = redis_key(account, value)
-    redis = current_app.redis
+    redis = context.redis()
     if redis.set(key, json.dumps({"state": "processing"}), nx=True, ex=PROCESSING_SECONDS):
         g.idempotency = (key, body)
         return None
@@ -98,7 +99,7 @@ def keep(response):
         return response
     key, body = claimed
     if response.status_code >= 500 or response.status_code == 413:
-        current_app.redis.delete(key)  # nothing stored (a body too large is not read)
+        context.redis().delete(key)  # nothing stored (a body too large is not read)
         return response
     response.direct_passthrough = False
     stored = {"state": "done", "digest": body.drained_digest(),
@@ -106,7 +107,7 @@ def keep(response):
               "content_type": response.content_type,
               "headers": {name: response.headers[name] for name in ("Location", "ETag")
                           if name in response.headers}}
-    current_app.redis.set(key, json.dumps(stored), ex=KEPT_SECONDS)
+    context.redis().set(key, json.dumps(stored), ex=KEPT_SECONDS)
     return response
 
 

@@ -15,6 +15,7 @@ from flask import abort, current_app, make_response
 
 from core.documents import UNFINISHED
 
+from . import context
 from .errors import error_body
 from .recent import Recent
 
@@ -24,7 +25,7 @@ HEADROOM = 0.9
 
 
 def count_pending(owner):
-    return current_app.data.driver.db.predictions.count_documents(
+    return context.db().predictions.count_documents(
         {"owner": owner, "status": {"$in": list(UNFINISHED)}})
 
 

@@ -9,7 +9,7 @@ right for the whole deployment, however many hosts run workers, with no pushgate
 import os
 import time
 
-from flask import Response, current_app, g, request
+from flask import Response, g, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -24,6 +24,7 @@ from rq import Worker
 from core import quality
 from core.documents import UNFINISHED, now
 
+from . import context
 from .auth import refuse_unless_admin
 from .models import quality as model_quality
 from .queues import queues
@@ -52,7 +53,7 @@ class StoreCollector:
                 workers.add_metric([queue.name], Worker.count(queue=queue))
             by_status = GaugeMetricFamily("predictions", "predictions by model, version, status",
                                           labels=["model", "version", "status"])
-            groups = current_app.data.driver.db.predictions.aggregate([{"$group": {
+            groups = context.db().predictions.aggregate([{"$group": {
                 "_id": {"model": "$model", "version": "$version", "status": "$status"},
                 "count": {"$sum": 1}}}])
             for group in groups:
@@ -64,17 +65,17 @@ class StoreCollector:
             rows_left = GaugeMetricFamily("batch_rows_unfinished",
                                           "rows of unfinished batches not finished yet")
             left = 0
-            for batch in current_app.data.driver.db.batches.find(
+            for batch in context.db().batches.find(
                     {"status": {"$in": list(UNFINISHED)}},
                     {"total": 1, "done": 1, "failed": 1, "cancelled": 1}):
                 left += batch["total"] - batch["done"] - batch["failed"] - batch["cancelled"]
-            for group in current_app.data.driver.db.batches.aggregate([
+            for group in context.db().batches.aggregate([
                     {"$group": {"_id": "$status", "count": {"$sum": 1}}}]):
                 batches.add_metric([str(group["_id"])], group["count"])
             rows_left.add_metric([], left)
         yield from (depth, workers, by_status, batches, rows_left)
         with self.app.app_context():
-            yield from model_quality_gauges(current_app.data.driver.db)
+            yield from model_quality_gauges(context.db())
 
 
 def model_quality_gauges(db):

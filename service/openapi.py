@@ -12,7 +12,7 @@ from openapi_ui_bundles import swagger_ui
 
 from core.inference import feature_types
 
-from . import query
+from . import context, query
 from .callback_policy import callback_url_pattern
 from .errors import api_prefix
 from .models.catalog import find_model
@@ -118,7 +118,7 @@ def resource_schema(resource):
 
 def registered_models():
     """The models inputs may name, from the registry (uploads included)."""
-    return list(current_app.data.driver.db.models.find(
+    return list(context.db().models.find(
         {}, {"name": 1, "version": 1, "task": 1, "features": 1, "feature_types": 1,
              "aliases": 1, "retired": 1}).sort([("name", 1), ("version", 1)]))
 
@@ -136,7 +136,7 @@ def input_schema(models):
     live = [m for m in models if not m.get("retired")]
     branches = []
     for name in sorted({m["name"] for m in live}):
-        default = find_model(current_app.data.driver.db, name)
+        default = find_model(context.db(), name)
         named = [(None, None, default)] if default else []
         for model in (m for m in live if m["name"] == name):
             named.append(("version", model["version"], model))

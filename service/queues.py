@@ -5,6 +5,8 @@ from flask import current_app
 
 from core.queue import Queues
 
+from . import context
+
 
 def queues() -> Queues:
-    return Queues(current_app.redis, current_app.config)
+    return Queues(context.redis(), current_app.config)

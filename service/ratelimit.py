@@ -8,6 +8,7 @@ import time
 
 from flask import abort, current_app, make_response
 
+from . import context
 from .errors import error_body
 
 
@@ -17,7 +18,7 @@ def enforce_rate_limit(token_id: str) -> None:
     now = time.time()
     window_start = int(now // window) * window
     key = f"ratelimit:{token_id}:{window_start}"
-    pipe = current_app.redis.pipeline()
+    pipe = context.redis().pipeline()
     pipe.incr(key)
     pipe.expire(key, window + 1)
     count, _ = pipe.execute()

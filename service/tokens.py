@@ -11,6 +11,8 @@ from datetime import datetime, timedelta, timezone
 
 from flask import current_app, g
 
+from . import context
+
 ROLES = ("client", "admin")
 LAST_USED_RESOLUTION = timedelta(minutes=1)  # at most one write per token per minute
 
@@ -80,7 +82,7 @@ def account_key(digest):
 def on_deleted_item_tokens(item):
     """A revoked token stops working: the API forgets its account, at once in Redis and
     in this process, within PROCESS_ACCOUNT_SECONDS in the others (service/auth.py)."""
-    current_app.redis.delete(account_key(item["_id"]))
+    context.redis().delete(account_key(item["_id"]))
     current_app.extensions["recent_accounts"].forget(item["_id"])
 
 

@@ -22,6 +22,8 @@ from flask import abort, after_this_request, current_app
 from core import finished
 from core.documents import FINISHED
 
+from . import context
+
 log = logging.getLogger(__name__)
 
 MAX_WAIT_SECONDS = 60
@@ -111,10 +113,10 @@ def is_finished_or_absent(resource, document_id):
     """One read: is the caller's prediction (or batch) finished, or not there to wait
     for?"""
     query = {"_id": ObjectId(document_id)}
-    owner = current_app.auth.get_request_auth_value()  # Eve's auth_field value (auth.py)
+    owner = context.auth_value()  # Eve's auth_field value (auth.py)
     if owner is not None:
         query["owner"] = owner
-    document = current_app.data.driver.db[resource].find_one(query, {"status": 1})
+    document = context.db()[resource].find_one(query, {"status": 1})
     return document is None or document.get("status") in FINISHED
 
 

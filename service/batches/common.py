@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from bson import ObjectId
 from bson.errors import InvalidId
 from eve.render import send_response
-from flask import abort, current_app, request
+from flask import abort, request
 from werkzeug.wrappers import Response
 
+from .. import context
 from ..errors import error_document
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ def shown(batch: dict[str, Any]) -> dict[str, Any]:
 
 def owner() -> str | None:
     """The client's name, which Eve's auth_field filters on (auth.py); None for an admin."""
-    return current_app.auth.get_request_auth_value()
+    return context.auth_value()
 
 
 def caller_batch(batch_id: str) -> dict[str, Any]:
@@ -43,7 +44,7 @@ def caller_batch(batch_id: str) -> dict[str, Any]:
         abort(404)
     if owner() is not None:
         query["owner"] = owner()
-    batch = current_app.data.driver.db.batches.find_one(query, {"counted": 0})
+    batch = context.db().batches.find_one(query, {"counted": 0})
     if batch is None:
         abort(404)
     return batch
@@ -52,7 +53,7 @@ def caller_batch(batch_id: str) -> dict[str, Any]:
 def batch_model(batch: dict[str, Any]) -> dict[str, Any]:
     """The batch's model version, or 409: it was deleted, its rows stay in /inputs and
     /predictions."""
-    model = current_app.data.driver.db.models.find_one(
+    model = context.db().models.find_one(
         {"name": batch["model"], "version": batch["version"]})
     if model is None:
         abort(409, description="the batch's model version was deleted: its rows are "

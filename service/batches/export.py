@@ -10,12 +10,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from eve.auth import requires_auth
-from flask import Response, abort, current_app, request, stream_with_context
+from flask import Response, abort, request, stream_with_context
 from pymongo.database import Database
 
 from core import batches as counters
 from core.types import ModelDocument
 
+from .. import context
 from .common import batch_model, caller_batch
 
 Document = dict[str, Any]
@@ -104,7 +105,7 @@ def results(resource: str, batch_id: str) -> Response:
     output = request.args.get("format", "csv")
     if output not in ("csv", "jsonl"):
         abort(400, description="format is csv (the default) or jsonl")
-    db = current_app.data.driver.db
+    db = context.db()
     model = batch_model(batch)
     lines = (csv_lines if output == "csv" else jsonl_lines)(model, batch_rows(db, batch))
     mimetype = "text/csv" if output == "csv" else "application/jsonl"

@@ -5,14 +5,14 @@ from typing import Any
 
 from eve.auth import requires_auth
 from eve.render import send_response
-from flask import abort, current_app, g
+from flask import abort, g
 from pymongo.database import Database
 from werkzeug.wrappers import Response
 
 from core.documents import DONE
 from core.types import ModelDocument
 
-from .. import feedback
+from .. import context, feedback
 from . import files as batch_files
 from .common import Issue, batch_model, body_lines, caller_batch, owner, refused
 from .export import batch_rows
@@ -50,7 +50,7 @@ def label_batch(resource: str, batch_id: str) -> Response:
     """POST /batches/{id}/feedback: a CSV of `ref,actual` labels the batch's rows as
     POST /feedback labels predictions; any bad row: 422 listing them, nothing stored."""
     batch = caller_batch(batch_id)
-    db = current_app.data.driver.db
+    db = context.db()
     model = batch_model(batch)
     lines = body_lines()
     if lines is None:

@@ -24,7 +24,7 @@ from core.logs import audit
 from core.queue import Turns
 from core.types import InputItem, ModelDocument
 
-from .. import limits, submission
+from .. import context, limits, submission
 from ..callback_policy import callback_refusal
 from ..models.lookup import BOTH_NAMED, lookup_model, naming_refusal
 from ..queues import queues
@@ -91,7 +91,7 @@ def create() -> Response:
 
 @requires_auth("resource")
 def create_batch(resource: str) -> Response:
-    current_app.redis.ping()  # Redis down: 503 now, before anything is read or stored
+    context.redis().ping()  # Redis down: 503 now, before anything is read or stored
     found, issues = parameters()
     if found is None:
         return refused(issues)
@@ -155,7 +155,7 @@ def store(model: ModelDocument, total: int, validated: io.BufferedRandom | Any,
           ref_column: str, callback_url: str | None) -> dict[str, Any]:
     """Store the batch, then its rows chunk by chunk, each chunk queued once stored.
     Anything failing on the way deletes what was stored (and raises: 503)."""
-    db = current_app.data.driver.db
+    db = context.db()
     batch = new_batch(model, total, ref_column, callback_url)
     db.batches.insert_one(batch)
     service_queues, stored = queues(), 0

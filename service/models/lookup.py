@@ -13,6 +13,7 @@ from redis import Redis
 
 from core.types import ModelDocument
 
+from .. import context
 from .catalog import find_model
 
 GENERATION_KEY = "models:generation"
@@ -34,13 +35,13 @@ def lookup_model(name: str, version: int | None = None,
     if (name, version, alias) in this_request:
         return this_request[name, version, alias]
     if "models_generation" not in g:
-        generation = current_app.redis.get(GENERATION_KEY)
+        generation = context.redis().get(GENERATION_KEY)
         g.models_generation = (generation, int(time.time() // REMEMBER_SECONDS))
     remembered: dict[tuple[Any, ...], ModelDocument] = \
         current_app.extensions.setdefault("models_by_key", {})
     model = remembered.get((g.models_generation, name, version, alias))
     if model is None:
-        model = find_model(current_app.data.driver.db, name, version, alias)
+        model = find_model(context.db(), name, version, alias)
         if model is None:
             return None
         if len(remembered) >= REMEMBERED_MAX:

@@ -12,11 +12,12 @@ from datetime import timedelta
 
 from bson import ObjectId
 from bson.errors import InvalidId
-from flask import Blueprint, abort, current_app, jsonify, request
+from flask import Blueprint, abort, jsonify, request
 
 from core import profiles, quality
 from core.documents import now
 
+from .. import context
 from ..auth import account_for, token_from_request
 from ..errors import api_prefix, error_body
 
@@ -80,7 +81,7 @@ def totals_since(documents, since):
 
 def window_totals(model, window):
     span = WINDOWS[window]
-    return quality.totals(quality.buckets(current_app.data.driver.db, model["_id"],
+    return quality.totals(quality.buckets(context.db(), model["_id"],
                                           now() - span if span else None))
 
 
@@ -124,7 +125,7 @@ def admin_model(model_id):
     if account["role"] != "admin":
         return None, error_body(403, "admins only")
     try:
-        model = current_app.data.driver.db.models.find_one({"_id": ObjectId(model_id)})
+        model = context.db().models.find_one({"_id": ObjectId(model_id)})
     except (InvalidId, TypeError):
         model = None
     if model is None:

@@ -13,6 +13,7 @@ from eve.auth import requires_auth
 from eve.render import send_response
 from flask import Blueprint, current_app, request
 
+from .. import context
 from ..batches import files
 from ..errors import api_prefix, error_document
 from . import catalog
@@ -98,13 +99,13 @@ def register(resource):
     reference = reference_rows(files["reference"]) if "reference" in files else None
     try:
         document = catalog.register_upload(
-            current_app.data.driver.db, form["name"], files["artifact"].read(),
+            context.db(), form["name"], files["artifact"].read(),
             files["artifact"].filename, features, form.get("alias"), reference)
     except catalog.ModelRefused as exc:
         return refused({"artifact": str(exc)})
     except catalog.ReferenceRefused as exc:
         return refused({"reference": str(exc)})
-    models_changed(current_app.redis)
+    models_changed(context.redis())
     document["_status"] = "OK"
     return send_response("models", (document, None, document["_etag"], 201))
 
@@ -115,12 +116,12 @@ blueprint.add_url_rule("/models", view_func=upload, methods=["POST"])
 def on_updated_models(updates, original):
     """A PATCH that gives aliases takes each from the versions of the name that had it."""
     for alias in updates.get("aliases") or []:
-        catalog.take_alias(current_app.data.driver.db, original["name"], alias, original["_id"])
-    models_changed(current_app.redis)
+        catalog.take_alias(context.db(), original["name"], alias, original["_id"])
+    models_changed(context.redis())
 
 
 def on_deleted_item_models(item):
-    models_changed(current_app.redis)
+    models_changed(context.redis())
 
 
 def attach(app):

@@ -15,6 +15,7 @@ from flask import (
     url_for,
 )
 
+from .. import context
 from ..models.quality import DEFAULT_DRIFT_THRESHOLD, WINDOWS
 from . import figures, review, session
 from .forms import FeedbackForm, LoginForm, LogoutForm, ThresholdsForm, refusal_of
@@ -25,7 +26,7 @@ VERSION_WINDOW = "7d"
 
 
 def db():
-    return current_app.data.driver.db
+    return context.db()
 
 
 @blueprint.context_processor

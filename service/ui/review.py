@@ -4,16 +4,15 @@ each with its features and probabilities. A reviewer's label is sent as feedback
 through POST /feedback's own path (Eve's post_internal with the same hooks and
 validation), so the row leaves the queue with `reviewed_by` and the quality moves."""
 from eve.methods.post import post_internal
-from flask import current_app
 
-from .. import feedback
+from .. import context, feedback
 
 
 def pending(db, limit):
     """(the oldest `limit` pending predictions, each with its model and features; how
     many are pending in all). The store's list bounds (service/data.py) let the
     development database sort in SQL, as Eve's own list queries do."""
-    queue = {"review": "pending", **current_app.data.list_bounds("predictions")}
+    queue = {"review": "pending", **context.list_bounds("predictions")}
     predictions = list(db.predictions.find(
         queue,
         {"model": 1, "version": 1, "input": 1, "result": 1, "finished_at": 1, "_created": 1,
