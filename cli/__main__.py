@@ -10,34 +10,41 @@ import csv
 import json
 import os
 import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import pymongo
 import pymongo.errors
 import requests
+from pymongo.database import Database
 
 import settings
 
 from . import endpoints
 from .client import ApiError
 
+if TYPE_CHECKING:
+    from .client import Client
+
 
 class CommandError(Exception):
     """An expected failure: its message is all the user sees."""
 
 
-def without_password(uri):
+def without_password(uri: str) -> str:
     parts = urlsplit(uri)
     if parts.password is None:
         return uri
     return uri.replace(f":{parts.password}@", ":***@", 1)
 
 
-def database():
+def database() -> Database[Any]:
     """The database named in the URI, after a ping (2 s at most when nobody answers)."""
     uri = endpoints.mongo_uri()
     try:
-        client = pymongo.MongoClient(uri, **settings.MONGO_OPTIONS)
+        options: dict[str, Any] = settings.MONGO_OPTIONS
+        client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(uri, **options)
         client.admin.command("ping")
         return client.get_default_database()
     except (pymongo.errors.PyMongoError, ValueError) as exc:
@@ -45,7 +52,7 @@ def database():
                            f"(is make run running? set MONGO_URI): {type(exc).__name__}") from None
 
 
-def cmd_create_token(args):
+def cmd_create_token(args: argparse.Namespace) -> None:
     from service.tokens import create_token
     token = create_token(database(), args.role, args.name)
     print(f"created {args.role} token for {args.name!r} (stored hashed; shown only now):",
@@ -53,32 +60,32 @@ def cmd_create_token(args):
     print(token)
 
 
-def cmd_train(args):
+def cmd_train(args: argparse.Namespace) -> None:
     from .train import train_all
     for entry in train_all():
         print(f"{entry['name']} v{entry['version']}: {entry['metrics']} "
               f"sha256={entry['artifact']['sha256'][:12]}")
 
 
-def cmd_sync_models(args):
+def cmd_sync_models(args: argparse.Namespace) -> None:
     from service.models.catalog import sync_manifest
     sync_manifest(database())
     print("models synced")
 
 
-def api_client(args):
+def api_client(args: argparse.Namespace) -> "Client":
     from .client import Client
     if not args.token:
         raise CommandError("a token is needed: --token or PREDICTION_API_TOKEN")
     return Client(args.url or endpoints.api_url(), args.token)
 
 
-def read_ids(path):
+def read_ids(path: str | None) -> list[str]:
     source = sys.stdin if path in (None, "-") else open(path)
     return [line.strip() for line in source if line.strip()]
 
 
-def cmd_submit(args):
+def cmd_submit(args: argparse.Namespace) -> None:
     """Upload the file as one batch and print its id; with --wait, a progress bar from
     the batch's counters until it is finished; with --out, its results into that file."""
     from tqdm import tqdm
@@ -89,7 +96,7 @@ def cmd_submit(args):
     if not (args.wait or args.out):
         return
     with tqdm(total=batch["total"], unit="row", desc="done", file=sys.stderr) as bar:
-        def progress(current):
+        def progress(current: dict[str, Any]) -> None:
             bar.update(current["done"] + current["failed"] + current["cancelled"] - bar.n)
         batch = api.wait_batch(batch["_id"], timeout=args.timeout, progress=progress)
     print(f"batch {batch['_id']}: {batch['status']}, {batch['done']} done, "
@@ -99,43 +106,43 @@ def cmd_submit(args):
                           "jsonl" if args.out.endswith((".jsonl", ".ndjson")) else "csv")
 
 
-def cmd_wait(args):
+def cmd_wait(args: argparse.Namespace) -> None:
     from tqdm import tqdm
     api = api_client(args)
     ids = read_ids(args.ids) if args.ids else None
     total = len(ids) if ids is not None else api.pending()
     with tqdm(total=total, unit="prediction", desc="done", file=sys.stderr) as bar:
-        def progress(left):
+        def progress(left: int) -> None:
             bar.update(max(0, total - left - bar.n))
         api.wait(ids, timeout=args.timeout, progress=progress)
 
 
-def cmd_register_model(args):
+def cmd_register_model(args: argparse.Namespace) -> None:
     features = [f.strip() for f in args.features.split(",")] if args.features else None
     document = api_client(args).register_model(args.file, args.name, args.alias, features,
                                                args.reference)
     print(json.dumps(document, indent=2))
 
 
-def cmd_feedback(args):
+def cmd_feedback(args: argparse.Namespace) -> None:
     print(json.dumps(api_client(args).batch_feedback(args.batch, args.file)))
 
 
-def cmd_figures(args):
+def cmd_figures(args: argparse.Namespace) -> None:
     print(json.dumps(api_client(args).model_figures(args.model, args.version, args.what,
                                                     args.window), indent=2))
 
 
-def cmd_references(args):
+def cmd_references(args: argparse.Namespace) -> None:
     from .train import references_all
     for entry in references_all():
         print(f"{entry['name']} v{entry['version']}: {entry['reference']}")
 
 
-def cmd_export(args):
+def cmd_export(args: argparse.Namespace) -> None:
     api = api_client(args)
     rows = api.export(read_ids(args.ids) if args.ids else None)
-    columns = []
+    columns: list[str] = []
     for row in rows:
         columns += [key for key in row if key not in columns]
     writer = csv.DictWriter(sys.stdout, fieldnames=columns)
@@ -143,13 +150,13 @@ def cmd_export(args):
     writer.writerows(rows)
 
 
-def add_api_arguments(parser):
+def add_api_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", help="the API (default: PREDICTION_API_URL, else the URL "
                                       "`make run` wrote, else http://127.0.0.1:5000)")
     parser.add_argument("--token", default=os.environ.get("PREDICTION_API_TOKEN"))
 
 
-def run(args):
+def run(args: argparse.Namespace) -> str | None:
     """args.run(args), with each expected failure said in one line."""
     try:
         args.run(args)
@@ -173,7 +180,7 @@ def run(args):
     return None
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m service")
     commands = parser.add_subparsers(dest="command", required=True)
     token = commands.add_parser("create-token", help="create an API token, print it")

@@ -14,11 +14,16 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import IO, Any
 
 import requests
 
 from core.documents import CANCELLED, DONE, UNFINISHED
+from core.types import Features
+
+from .endpoints import StrPath
 
 BULK = 1000        # inputs per POST, the API's limit
 SUBMIT_THREADS = 4  # POSTs at a time
@@ -26,7 +31,7 @@ IDS_PER_QUERY = 100
 UPLOAD_SECONDS = 3600  # a file's rows are stored before POST /batches answers
 
 
-def file_sha256(path):
+def file_sha256(path: StrPath) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -35,10 +40,10 @@ def file_sha256(path):
 
 
 class ApiError(Exception):
-    def __init__(self, response):
+    def __init__(self, response: requests.Response) -> None:
         self.status = response.status_code
         try:
-            body = response.json()
+            body: Any = response.json()
         except ValueError:
             body = response.text
         self.body = body
@@ -46,26 +51,29 @@ class ApiError(Exception):
 
 
 class Client:
-    def __init__(self, url, token, timeout=60):
+    def __init__(self, url: str, token: str, timeout: float = 60) -> None:
         self.base = url.rstrip("/") + "/api/v1"
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"Bearer {token}"
         self.timeout = timeout
 
-    def request(self, method, path, timeout=None, **kwargs):
+    def request(self, method: str, path: str, timeout: float | tuple[float, float] | None = None,
+                **kwargs: Any) -> Any:
         response = self.session.request(method, self.base + path,
                                         timeout=timeout or self.timeout, **kwargs)
         if response.status_code >= 400:
             raise ApiError(response)
         return response.json() if response.content else None
 
-    def submit(self, model, rows, refs=None, version=None, progress=None):
+    def submit(self, model: str, rows: Sequence[Features | dict[str, Any]],
+               refs: Sequence[str | None] | None = None, version: int | None = None,
+               progress: Callable[[int], object] | None = None) -> list[str]:
         """POST rows (lists or {name: value} dicts) in bulk requests, SUBMIT_THREADS at a
         time (the API has several processes); returns the prediction ids in row order."""
-        def post(start):
-            batch = []
+        def post(start: int) -> list[str]:
+            batch: list[dict[str, Any]] = []
             for offset, features in enumerate(rows[start:start + BULK]):
-                item = {"model": model, "features": features}
+                item: dict[str, Any] = {"model": model, "features": features}
                 if version is not None:
                     item["version"] = version
                 if refs is not None and refs[start + offset] not in (None, ""):
@@ -80,7 +88,8 @@ class Client:
         with ThreadPoolExecutor(SUBMIT_THREADS) as pool:
             return [pid for ids in pool.map(post, range(0, len(rows), BULK)) for pid in ids]
 
-    def submit_file(self, path, model, version=None, alias=None, callback_url=None):
+    def submit_file(self, path: StrPath, model: str, version: int | None = None, alias: str | None = None,
+                    callback_url: str | None = None) -> dict[str, Any]:
         """Upload a CSV file as one batch (streamed, not read into memory); returns the
         batch document. Its Idempotency-Key is made from the file's sha256 and the
         parameters, so submitting the same file again within 24 h (after a crash, a
@@ -94,13 +103,15 @@ class Client:
                                 params=params, headers={"Content-Type": "text/csv",
                                                         "Idempotency-Key": key})
 
-    def batch(self, batch_id, wait=None):
+    def batch(self, batch_id: str, wait: float | None = None) -> dict[str, Any]:
         """The batch document; with wait (seconds), held until it is finished or that
         much time has passed (long polling)."""
         headers = {"Prefer": f"wait={wait}"} if wait else {}
         return self.request("GET", f"/batches/{batch_id}", headers=headers)
 
-    def wait_batch(self, batch_id, timeout=None, progress=None, round_seconds=1):
+    def wait_batch(self, batch_id: str, timeout: float | None = None,
+                   progress: Callable[[dict[str, Any]], object] | None = None,
+                   round_seconds: float = 1) -> dict[str, Any]:
         """Until the batch is finished: one long-polling request per round, whatever
         its number of rows; progress(batch) after each. Returns the batch."""
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -114,7 +125,7 @@ class Client:
                 left = batch["total"] - batch["done"] - batch["failed"] - batch["cancelled"]
                 raise TimeoutError(f"{left} rows of batch {batch_id} still pending")
 
-    def batch_results(self, batch_id, path, format="csv"):
+    def batch_results(self, batch_id: str, path: StrPath, format: str = "csv") -> None:
         """Write the batch's results (CSV, or JSON lines) to path, as they stream in."""
         response = self.session.get(f"{self.base}/batches/{batch_id}/results",
                                     params={"format": format}, stream=True,
@@ -125,7 +136,8 @@ class Client:
             for chunk in response.iter_content(1 << 16):
                 out.write(chunk)
 
-    def predictions(self, ids=None, where=None):
+    def predictions(self, ids: Sequence[str] | None = None,
+                    where: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         """The client's predictions: all of them, those matching `where`, or those in ids."""
         if ids is None:
             yield from self.pages("/predictions", where or {})
@@ -134,7 +146,7 @@ class Client:
             chunk = ids[start:start + IDS_PER_QUERY]
             yield from self.pages("/predictions", {"_id": {"$in": chunk}})
 
-    def pages(self, path, where):
+    def pages(self, path: str, where: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         page = 1
         while True:
             body = self.request("GET", path, params={
@@ -144,18 +156,19 @@ class Client:
                 return
             page += 1
 
-    def pending(self, ids=None):
+    def pending(self, ids: Sequence[str] | None = None) -> int:
         """How many of the client's predictions are queued or running: of all of them, or
         of those from the first to the last of ids (ids are ObjectIds, which grow with
         time, so this is one question whatever the number of ids: it also counts any
         other prediction the client made meanwhile)."""
-        unfinished = {"status": {"$in": list(UNFINISHED)}}
+        unfinished: dict[str, Any] = {"status": {"$in": list(UNFINISHED)}}
         if ids:
             unfinished["_id"] = {"$gte": min(ids), "$lte": max(ids)}
         return self.request("GET", "/predictions", params={
             "where": json.dumps(unfinished), "max_results": 1})["_meta"]["total"]
 
-    def wait(self, ids=None, interval=0.5, timeout=None, progress=None):
+    def wait(self, ids: Sequence[str] | None = None, interval: float = 0.5, timeout: float | None = None,
+             progress: Callable[[int], object] | None = None) -> None:
         """Until no prediction (from the first to the last of ids, or of the client) is
         queued or running: one request per round."""
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -169,7 +182,9 @@ class Client:
                 raise TimeoutError(f"{left} predictions still pending")
             time.sleep(interval)
 
-    def register_model(self, path, name, alias=None, features=None, reference=None):
+    def register_model(self, path: StrPath, name: str, alias: str | None = None,
+                       features: Iterable[str] | None = None,
+                       reference: StrPath | None = None) -> dict[str, Any]:
         """Upload a model file (an admin token's right), and perhaps a CSV of reference
         rows for drift: the new version's document."""
         form = {"name": name}
@@ -178,7 +193,7 @@ class Client:
         if features:
             form["features"] = json.dumps(list(features))
         with open(path, "rb") as f:
-            files = {"artifact": (os.path.basename(path), f)}
+            files: dict[str, tuple[str, IO[bytes]]] = {"artifact": (os.path.basename(path), f)}
             if reference:
                 files["reference"] = (os.path.basename(reference), open(reference, "rb"))
             try:
@@ -187,7 +202,7 @@ class Client:
                 if reference:
                     files["reference"][1].close()
 
-    def model_document(self, name, version=None):
+    def model_document(self, name: str, version: int | None = None) -> dict[str, Any]:
         """The version of `name` (its latest when no version is given)."""
         where = {"name": name, **({"version": int(version)} if version else {})}
         found = self.request("GET", "/models", params={
@@ -196,31 +211,32 @@ class Client:
             raise LookupError(f"no model {name!r}" + (f" version {version}" if version else ""))
         return found[0]
 
-    def model_figures(self, name, version=None, what="quality", window="24h"):
+    def model_figures(self, name: str, version: int | None = None, what: str = "quality",
+                      window: str = "24h") -> dict[str, Any]:
         """GET /models/{id}/quality or /drift (an admin token's right)."""
         model = self.model_document(name, version)
         return self.request("GET", f"/models/{model['_id']}/{what}", params={"window": window})
 
-    def batch_feedback(self, batch_id, path):
+    def batch_feedback(self, batch_id: str, path: StrPath) -> dict[str, Any]:
         """Label a batch's rows from a CSV file of `ref,actual`: {"labelled": n}."""
         with open(path, "rb") as f:
             return self.request("POST", f"/batches/{batch_id}/feedback", data=f,
                                 headers={"Content-Type": "text/csv"})
 
-    def models(self):
+    def models(self) -> list[dict[str, Any]]:
         """Every registered model version's document."""
         return list(self.pages("/models", {}))
 
-    def feature_names(self):
+    def feature_names(self) -> dict[tuple[str, int], list[str]]:
         """{(model, version): [feature names]} from the registry."""
         return {(m["name"], m["version"]): m["features"]
                 for m in self.pages("/models", {})}
 
-    def export(self, ids=None):
+    def export(self, ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
         """Predictions joined to their inputs, one flat dict per prediction."""
         names = self.feature_names()
         predictions = list(self.predictions(ids))
-        inputs = {}
+        inputs: dict[str, dict[str, Any]] = {}
         input_ids = [p["input"] for p in predictions]
         for start in range(0, len(input_ids), IDS_PER_QUERY):
             for item in self.pages("/inputs", {"_id": {"$in": input_ids[start:start + IDS_PER_QUERY]}}):
@@ -229,8 +245,9 @@ class Client:
                 for p in predictions]
 
 
-def flatten(prediction, source, feature_names):
-    row = {"prediction": prediction["_id"], "input": prediction["input"],
+def flatten(prediction: Mapping[str, Any], source: Mapping[str, Any],
+            feature_names: list[str]) -> dict[str, Any]:
+    row: dict[str, Any] = {"prediction": prediction["_id"], "input": prediction["input"],
            "ref": source.get("ref", ""), "model": prediction["model"],
            "version": prediction["version"], "status": prediction["status"]}
     row.update(zip(feature_names, source.get("features", [])))

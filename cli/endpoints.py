@@ -6,6 +6,7 @@ terminal needs no environment variables. An environment variable still wins."""
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import settings
 
@@ -13,12 +14,14 @@ ROOT = Path(settings.__file__).resolve().parent
 STACK_FILE = "stack.json"
 DEFAULT_API_URL = "http://127.0.0.1:5000"
 
+StrPath = str | os.PathLike[str]
 
-def stack_file(data_dir=None):
+
+def stack_file(data_dir: StrPath | None = None) -> Path:
     return Path(data_dir or os.environ.get("DATA_DIR") or ROOT / "data").resolve() / STACK_FILE
 
 
-def write_private(path, text):
+def write_private(path: StrPath, text: str) -> Path:
     """Write a file only its owner can read (mode 0600, whatever the umask)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -29,17 +32,17 @@ def write_private(path, text):
     return path
 
 
-def write_stack_file(data_dir, mongo_uri, redis_url, api_url):
+def write_stack_file(data_dir: StrPath | None, mongo_uri: str, redis_url: str, api_url: str) -> Path:
     """Mode 0600: off loopback the URIs carry the servers' passwords."""
     return write_private(stack_file(data_dir), json.dumps(
         {"mongo_uri": mongo_uri, "redis_url": redis_url, "api_url": api_url}, indent=2) + "\n")
 
 
-def remove_stack_file(data_dir):
+def remove_stack_file(data_dir: StrPath | None) -> None:
     stack_file(data_dir).unlink(missing_ok=True)
 
 
-def read_stack_file():
+def read_stack_file() -> dict[str, Any]:
     """What the running (or last) `make run` wrote; {} when there is no such file."""
     try:
         return json.loads(stack_file().read_text())
@@ -47,10 +50,10 @@ def read_stack_file():
         return {}
 
 
-def mongo_uri():
+def mongo_uri() -> str:
     return os.environ.get("MONGO_URI") or read_stack_file().get("mongo_uri") or settings.MONGO_URI
 
 
-def api_url():
+def api_url() -> str:
     return (os.environ.get("PREDICTION_API_URL") or read_stack_file().get("api_url")
             or DEFAULT_API_URL)

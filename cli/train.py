@@ -3,47 +3,54 @@
 `python -m service train` writes artifacts/<name>/<version>/model.joblib and
 artifacts/manifest.json (sha256, held-out metrics, feature names, classes, versions)."""
 import json
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import joblib
+import numpy as np
 import sklearn
 from sklearn import datasets
 from sklearn.ensemble import GradientBoostingRegressor, RandomForestClassifier
 from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, r2_score
 from sklearn.model_selection import train_test_split
+from sklearn.utils import Bunch
 
 from core import profiles
 from core.inference import compute
+from core.types import Task
 from service.models.catalog import ARTIFACTS_DIR, MANIFEST, load_model, read_manifest, sha256_of
+
+from .endpoints import StrPath
 
 SEED = 0
 VERSION = 1
 
 
-def classifier():
+def classifier() -> RandomForestClassifier:
     return RandomForestClassifier(n_estimators=100, random_state=SEED)
 
 
-def regressor():
+def regressor() -> GradientBoostingRegressor:
     return GradientBoostingRegressor(random_state=SEED)
 
 
 # name -> (dataset loader, task, estimator factory)
-SPECS = {
+SPECS: dict[str, tuple[Callable[[], Bunch], Task, Callable[[], Any]]] = {
     "iris": (datasets.load_iris, "classification", classifier),
     "breast_cancer": (datasets.load_breast_cancer, "classification", classifier),
     "diabetes": (datasets.load_diabetes, "regression", regressor),
 }
 
 
-def feature_names(dataset):
+def feature_names(dataset: Bunch) -> list[str]:
     """sklearn's names with units dropped and spaces as underscores:
     'sepal length (cm)' -> 'sepal_length', 'mean radius' -> 'mean_radius'."""
     return [str(n).replace(" (cm)", "").replace(" ", "_") for n in dataset.feature_names]
 
 
-def held_out_metrics(task, estimator, X_test, y_test):
+def held_out_metrics(task: Task, estimator: Any, X_test: np.ndarray, y_test: np.ndarray) -> dict[str, float]:
     predicted = estimator.predict(X_test)
     if task == "classification":
         return {"accuracy": round(float(accuracy_score(y_test, predicted)), 6),
@@ -52,7 +59,7 @@ def held_out_metrics(task, estimator, X_test, y_test):
             "mae": round(float(mean_absolute_error(y_test, predicted)), 6)}
 
 
-def split(name):
+def split(name: str) -> tuple[Bunch, list[np.ndarray]]:
     """The shipped model's training and held-out rows (seed 0, a quarter held out)."""
     load, task, _ = SPECS[name]
     dataset = load()
@@ -61,7 +68,8 @@ def split(name):
         stratify=dataset.target if task == "classification" else None)
 
 
-def write_reference(entry, estimator, X_train, artifacts_dir):
+def write_reference(entry: dict[str, Any], estimator: Any, X_train: np.ndarray,
+                    artifacts_dir: StrPath) -> None:
     """The version's reference profile (core/profiles.py) from its training rows, next
     to its artifact; the manifest names it."""
     rows = X_train.tolist()
@@ -71,7 +79,7 @@ def write_reference(entry, estimator, X_train, artifacts_dir):
     entry["reference"] = relative
 
 
-def train_one(name, artifacts_dir):
+def train_one(name: str, artifacts_dir: StrPath) -> dict[str, Any]:
     _, task, make_estimator = SPECS[name]
     dataset, (X_train, X_test, y_train, y_test) = split(name)
     estimator = make_estimator().fit(X_train, y_train)
@@ -79,7 +87,7 @@ def train_one(name, artifacts_dir):
     path = Path(artifacts_dir) / relative
     path.parent.mkdir(parents=True, exist_ok=True)
     joblib.dump(estimator, path, compress=3)
-    entry = {
+    entry: dict[str, Any] = {
         "name": name, "version": VERSION, "task": task,
         "features": feature_names(dataset),
         "metrics": held_out_metrics(task, estimator, X_test, y_test),
@@ -94,22 +102,22 @@ def train_one(name, artifacts_dir):
     return entry
 
 
-def write_manifest(entries, artifacts_dir):
+def write_manifest(entries: list[dict[str, Any]], artifacts_dir: StrPath) -> None:
     with open(Path(artifacts_dir) / MANIFEST, "w") as f:
         json.dump({"models": entries}, f, indent=2)
         f.write("\n")
 
 
-def train_all(artifacts_dir=ARTIFACTS_DIR):
+def train_all(artifacts_dir: StrPath = ARTIFACTS_DIR) -> list[dict[str, Any]]:
     entries = [train_one(name, artifacts_dir) for name in SPECS]
     write_manifest(entries, artifacts_dir)
     return entries
 
 
-def references_all(artifacts_dir=ARTIFACTS_DIR):
+def references_all(artifacts_dir: StrPath = ARTIFACTS_DIR) -> list[dict[str, Any]]:
     """The shipped models' reference profiles from their training rows, for artifacts
     trained before profiles existed (the models themselves are not touched)."""
-    entries = read_manifest(artifacts_dir)
+    entries: list[dict[str, Any]] = read_manifest(artifacts_dir)
     for entry in entries:
         _, (X_train, *_) = split(entry["name"])
         estimator = load_model(entry["name"], entry["version"], artifacts_dir)[1]

@@ -15,6 +15,8 @@ import joblib
 import skops.io
 from pymongo.database import Database
 
+from .types import ArtifactRef
+
 BUCKET = "artifacts"
 SKOPS = "skops"
 JOBLIB = "joblib"
@@ -35,7 +37,7 @@ def format_of(filename: str | None, data: bytes) -> str:
     return JOBLIB
 
 
-def store(db: Database, data: bytes, artifact_format: str) -> dict:
+def store(db: Database[Any], data: bytes, artifact_format: str) -> ArtifactRef:
     """Store the bytes under their sha256 (once: the same bytes are one file)."""
     sha256 = sha256_of(data)
     bucket = gridfs.GridFS(db, collection=BUCKET)
@@ -47,7 +49,7 @@ def store(db: Database, data: bytes, artifact_format: str) -> dict:
     return {"sha256": sha256, "size": len(data), "format": artifact_format}
 
 
-def read_verified(db: Database, artifact: dict) -> bytes:
+def read_verified(db: Database[Any], artifact: ArtifactRef) -> bytes:
     """The stored bytes of `artifact`, only if they hash to its sha256."""
     try:
         data = gridfs.GridFS(db, collection=BUCKET).get(artifact["sha256"]).read()
@@ -61,7 +63,8 @@ def read_verified(db: Database, artifact: dict) -> bytes:
 
 def untrusted_types(data: bytes) -> list[str]:
     """The types in a skops file that skops does not trust by default."""
-    return skops.io.get_untrusted_types(data=data)
+    untrusted: list[str] = skops.io.get_untrusted_types(data=data)
+    return untrusted
 
 
 def load(data: bytes, artifact_format: str) -> Any:

@@ -21,16 +21,21 @@ Turns); a job of the batch that a worker starts later (a retry, a chunk stored a
 cancel) cancels its own rows instead of predicting them; a job already running
 finishes. So a row is written by one job only, and is never both done and cancelled."""
 import os
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.database import Database
 from rq import Queue
+from rq.job import Job
 
 from . import finished as finished_channel
 from . import rq_seams
 from .documents import CANCELLED, DONE, FAILED, QUEUED, RUNNING, UNFINISHED, etag_for, now
 from .queue import Queues
+
+BatchId = ObjectId | str  # a batch's _id, or its string in a job's meta
 
 
 def new_prefixes(batch_id: ObjectId) -> dict[str, str]:
@@ -48,18 +53,18 @@ def row_of(document_id: ObjectId) -> int:
     return int.from_bytes(document_id.binary[9:], "big")
 
 
-def rows_filter(prefix: str, total: int, first: int = 1) -> dict:
+def rows_filter(prefix: str, total: int, first: int = 1) -> dict[str, Any]:
     """The rows first..total of a batch, as an `_id` range."""
     return {"_id": {"$gte": row_id(prefix, first), "$lte": row_id(prefix, total)}}
 
 
-def touch(batch_id, what: str) -> dict:
+def touch(batch_id: BatchId, what: str) -> dict[str, Any]:
     stamp = now()
     return {"_updated": stamp, "_etag": etag_for(str(batch_id), what, stamp)}
 
 
-def update(db: Database, batch_id, changes: dict, condition: dict | None = None,
-           what: str = "update") -> dict | None:
+def update(db: Database[Any], batch_id: BatchId, changes: dict[str, Any],
+           condition: dict[str, Any] | None = None, what: str = "update") -> dict[str, Any] | None:
     """Apply `changes` to the batch (when it also matches `condition`), with a new
     _updated and _etag, in one atomic update. Returns the batch after it, or None if
     none matched."""
@@ -68,8 +73,8 @@ def update(db: Database, batch_id, changes: dict, condition: dict | None = None,
                                           changes, return_document=ReturnDocument.AFTER)
 
 
-def count_job(db: Database, batch_id, job_id: str, done: int = 0, failed: int = 0,
-              cancelled: int = 0) -> dict | None:
+def count_job(db: Database[Any], batch_id: BatchId, job_id: str, done: int = 0, failed: int = 0,
+              cancelled: int = 0) -> dict[str, Any] | None:
     """Add a job's rows to its batch, once per job. Returns the batch after the update,
     or None when the job had been counted (or the batch is gone)."""
     batch = update(db, batch_id,
@@ -82,11 +87,11 @@ def count_job(db: Database, batch_id, job_id: str, done: int = 0, failed: int = 
     return batch
 
 
-def is_complete(batch: dict) -> bool:
+def is_complete(batch: Mapping[str, Any]) -> bool:
     return batch["done"] + batch["failed"] + batch["cancelled"] >= batch["total"]
 
 
-def finish_if_complete(db: Database, batch: dict | None) -> bool:
+def finish_if_complete(db: Database[Any], batch: Mapping[str, Any] | None) -> bool:
     """Set the final status once the counters reach total. True for the one caller that
     did (it announces the batch and calls it back)."""
     if batch is None or not batch.get("stored") or not is_complete(batch):
@@ -96,7 +101,7 @@ def finish_if_complete(db: Database, batch: dict | None) -> bool:
                   condition={"status": {"$in": list(UNFINISHED)}}, what=final) is not None
 
 
-def finished(db: Database, queues: Queues, batch: dict | None) -> None:
+def finished(db: Database[Any], queues: Queues, batch: Mapping[str, Any] | None) -> None:
     """After a batch's counters changed: finish it if they are complete, and then tell
     the long-polling requests and its callback_url."""
     if batch is not None and finish_if_complete(db, batch):
@@ -106,15 +111,16 @@ def finished(db: Database, queues: Queues, batch: dict | None) -> None:
                                       collection="batches")
 
 
-def count_jobs(db: Database, queues: Queues, counts: list[tuple]) -> None:
+def count_jobs(db: Database[Any], queues: Queues, counts: Iterable[tuple[Job | None, int, int]]) -> None:
     """counts: [(job, done, failed), ...] of jobs whose rows were just written."""
     for job, done, failed in counts:
         batch_id = job.meta.get("batch") if job is not None else None
         if batch_id:
+            assert job is not None  # a batch id comes from a job's meta
             finished(db, queues, count_job(db, batch_id, job.id, done, failed))
 
 
-def cancel_rows(db: Database, prediction_ids: list[str]) -> int:
+def cancel_rows(db: Database[Any], prediction_ids: list[str]) -> int:
     """Take the rows that are still `queued` to `cancelled`; returns how many."""
     stamp = now()
     return db.predictions.update_many(
@@ -123,14 +129,14 @@ def cancel_rows(db: Database, prediction_ids: list[str]) -> int:
                   "_etag": etag_for(prediction_ids[0], CANCELLED, stamp)}}).modified_count
 
 
-def cancel_jobs(db: Database, queues: Queues, jobs: list) -> None:
+def cancel_jobs(db: Database[Any], queues: Queues, jobs: Iterable[Job]) -> None:
     """Cancel the rows of these jobs of a batch, instead of predicting them."""
     for job in jobs:
         taken = cancel_rows(db, job.args[2])
         finished(db, queues, count_job(db, job.meta["batch"], job.id, cancelled=taken))
 
 
-def cancel_requested(db: Database, batch_ids: set[str]) -> set[str]:
+def cancel_requested(db: Database[Any], batch_ids: set[str]) -> set[str]:
     """The ids, among batch_ids, of batches whose cancellation was asked for."""
     if not batch_ids:
         return set()
@@ -139,18 +145,18 @@ def cancel_requested(db: Database, batch_ids: set[str]) -> set[str]:
         {"_id": 1})}
 
 
-def of_batch(queue: Queue, job_ids: list[str], batch_id) -> list[str]:
+def of_batch(queue: Queue, job_ids: list[str], batch_id: BatchId) -> list[str]:
     """Those of the jobs that are the batch's (by their meta, without their rows)."""
     return [job_id for job_id, meta in zip(job_ids, rq_seams.metas_of(queue, job_ids))
             if meta.get("batch") == str(batch_id)]
 
 
-def queued_jobs_of(queue: Queue, batch_id) -> list:
+def queued_jobs_of(queue: Queue, batch_id: BatchId) -> list[Job]:
     """Take the batch's jobs off the queue; returns those this call removed."""
     return rq_seams.take_off_queue(queue, of_batch(queue, queue.get_job_ids(), batch_id))
 
 
-def deferred_jobs_of(queue: Queue, batch_id) -> list:
+def deferred_jobs_of(queue: Queue, batch_id: BatchId) -> list[Job]:
     """The batch's jobs waiting for their turn (RQ's deferred registry)."""
     mine = of_batch(queue, queue.deferred_job_registry.get_job_ids(), batch_id)
     return [job for job in queue.job_class.fetch_many(mine, connection=queue.connection,
@@ -158,7 +164,7 @@ def deferred_jobs_of(queue: Queue, batch_id) -> list:
             if job is not None]
 
 
-def cancel(db: Database, queues: Queues, batch: dict) -> dict:
+def cancel(db: Database[Any], queues: Queues, batch: Mapping[str, Any]) -> dict[str, Any]:
     """POST /batches/{id}/cancel: see the module's docstring. Returns the batch."""
     batch_id, queue = batch["_id"], queues.predictions()
     update(db, batch_id, {"$set": {"cancel_requested": True}}, what="cancel")
@@ -166,10 +172,12 @@ def cancel(db: Database, queues: Queues, batch: dict) -> dict:
     cancel_jobs(db, queues, jobs)
     for job in jobs:
         job.cancel()  # shown as canceled in RQ (and its dashboard), not as queued
-    return db.batches.find_one({"_id": batch_id})
+    after: dict[str, Any] | None = db.batches.find_one({"_id": batch_id})
+    assert after is not None  # the caller's batch: cancelling does not delete it
+    return after
 
 
-def recount(db: Database, batch: dict) -> dict | None:
+def recount(db: Database[Any], batch: Mapping[str, Any]) -> dict[str, int] | None:
     """The batch's counters read from its rows; None while a row is unfinished."""
     counts = {DONE: 0, FAILED: 0, CANCELLED: 0}
     for prediction in db.predictions.find(

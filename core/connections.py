@@ -1,5 +1,6 @@
 """Connections of a worker process to MongoDB and Redis, made once per process."""
 from functools import lru_cache
+from typing import Any
 
 import pymongo
 from pymongo.database import Database
@@ -11,8 +12,9 @@ import settings
 
 
 @lru_cache(maxsize=None)
-def mongo_db() -> Database:
-    client = pymongo.MongoClient(settings.MONGO_URI, **settings.MONGO_OPTIONS)
+def mongo_db() -> Database[Any]:
+    options: dict[str, Any] = settings.MONGO_OPTIONS
+    client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(settings.MONGO_URI, **options)
     return client.get_default_database()
 
 

@@ -2,8 +2,11 @@
 `queued`) and by the workers (each status after that)."""
 import hashlib
 from datetime import datetime, timezone
+from typing import Any
 
 import settings
+
+from .types import InputItem
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = settings.STATUSES
 UNFINISHED = (QUEUED, RUNNING)
@@ -23,10 +26,10 @@ def etag_for(document_id: str, what: str, stamp: datetime) -> str:
     return hashlib.sha1(f"{document_id}/{what}/{stamp.isoformat()}".encode()).hexdigest()
 
 
-def prediction_document(item: dict, job_id: str, stamp: datetime) -> dict:
+def prediction_document(item: InputItem, job_id: str, stamp: datetime) -> dict[str, Any]:
     """The `queued` prediction of a stored input `item` (with its `_id` and `prediction`
     ids), to be worked by job `job_id`."""
-    document = {
+    document: dict[str, Any] = {
         "_id": item["prediction"], "input": item["_id"], "model": item["model"],
         "version": item["version"], "status": QUEUED, "attempts": 0, "job": job_id,
         "queued_at": stamp, "_created": stamp, "_updated": stamp,

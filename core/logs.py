@@ -12,15 +12,16 @@ import logging
 import os
 import sys
 from datetime import datetime, timezone
+from typing import Any
 
 
 class JsonFormatter(logging.Formatter):
-    def __init__(self, process_kind):
+    def __init__(self, process_kind: str) -> None:
         super().__init__()
         self.process_kind = process_kind
 
-    def format(self, record):
-        line = {"time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {"time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(
                     timespec="milliseconds"),
                 "level": record.levelname, "process": self.process_kind,
                 "logger": record.name, "message": record.getMessage()}
@@ -38,5 +39,5 @@ def configure(process_kind: str) -> None:
     root.setLevel(os.environ.get("LOG_LEVEL", "INFO"))
 
 
-def audit(logger: logging.Logger, event: str, **fields) -> None:
+def audit(logger: logging.Logger, event: str, **fields: Any) -> None:
     logger.info(event, extra={"audit": {"event": event, **fields}})

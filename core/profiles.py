@@ -9,10 +9,13 @@ bin for any other value). The workers count the rows they serve into the same bi
 shares against the reference's, each share floored at FLOOR."""
 import math
 from bisect import bisect_left
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from .inference import feature_types
+from .types import Features, Profile, Result, Slicer
 
 FLOOR = 0.0001
 DECILES = [10, 20, 30, 40, 50, 60, 70, 80, 90]
@@ -20,17 +23,17 @@ MAX_CATEGORIES = 50
 OTHER = "other"
 
 
-def numeric_slicer(values: list) -> dict:
+def numeric_slicer(values: Sequence[Any]) -> Slicer:
     return {"bins": [float(edge) for edge in np.percentile(np.asarray(values, dtype=float),
                                                            DECILES)]}
 
 
-def category_slicer(values: list) -> dict:
+def category_slicer(values: Sequence[Any]) -> Slicer:
     seen = sorted({value for value in values}, key=lambda v: (type(v).__name__, v))
     return {"categories": seen[:MAX_CATEGORIES]}
 
 
-def slot(slicer: dict, value) -> int:
+def slot(slicer: Slicer, value: Any) -> int:
     """The bin of `value` under a feature's (or the prediction's) slicer."""
     if "bins" in slicer:
         return bisect_left(slicer["bins"], value)
@@ -40,34 +43,35 @@ def slot(slicer: dict, value) -> int:
         return len(slicer["categories"])  # other
 
 
-def slot_count(slicer: dict) -> int:
+def slot_count(slicer: Slicer) -> int:
     return len(slicer["bins"]) + 1 if "bins" in slicer else len(slicer["categories"]) + 1
 
 
-def labels_of(slicer: dict) -> dict:
+def labels_of(slicer: Slicer) -> dict[str, list[Any]]:
     """How the answer names a slicer's bins."""
     if "bins" in slicer:
         return {"bins": slicer["bins"]}
     return {"categories": [*slicer["categories"], OTHER]}
 
 
-def shares(slicer: dict, values: list) -> list[float]:
-    counts = [0] * slot_count(slicer)
+def shares(slicer: Slicer, values: Sequence[Any]) -> list[float]:
+    counts: list[float] = [0] * slot_count(slicer)
     for value in values:
         counts[slot(slicer, value)] += 1
     return [count / len(values) for count in counts] if values else counts
 
 
-def predicted_value(entry: dict, result: dict) -> str | float:
+def predicted_value(entry: Mapping[str, Any], result: Result) -> str | float:
     """What the prediction's drift looks at: the label, or the value."""
     return result["label"] if entry["task"] == "classification" else result["value"]
 
 
-def build(entry: dict, rows: list[list], results: list[dict], source: str) -> dict:
+def build(entry: Mapping[str, Any], rows: list[Features], results: Sequence[Result],
+          source: str) -> Profile:
     """The reference profile of `rows` (feature values in the model's order) and their
     `results` (what the model answered for each)."""
     kinds = feature_types(entry)
-    features = []
+    features: list[Slicer] = []
     for index, (name, kind) in enumerate(zip(entry["features"], kinds)):
         values = [row[index] for row in rows]
         slicer = numeric_slicer(values) if kind == "number" else category_slicer(values)
@@ -82,12 +86,12 @@ def build(entry: dict, rows: list[list], results: list[dict], source: str) -> di
 PLACEHOLDERS = {"number": 0.0, "string": "", "boolean": False}
 
 
-def example_row(entry: dict) -> list:
+def example_row(entry: Mapping[str, Any]) -> Features:
     """A row of the version's features: each one's reference median, or first reference
     category, where it has a reference profile; else 0, "" or False by its type."""
     kinds = feature_types(entry)
     profiled = (entry.get("reference") or {}).get("features") or [{}] * len(kinds)
-    row = []
+    row: Features = []
     for kind, slicer in zip(kinds, profiled):
         if slicer.get("bins"):
             row.append(slicer["bins"][len(slicer["bins"]) // 2])

@@ -12,12 +12,17 @@ A row counts in the hour it was finished, its label too (whenever it comes). Fie
   regression:     ae Σ |error|, se Σ error², y Σ actual, yy Σ actual²
 A changed label takes its old terms back (negated) and adds the new ones."""
 import math
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 import numpy as np
+from bson import ObjectId
+from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from . import profiles
+from .types import Features, Profile, Result, Slicer
 
 COLLECTION = "quality"
 EPS = float(np.finfo(np.float64).eps)  # what sklearn's log_loss clips probabilities to
@@ -27,15 +32,16 @@ def hour_of(stamp: datetime) -> datetime:
     return stamp.replace(minute=0, second=0, microsecond=0)
 
 
-def bucket_id(model_id, stamp: datetime) -> str:
+def bucket_id(model_id: ObjectId, stamp: datetime) -> str:
     return f"{model_id}:{hour_of(stamp):%Y%m%d%H}"
 
 
-def served_terms(entry: dict, rows: list[list], results: list[dict], profile=None,
-                 waits=None) -> dict:
+def served_terms(entry: Mapping[str, Any], rows: list[Features], results: Sequence[Result],
+                 profile: Profile | None = None,
+                 waits: Sequence[float | None] | None = None) -> dict[str, float]:
     """What rows done with `results` add to their bucket (`waits`: each row's seconds
     from submission to done, None when unknown)."""
-    terms = {"n": len(results)}
+    terms: dict[str, float] = {"n": len(results)}
     known = [wait for wait in waits or [] if wait is not None]
     if known:
         terms.update(waited=len(known), wait=sum(known))
@@ -50,20 +56,20 @@ def served_terms(entry: dict, rows: list[list], results: list[dict], profile=Non
     return terms
 
 
-def bin_counts(prefix: str, slicer: dict, values: list) -> dict:
+def bin_counts(prefix: str, slicer: Slicer, values: Sequence[Any]) -> dict[str, int]:
     """{prefix + bin: rows} of the values' bins (numbers binned by numpy, all at once)."""
     if "bins" in slicer:
         slots = np.searchsorted(slicer["bins"], np.asarray(values, dtype=float), side="left")
         counts = np.bincount(slots, minlength=profiles.slot_count(slicer))
         return {f"{prefix}{slot}": int(count) for slot, count in enumerate(counts) if count}
-    counted = {}
+    counted: dict[str, int] = {}
     for value in values:
         key = f"{prefix}{profiles.slot(slicer, value)}"
         counted[key] = counted.get(key, 0) + 1
     return counted
 
 
-def label_terms(entry: dict, result: dict, actual) -> dict:
+def label_terms(entry: Mapping[str, Any], result: Result, actual: str | float) -> dict[str, float]:
     """What one label of a row done with `result` adds to its bucket."""
     if entry["task"] == "classification":
         classes = entry["classes"]
@@ -77,7 +83,8 @@ def label_terms(entry: dict, result: dict, actual) -> dict:
             "y": float(actual), "yy": float(actual) ** 2}
 
 
-def relabel_terms(entry: dict, result: dict, old, new) -> dict:
+def relabel_terms(entry: Mapping[str, Any], result: Result, old: str | float | None,
+                  new: str | float) -> dict[str, float]:
     """What changing a row's label from `old` (None: none yet) to `new` adds."""
     terms = label_terms(entry, result, new)
     if old is not None:
@@ -86,7 +93,8 @@ def relabel_terms(entry: dict, result: dict, old, new) -> dict:
     return {key: value for key, value in terms.items() if value != 0}
 
 
-def add(db, model: dict, stamp: datetime, terms: dict) -> None:
+def add(db: Database[Any], model: Mapping[str, Any], stamp: datetime,
+        terms: Mapping[str, float]) -> None:
     """$inc the version's bucket of `stamp`'s hour by `terms`, made when missing."""
     if not terms:
         return
@@ -100,20 +108,20 @@ def add(db, model: dict, stamp: datetime, terms: dict) -> None:
         db[COLLECTION].update_one(bucket, update, upsert=True)
 
 
-def create_index(db) -> None:
+def create_index(db: Database[Any]) -> None:
     db[COLLECTION].create_index([("model_id", 1), ("hour", 1)], name="model_hour")
 
 
-def buckets(db, model_id, since: datetime | None) -> list[dict]:
-    query = {"model_id": model_id}
+def buckets(db: Database[Any], model_id: ObjectId, since: datetime | None) -> list[dict[str, Any]]:
+    query: dict[str, Any] = {"model_id": model_id}
     if since is not None:
         query["hour"] = {"$gte": hour_of(since)}
     return list(db[COLLECTION].find(query))
 
 
-def totals(documents: list[dict]) -> dict:
+def totals(documents: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     """The buckets' counts added up."""
-    summed = {}
+    summed: dict[str, float] = {}
     for document in documents:
         for key, value in document.items():
             if isinstance(value, (int, float)) and not isinstance(value, bool) \

@@ -10,7 +10,7 @@ import logging
 import uuid
 from collections.abc import Mapping
 from itertools import groupby
-from typing import Any
+from typing import Any, cast
 
 import redis
 from rq import Callback, Queue, Retry
@@ -89,7 +89,7 @@ class Queues:
             result_ttl=self.config["JOB_RESULT_TTL"],
             failure_ttl=self.config["JOB_FAILURE_TTL"],
             description=describe(model, version, len(inputs), inputs[0].get("batch")),
-            meta=job_meta(model, version, inputs, request_id, client),
+            meta=cast(dict[str, Any], job_meta(model, version, inputs, request_id, client)),
             depends_on=depends_on,
         )
 
@@ -180,7 +180,8 @@ class Turns:
     One per file, across the enqueue_chunks calls of its upload."""
 
     def __init__(self, size: int = 0) -> None:
-        self.size, self.job_ids = size, []
+        self.size = size
+        self.job_ids: list[str] = []
 
     def next_dependency(self, job_id: str) -> Dependency | None:
         """What the file's next chunk (`job_id`) waits for, if anything."""

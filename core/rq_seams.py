@@ -13,15 +13,20 @@ test instead of a prediction path.
 - save_data_compressed: the job class of the prediction queue compresses a job's data
   at zlib's fastest level (core/job.py) by handing Job.to_dict no data (`_data`)."""
 import zlib
+from collections.abc import Callable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
-from rq import Queue, Worker
+from rq import Queue
 from rq.executions import Execution
 from rq.job import Job
+from rq.worker import BaseWorker
 
 META_FIELD = "meta"
+ExcInfo = tuple[type[BaseException] | None, BaseException | None, TracebackType | None]
 
 
-def metas_of(queue: Queue, job_ids: list[str]) -> list[dict]:
+def metas_of(queue: Queue, job_ids: list[str]) -> list[dict[str, Any]]:
     """[meta dict, ...] of the jobs, in order ({} for a job that is gone)."""
     with queue.connection.pipeline(transaction=False) as pipeline:
         for job_id in job_ids:
@@ -45,10 +50,10 @@ def take_off_queue(queue: Queue, job_ids: list[str]) -> list[Job]:
             if job is not None]
 
 
-def start_taken(worker: Worker, jobs: list[Job]) -> list[tuple[Job, Execution]]:
+def start_taken(worker: BaseWorker, jobs: list[Job]) -> list[tuple[Job, Execution]]:
     """Start the jobs on this worker as RQ starts the job it dequeues.
     Returns [(job, execution), ...]."""
-    started = []
+    started: list[tuple[Job, Execution]] = []
     with worker.connection.pipeline() as pipeline:
         for job in jobs:
             execution = Execution.create(job, worker.get_heartbeat_ttl(job), pipeline=pipeline,
@@ -61,8 +66,8 @@ def start_taken(worker: Worker, jobs: list[Job]) -> list[tuple[Job, Execution]]:
     return started
 
 
-def finish_joined(worker: Worker, queue: Queue, job: Job, execution: Execution, result=None,
-                  exc_info=None) -> None:
+def finish_joined(worker: BaseWorker, queue: Queue, job: Job, execution: Execution, result: Any = None,
+                  exc_info: ExcInfo | None = None) -> None:
     """End a taken job as RQ ends the job it ran: succeeded with `result`, or failed
     with `exc_info` (its on_failure callback and retries included)."""
     if exc_info is None:
@@ -71,18 +76,25 @@ def finish_joined(worker: Worker, queue: Queue, job: Job, execution: Execution, 
         worker._finalize_failure(job, queue, execution, exc_info)
 
 
-class RecordsFailure:
+if TYPE_CHECKING:
+    _MixedIntoWorker = BaseWorker  # what the mix-in's super() is
+else:
+    _MixedIntoWorker = object
+
+
+class RecordsFailure(_MixedIntoWorker):
     """Worker mix-in: keeps the exc_info of the job RQ ran last, for the jobs joined to
     it (finish_joined)."""
 
-    failure = None
+    failure: ExcInfo | None = None
 
-    def _finalize_failure(self, job, queue, execution, exc_info):
+    def _finalize_failure(self, job: Job, queue: Queue, execution: Execution,
+                          exc_info: ExcInfo) -> None:
         self.failure = exc_info
         super()._finalize_failure(job, queue, execution, exc_info)
 
 
-def job_dict_with_data(job: Job, to_dict, level: int) -> dict:
+def job_dict_with_data(job: Job, to_dict: Callable[[], dict[str, Any]], level: int) -> dict[str, Any]:
     """Job.to_dict with the job's data compressed at zlib `level`: RQ's to_dict
     compresses `_data` at its own level, so it is handed none."""
     data = job.data
