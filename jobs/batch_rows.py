@@ -1,12 +1,23 @@
 """The workers' side of files of rows (POST /api/v1/batches): a job of a batch being
 cancelled cancels its rows instead of predicting them, and the rows a job wrote are
 counted on their batch (core/batches.py keeps the counters)."""
+from typing import TYPE_CHECKING, Any
+
+import redis
+from pymongo.database import Database
+from rq.job import Job
+
 from core import batches
 from core.documents import DONE, FAILED
 from core.queue import worker_queues
+from core.types import Outcome
+
+if TYPE_CHECKING:
+    from .predict import Chunk
 
 
-def skip_cancelled(db, connection, chunks):
+def skip_cancelled(db: Database[Any], connection: redis.Redis,
+                   chunks: list["Chunk"]) -> list["Chunk"]:
     """The chunks to predict: a job of a batch being cancelled has its rows cancelled
     instead, and is left with no rows (a summary of zero)."""
     of_batch = {chunk.job.meta["batch"] for chunk in chunks
@@ -21,9 +32,10 @@ def skip_cancelled(db, connection, chunks):
             for chunk in chunks]
 
 
-def written_counts(shares, finished_ids):
+def written_counts(shares: list[tuple["Chunk", list[Outcome]]],
+                   finished_ids: set[str]) -> list[tuple[Job | None, int, int]]:
     """[(job, done, failed), ...] of the rows this worker finished (finished_ids)."""
-    counted = []
+    counted: list[tuple[Job | None, int, int]] = []
     for chunk, outcomes in shares:
         statuses = [status for pid, (status, _) in zip(chunk.prediction_ids, outcomes)
                     if pid in finished_ids]
@@ -31,11 +43,12 @@ def written_counts(shares, finished_ids):
     return counted
 
 
-def count(db, connection, shares, finished_ids):
+def count(db: Database[Any], connection: redis.Redis, shares: list[tuple["Chunk", list[Outcome]]],
+          finished_ids: set[str]) -> None:
     """shares: [(chunk, its outcomes), ...] just written (jobs/predict.py)."""
     batches.count_jobs(db, worker_queues(connection), written_counts(shares, finished_ids))
 
 
-def count_failed(db, connection, job, written):
+def count_failed(db: Database[Any], connection: redis.Redis, job: Job, written: int) -> None:
     """A job out of retries: its `written` rows were marked failed."""
     batches.count_jobs(db, worker_queues(connection), [(job, 0, written)])

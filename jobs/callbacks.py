@@ -14,6 +14,7 @@ import hmac
 import json
 import logging
 from datetime import datetime
+from typing import Any
 
 import requests
 from bson import ObjectId
@@ -32,9 +33,9 @@ class DeliveryFailed(Exception):
     pass
 
 
-def as_json(document):
+def as_json(document: dict[str, Any]) -> bytes:
     """The prediction as the API shows it: ids as strings, dates as Eve writes them."""
-    def value(v):
+    def value(v: Any) -> Any:
         if isinstance(v, ObjectId):
             return str(v)
         if isinstance(v, datetime):
@@ -46,12 +47,12 @@ def as_json(document):
                       sort_keys=True).encode()
 
 
-def signature(body):
+def signature(body: bytes) -> str:
     digest = hmac.new(settings.CALLBACK_SECRET.encode(), body, hashlib.sha256).hexdigest()
     return f"sha256={digest}"
 
 
-def attempt(url, body):
+def attempt(url: str, body: bytes) -> str | None:
     """None when the receiver accepted the body, else what went wrong."""
     try:
         response = requests.post(url, data=body, timeout=settings.CALLBACK_TIMEOUT_SECONDS,
@@ -63,7 +64,7 @@ def attempt(url, body):
     return None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
 
 
-def deliver(document_id, url, collection="predictions"):
+def deliver(document_id: str, url: str, collection: str = "predictions") -> str:
     """RQ job: one delivery attempt of the prediction's (or batch's) document to url."""
     db = mongo_db()
     document = db[collection].find_one({"_id": ObjectId(document_id)})

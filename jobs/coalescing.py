@@ -40,7 +40,7 @@ def joinable(queue: Queue, job: Job, max_rows: int | None = None,
     if room <= 0:
         return []
     ids = queue.get_job_ids(0, lookahead or settings.COALESCE_LOOKAHEAD_JOBS)
-    chosen = []
+    chosen: list[str] = []
     for job_id, meta in zip(ids, rq_seams.metas_of(queue, ids)):
         count = meta.get("rows")
         if (job_id != job.id and meta.get("model") == model and meta.get("version") == version

@@ -4,22 +4,26 @@ that is running from one whose worker died. (RQ's own started-job cleanup finds 
 job too, but only minutes later: its registry entries carry 60 s margins twice.)"""
 import threading
 
+import redis
+
 import settings
 
 
-def alive_key(worker_name):
+def alive_key(worker_name: str) -> str:
     return f"predictions:worker-alive:{worker_name}"
 
 
-def worker_is_alive(connection, worker_name):
-    return bool(worker_name) and connection.exists(alive_key(worker_name)) == 1
+def worker_is_alive(connection: redis.Redis, worker_name: str | None) -> bool:
+    if not worker_name:
+        return False
+    return connection.exists(alive_key(worker_name)) == 1
 
 
-def keep_alive(connection, worker_name):
+def keep_alive(connection: redis.Redis, worker_name: str) -> threading.Event:
     """Refresh the key from a daemon thread until the returned event is set."""
     stopped = threading.Event()
 
-    def loop():
+    def loop() -> None:
         while not stopped.is_set():
             connection.set(alive_key(worker_name), 1, ex=settings.WORKER_ALIVE_SECONDS)
             stopped.wait(settings.WORKER_ALIVE_SECONDS / 3)

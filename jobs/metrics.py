@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from prometheus_client import Counter, Histogram
 
 from core.documents import DONE, FAILED
+from core.types import Outcome
 
 FINISHED = Counter("predictions_finished_total", "predictions written back",
                    ["model", "version", "status"])
@@ -15,7 +16,8 @@ SUBMIT_TO_DONE = Histogram("prediction_submit_to_done_seconds",
                                     300))
 
 
-def observe_chunk(model, version, outcomes, enqueued_at):
+def observe_chunk(model: str, version: int, outcomes: list[Outcome],
+                  enqueued_at: datetime | None) -> None:
     for status in (DONE, FAILED):
         count = sum(1 for s, _ in outcomes if s == status)
         if count:

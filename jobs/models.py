@@ -5,21 +5,29 @@ moved alias needs no restart: jobs name the version they were resolved to."""
 import logging
 import time
 from collections import OrderedDict
+from typing import Any, TypedDict
+
+from bson import ObjectId
+from pymongo.database import Database
 
 import settings
 from core import artifacts, profiles
 from core.inference import compute
+from core.types import ModelDocument, Profile
 
 log = logging.getLogger(__name__)
 
 
+Loaded = tuple[ModelDocument, Any]  # (model document, estimator)
+
+
 class ModelCache:
-    def __init__(self, max_models, max_bytes):
+    def __init__(self, max_models: int, max_bytes: int) -> None:
         self.max_models = max_models
         self.max_bytes = max_bytes
-        self.loaded = OrderedDict()  # (name, version) -> (document, estimator)
+        self.loaded: OrderedDict[tuple[str, int], Loaded] = OrderedDict()  # by (name, version)
 
-    def get(self, db, name, version):
+    def get(self, db: Database[Any], name: str, version: int) -> Loaded:
         key = (name, version)
         if key in self.loaded:
             self.loaded.move_to_end(key)
@@ -34,10 +42,10 @@ class ModelCache:
         self.evict()
         return self.loaded[key]
 
-    def size(self):
+    def size(self) -> int:
         return sum(document["artifact"].get("size", 0) for document, _ in self.loaded.values())
 
-    def evict(self):
+    def evict(self) -> None:
         """Oldest first, keeping at least the model just loaded."""
         while len(self.loaded) > 1 and (len(self.loaded) > self.max_models
                                         or self.size() > self.max_bytes):
@@ -47,12 +55,12 @@ class ModelCache:
 cache = ModelCache(settings.MODEL_CACHE_MODELS, settings.MODEL_CACHE_MB * 2**20)
 
 
-def load(db, name, version):
+def load(db: Database[Any], name: str, version: int) -> Loaded:
     """(model document, estimator) for one registered version."""
     return cache.get(db, name, version)
 
 
-def warm_up(entry, estimator):
+def warm_up(entry: ModelDocument, estimator: Any) -> None:
     """One model call on an example row, answered to no one: a library's first call in a
     process sets things up (imports, caches), and the first row a worker serves should
     not wait for that. Best effort: a model that refuses the row is warmed by its first
@@ -66,18 +74,29 @@ def warm_up(entry, estimator):
 
 SETTINGS_SECONDS = 5  # a PATCH of a threshold, or a new reference, is seen within this
 SETTINGS_FIELDS = {"review_threshold": 1, "drift_threshold": 1, "reference": 1}
-settings_cache = {}  # model _id -> (read at, {review_threshold, drift_threshold, reference})
 
 
-def settings_of(db, entry):
+class Settings(TypedDict, total=False):
+    """The fields of a version that change after it is registered (SETTINGS_FIELDS)."""
+    _id: ObjectId
+    review_threshold: float | None
+    drift_threshold: float
+    reference: Profile | None
+
+
+settings_cache: dict[ObjectId, tuple[float, Settings]] = {}  # model _id -> (read at, settings)
+
+
+def settings_of(db: Database[Any], entry: ModelDocument) -> Settings:
     """The fields of a version that change after it is registered, read again at most
     every SETTINGS_SECONDS (the document in the cache is the one loaded)."""
     read_at, fields = settings_cache.get(entry["_id"], (None, None))
     if read_at is None or time.monotonic() - read_at > SETTINGS_SECONDS:
-        fields = db.models.find_one({"_id": entry["_id"]}, SETTINGS_FIELDS) or {}
+        fields = db.models.find_one({"_id": entry["_id"]}, SETTINGS_FIELDS) or Settings()
         settings_cache[entry["_id"]] = (time.monotonic(), fields)
+    assert fields is not None  # read now, or cached with its read_at
     return fields
 
 
-def forget_settings(entry):
+def forget_settings(entry: ModelDocument) -> None:
     settings_cache.pop(entry["_id"], None)

@@ -3,11 +3,15 @@ their version's hour bucket in one update (core/quality.py), binned by the versi
 reference profile when it has one (core/profiles.py). A version registered without a
 reference gets one from the first REFERENCE_ROWS rows it serves."""
 import logging
-from datetime import timezone
+from datetime import datetime, timezone
+from typing import Any
+
+from pymongo.database import Database
 
 import settings
 from core import profiles, quality
 from core.documents import DONE
+from core.types import Features, ModelDocument, Outcome
 
 from . import models
 
@@ -16,26 +20,29 @@ log = logging.getLogger(__name__)
 REFERENCE_ROWS = 1000
 
 
-def done_indices(prediction_ids, outcomes, finished_ids):
+def done_indices(prediction_ids: list[str], outcomes: list[Outcome], finished_ids: set[str]) -> list[int]:
     """The indices of the rows this worker wrote `done` (finished_ids: those it finished)."""
     return [i for i, (status, _) in enumerate(outcomes)
             if status == DONE and prediction_ids[i] in finished_ids]
 
 
-def waits_of(enqueued, finished_at):
+def waits_of(enqueued: list[datetime | None], finished_at: datetime) -> list[float | None]:
     """Seconds from each row's enqueue (its job's, None when unknown) to `finished_at`."""
     return [None if stamp is None else
             (finished_at - (stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)))
             .total_seconds() for stamp in enqueued]
 
 
-def count(db, entry, prediction_ids, rows, outcomes, finished_ids, finished_at, enqueued=None):
+def count(db: Database[Any], entry: ModelDocument | None, prediction_ids: list[str], rows: list[Features],
+          outcomes: list[Outcome], finished_ids: set[str], finished_at: datetime | None,
+          enqueued: list[datetime | None] | None = None) -> None:
     """Add the rows just written to their version's bucket (`enqueued`: when each row's
     job was enqueued, for the submit-to-done time); best effort, like the announcement:
     a bucket that misses them undercounts, the predictions are written."""
     if entry is None or not rows or not settings.QUALITY_COUNTS:
         return
     try:
+        assert finished_at is not None  # written with its rows (jobs/predict.py)
         done = done_indices(prediction_ids, outcomes, finished_ids)
         if not done:
             return
@@ -48,7 +55,7 @@ def count(db, entry, prediction_ids, rows, outcomes, finished_ids, finished_at, 
         log.exception("rows of %s v%s not counted", entry["name"], entry["version"])
 
 
-def make_reference_if_due(db, entry):
+def make_reference_if_due(db: Database[Any], entry: ModelDocument | None) -> None:
     """For a version without a reference: once it has served REFERENCE_ROWS rows, the
     first of them become its reference profile (source `served`). Called after the
     rows are announced: the worker that crosses the mark reads those rows and their
@@ -63,7 +70,7 @@ def make_reference_if_due(db, entry):
         log.exception("no reference made for %s v%s", entry["name"], entry["version"])
 
 
-def make_reference_if_served(db, entry):
+def make_reference_if_served(db: Database[Any], entry: ModelDocument) -> None:
     """Once the version has served REFERENCE_ROWS rows, the first of them become its
     reference profile (source `served`), unless it has one by then."""
     served = quality.totals(quality.buckets(db, entry["_id"], None)).get("n", 0)

@@ -1,8 +1,12 @@
 """The prediction job: one model call for a chunk of rows, then one write-back."""
 import logging
 import time
-from typing import NamedTuple
+from datetime import datetime
+from types import TracebackType
+from typing import Any, NamedTuple
 
+import redis
+from pymongo.database import Database
 from rq import get_current_job
 from rq.job import Job
 
@@ -13,20 +17,21 @@ from core.documents import DONE, FAILED, now
 from core.inference import compute
 from core.logs import audit
 from core.queue import worker_queues
+from core.types import Features, ModelDocument, Outcome
 
 from . import batch_rows, metrics, models, monitoring, writeback
 
 log = logging.getLogger(__name__)
 
 
-def error_of(exc):
+def error_of(exc: BaseException) -> dict[str, Any]:
     return {"type": type(exc).__name__, "message": str(exc)[:500]}
 
 
-def compute_each(entry, estimator, rows):
+def compute_each(entry: ModelDocument, estimator: Any, rows: list[Features]) -> list[Outcome]:
     """Row by row, after a whole-chunk call raised: the rows that work still succeed,
     and each failing row gets its own error."""
-    outcomes = []
+    outcomes: list[Outcome] = []
     for row in rows:
         try:
             outcomes.append((DONE, compute(entry, estimator, [row])[0]))
@@ -35,8 +40,9 @@ def compute_each(entry, estimator, rows):
     return outcomes
 
 
-def log_outcomes(meta, model, version, sha256, prediction_ids, outcomes, duration_ms,
-                 finished_ids):
+def log_outcomes(meta: dict[str, Any], model: str, version: int, sha256: str | None,
+                 prediction_ids: list[str], outcomes: list[Outcome], duration_ms: float,
+                 finished_ids: set[str]) -> None:
     """One audit line per row this worker finished (`worker`: its host:pid)."""
     inputs = meta.get("inputs") or [None] * len(prediction_ids)
     worker = writeback.worker_id()
@@ -48,7 +54,8 @@ def log_outcomes(meta, model, version, sha256, prediction_ids, outcomes, duratio
                   duration_ms=duration_ms, worker=worker)
 
 
-def outcomes_of(db, model, version, rows):
+def outcomes_of(db: Database[Any], model: str, version: int,
+                rows: list[Features]) -> tuple[ModelDocument | None, list[Outcome]]:
     """(model document or None, [(status, result or error), ...]) for the rows."""
     try:
         entry, estimator = models.load(db, model, version)
@@ -66,17 +73,18 @@ class Written(NamedTuple):
     """What predict_rows wrote: the model document (None when it did not load), each
     row's outcome, the ids of the rows this write finished (all but those finished
     before it: cancelled with their batch, or written by another worker), and when."""
-    entry: dict | None
-    outcomes: list
-    finished: set
-    finished_at: object
+    entry: ModelDocument | None
+    outcomes: list[Outcome]
+    finished: set[str]
+    finished_at: datetime | None
 
     @property
-    def sha256(self):
+    def sha256(self) -> str | None:
         return self.entry["artifact"]["sha256"] if self.entry else None
 
 
-def predict_rows(db, model, version, prediction_ids, rows):
+def predict_rows(db: Database[Any], model: str, version: int, prediction_ids: list[str],
+                 rows: list[Features]) -> Written:
     """Predict the rows in one model call and write each outcome; the rows show
     `running` meanwhile if that takes long (writeback.running_if_slow)."""
     if not rows:
@@ -92,7 +100,7 @@ def predict_rows(db, model, version, prediction_ids, rows):
     return Written(entry, outcomes, finished, finished_at)
 
 
-def summary(outcomes):
+def summary(outcomes: list[Outcome]) -> dict[str, int]:
     done = sum(1 for status, _ in outcomes if status == DONE)
     return {"done": done, "failed": len(outcomes) - done}
 
@@ -102,37 +110,42 @@ class Chunk(NamedTuple):
     predictions' ids and its rows."""
     job: Job | None
     prediction_ids: list[str]
-    rows: list
+    rows: list[Features]
 
 
-def chunks_of(job, prediction_ids, rows):
+def chunks_of(job: Job | None, prediction_ids: list[str], rows: list[Features]) -> list[Chunk]:
     """This job's chunk, then those of the jobs the worker joined to it."""
     return [Chunk(job, prediction_ids, rows)] + [
         Chunk(other, other.args[2], other.args[3]) for other in getattr(job, "joined", ())]
 
 
-def per_chunk(chunks, outcomes):
+def per_chunk(chunks: list[Chunk], outcomes: list[Outcome]) -> list[tuple[Chunk, list[Outcome]]]:
     """[(chunk, its outcomes), ...]: the outcomes cut back into each chunk's share."""
-    shares, start = [], 0
+    shares: list[tuple[Chunk, list[Outcome]]] = []
+    start = 0
     for chunk in chunks:
         shares.append((chunk, outcomes[start:start + len(chunk.prediction_ids)]))
         start += len(chunk.prediction_ids)
     return shares
 
 
-def announce(connection, chunks, finished_ids):
+def announce(connection: redis.Redis, chunks: list[Chunk], finished_ids: set[str]) -> None:
     """Tell the long-polling requests, then the callback receivers of the rows this
     worker finished."""
     finished.announce(connection, [pid for chunk in chunks for pid in chunk.prediction_ids])
-    worker_queues(connection).enqueue_deliveries({
-        pid: url for chunk in chunks for pid, url in chunk.job.meta.get("callbacks", {}).items()
-        if pid in finished_ids})
+    callbacks: dict[str, str] = {}
+    for chunk in chunks:
+        assert chunk.job is not None  # in a worker, each chunk is a job's
+        callbacks.update({pid: url for pid, url in chunk.job.meta.get("callbacks", {}).items()
+                          if pid in finished_ids})
+    worker_queues(connection).enqueue_deliveries(callbacks)
 
 
-def record(model, version, sha256, shares, duration_ms, finished_ids):
+def record(model: str, version: int, sha256: str | None, shares: list[tuple[Chunk, list[Outcome]]],
+           duration_ms: float, finished_ids: set[str]) -> list[dict[str, int]]:
     """Metrics and audit lines of the rows each chunk finished; returns each chunk's
     summary."""
-    summaries = []
+    summaries: list[dict[str, int]] = []
     for chunk, outcomes in shares:
         metrics.observe_chunk(model, version, [
             outcome for pid, outcome in zip(chunk.prediction_ids, outcomes)
@@ -143,7 +156,8 @@ def record(model, version, sha256, shares, duration_ms, finished_ids):
     return summaries
 
 
-def predict_chunk(model, version, prediction_ids, rows):
+def predict_chunk(model: str, version: int, prediction_ids: list[str],
+                  rows: list[Features]) -> dict[str, int]:
     """RQ job: predict `rows` with (model, version) and write each result into its
     prediction document. The worker may have joined jobs queued for the same model
     version to this one (jobs/coalescing.py): their rows go into the same model call and
@@ -175,12 +189,13 @@ def predict_chunk(model, version, prediction_ids, rows):
         batch_rows.count(db, job.connection, shares, written.finished)
     summaries = record(model, version, written.sha256, shares, duration_ms, written.finished)
     if job is not None:
-        job.joined_results = summaries[1:]
+        job.joined_results = summaries[1:]  # type: ignore[attr-defined]  # read by jobs/worker.py
     monitoring.make_reference_if_due(db, written.entry)
     return summaries[0]
 
 
-def mark_chunk_failed(job, connection, exc_type, exc_value, traceback):
+def mark_chunk_failed(job: Job, connection: redis.Redis, exc_type: type[BaseException],
+                      exc_value: BaseException, traceback: TracebackType | None) -> None:
     """RQ on_failure callback: once the job has no retries left, its predictions are
     marked failed with the error instead of staying `queued` or `running`."""
     if job.retries_left:

@@ -16,15 +16,20 @@ Write-back is idempotent, so a prediction enqueued twice still ends with one res
 import logging
 from datetime import datetime, timedelta, timezone
 from itertools import groupby
+from typing import Any, Literal, cast
 
+import redis
+from bson import ObjectId
+from pymongo.database import Database
 from rq.exceptions import NoSuchJobError
-from rq.job import JobStatus
+from rq.job import Job, JobStatus
 
 import settings
 from core import batches, finished
 from core.documents import QUEUED, RUNNING, UNFINISHED
 from core.job import PredictionJob
 from core.queue import worker_queues
+from core.types import InputItem
 
 from . import writeback
 from .liveness import worker_is_alive
@@ -37,9 +42,10 @@ BATCH = 1000
 # deferred jobs and its queueing (RQ's ReadyJobRegistry recovers one left there)
 ALIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED,
          JobStatus.READY_TO_ENQUEUE}
+JobState = Literal["alive", "abandoned", "stranded", "gone"]
 
 
-def waiting_in_queue(connection, job):
+def waiting_in_queue(connection: redis.Redis, job: Job) -> bool:
     """Whether the job waits in its queue. One that a worker has moved to RQ's
     intermediate queue (taken, not yet started) does not: its rows unchanged for
     RECONCILE_STALE_SECONDS, that worker died or lost its network as it took it, and
@@ -47,7 +53,7 @@ def waiting_in_queue(connection, job):
     return connection.lpos(worker_queues(connection).origin(job).key, job.id) is not None
 
 
-def resume(connection, job):
+def resume(connection: redis.Redis, job: Job) -> None:
     """Put an abandoned job back on its queue (same id), and out of the intermediate
     queue, so that RQ's cleanup does not fail it later."""
     queue = worker_queues(connection).origin(job)
@@ -55,7 +61,7 @@ def resume(connection, job):
     queue.enqueue_job(job)
 
 
-def job_state(job_id, connection):
+def job_state(job_id: str, connection: redis.Redis) -> tuple[JobState, Job | None]:
     """("alive" | "abandoned" | "stranded" | "gone", job or None)."""
     try:
         job = PredictionJob.fetch(job_id, connection=connection)
@@ -71,7 +77,7 @@ def job_state(job_id, connection):
     return ("alive" if status in ALIVE else "gone"), job
 
 
-def parent_pending(connection, job):
+def parent_pending(connection: redis.Redis, job: Job) -> bool:
     """Whether a job waiting for its turn still has a chunk before it to wait for: one
     waiting, running or retried; else (the parent ended long enough ago, was cancelled
     or is gone) nothing will queue it but the reconciler."""
@@ -89,7 +95,7 @@ def parent_pending(connection, job):
     return False
 
 
-def stale_predictions(db, now):
+def stale_predictions(db: Database[Any], now: datetime) -> list[dict[str, Any]]:
     """Unfinished predictions unchanged for RECONCILE_STALE_SECONDS, up to BATCH of each
     status: the `running` ones (the rows workers hold, few) apart from the `queued` ones,
     so that a backlog of rows waiting their turn never hides the rows of a worker that
@@ -102,17 +108,21 @@ def stale_predictions(db, now):
     ).limit(BATCH)]
 
 
-def orphaned(db, connection, now):
+def orphaned(db: Database[Any], connection: redis.Redis,
+             now: datetime) -> tuple[list[dict[str, Any]], int]:
     """Stale predictions whose job is gone, after putting abandoned jobs back on the
     queue; returns (predictions, number of jobs resumed)."""
     by_job = lambda p: p.get("job") or ""  # noqa: E731
-    found, resumed = [], 0
+    found: list[dict[str, Any]] = []
+    resumed = 0
     for job_id, group in groupby(sorted(stale_predictions(db, now), key=by_job), key=by_job):
         state, job = job_state(job_id, connection)
         if state == "abandoned":
+            assert job is not None
             resume(connection, job)
             resumed += 1
         elif state == "stranded":  # RQ would not queue it now: enqueued anew, as if gone
+            assert job is not None
             job.delete()
             found.extend(group)
         elif state == "gone":
@@ -120,7 +130,7 @@ def orphaned(db, connection, now):
     return still_unfinished(db, found), resumed
 
 
-def still_unfinished(db, predictions):
+def still_unfinished(db: Database[Any], predictions: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Those of the predictions that are still unfinished, and still their job's, read
     again now: a job that finished between the first read and the question to RQ wrote
     its rows before RQ knew it finished, so they are finished now, not orphaned (enqueued
@@ -133,10 +143,12 @@ def still_unfinished(db, predictions):
     return [p for p in predictions if (p["_id"], p.get("job")) in now_unfinished]
 
 
-def reconcile(db, connection, now=None):
+def reconcile(db: Database[Any], connection: redis.Redis, now: datetime | None = None) -> dict[str, int]:
     """One pass; returns counts of what it did."""
     now = now or datetime.now(timezone.utc)
-    requeue, give_up, never_stored = [], [], []
+    requeue: list[InputItem] = []
+    give_up: list[str] = []
+    never_stored: list[ObjectId] = []
     predictions, resumed = orphaned(db, connection, now)
     for prediction in predictions:
         source = db.inputs.find_one({"_id": prediction["input"]}, {"features": 1})
@@ -145,8 +157,9 @@ def reconcile(db, connection, now=None):
         elif prediction.get("attempts", 0) >= MAX_ATTEMPTS:
             give_up.append(str(prediction["_id"]))
         else:
-            requeue.append({**prediction, "_id": prediction["input"],
-                            "features": source["features"], "prediction": prediction["_id"]})
+            requeue.append(cast(InputItem, {  # the prediction as its input, to plan again
+                **prediction, "_id": prediction["input"], "features": source["features"],
+                "prediction": prediction["_id"]}))
     if never_stored:
         db.predictions.delete_many({"_id": {"$in": never_stored}})
     if give_up:
@@ -169,7 +182,8 @@ def reconcile(db, connection, now=None):
     return counts
 
 
-def repair_batches(db, connection, now=None):
+def repair_batches(db: Database[Any], connection: redis.Redis,
+                   now: datetime | None = None) -> dict[str, int]:
     """Batches not finished and unchanged for RECONCILE_STALE_SECONDS: one whose rows are
     all finished has its counters recounted from them and is finished (a count was lost:
     rows given up above, a worker killed between its write and its count); one never

@@ -5,6 +5,9 @@ hourly quality counts (core/quality.py) stay: a version's quality over `all` out
 the rows it was counted from."""
 import logging
 from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo.database import Database
 
 import settings
 from core.documents import FINISHED
@@ -19,7 +22,7 @@ def cutoff(now: datetime) -> datetime | None:
     return None if days is None else now - timedelta(days=days)
 
 
-def delete_predictions(db, before: datetime) -> int:
+def delete_predictions(db: Database[Any], before: datetime) -> int:
     """One slice of finished predictions older than `before`, with their inputs."""
     old = list(db.predictions.find({"status": {"$in": list(FINISHED)},
                                     "finished_at": {"$lt": before}},
@@ -30,12 +33,12 @@ def delete_predictions(db, before: datetime) -> int:
     return db.predictions.delete_many({"_id": {"$in": [p["_id"] for p in old]}}).deleted_count
 
 
-def delete_older(db, collection: str, query: dict) -> int:
+def delete_older(db: Database[Any], collection: str, query: dict[str, Any]) -> int:
     ids = [d["_id"] for d in db[collection].find(query, {"_id": 1}).limit(SLICE)]
     return db[collection].delete_many({"_id": {"$in": ids}}).deleted_count if ids else 0
 
 
-def sweep(db, now: datetime) -> dict:
+def sweep(db: Database[Any], now: datetime) -> dict[str, int]:
     """One pass: at most a slice of each kind. Returns what it deleted."""
     before = cutoff(now)
     if before is None:

@@ -17,14 +17,21 @@ import sys
 import time
 from datetime import datetime, timezone
 from importlib import import_module
+from typing import Any
 
-from rq import SimpleWorker
+import redis
+from pymongo.database import Database
+from rq import Queue, SimpleWorker
+from rq.executions import Execution
+from rq.job import Job
+from rq.registry import StartedJobRegistry
 
 import settings
 from core import logs, rq_seams
 from core.connections import mongo_db, redis_from_url
 from core.job import PredictionJob
 from core.queue import CALLBACK_QUEUE, PREDICT, callback_queue, prediction_queues
+from core.types import ModelDocument
 
 from . import coalescing, models, retention
 from .liveness import keep_alive
@@ -41,12 +48,12 @@ class PredictionWorker(rq_seams.RecordsFailure, SimpleWorker):
 
     job_class = PredictionJob
 
-    def perform_job(self, job, queue, execution):
+    def perform_job(self, job: Job, queue: Queue, execution: Execution) -> bool:
         """Run `job` with the jobs it can take from the queue joined to it, then finish
         each joined job as the first one ended: with its own result, or, when the call
         raised, with the same error (RQ retries each job on its own)."""
         joined = coalescing.gather(self, queue, job)
-        job.joined = [other for other, _ in joined]
+        job.joined = [other for other, _ in joined]  # type: ignore[attr-defined]  # jobs/predict.py
         self.failure = None
         succeeded = super().perform_job(job, queue, execution)
         results = getattr(job, "joined_results", None) or [None] * len(joined)
@@ -56,7 +63,8 @@ class PredictionWorker(rq_seams.RecordsFailure, SimpleWorker):
                                    None if succeeded else self.failure)
         return succeeded
 
-    def handle_job_success(self, job, queue, started_job_registry, execution):
+    def handle_job_success(self, job: Job, queue: Queue, started_job_registry: StartedJobRegistry,
+                           execution: Execution) -> None:
         """RQ queues the chunks whose turn a job's end brings (core/queue.py: Turns), but
         concedes one whose ready registry another worker changed at that moment, leaving
         it for its maintenance (every MAINTENANCE_SECONDS): that file would wait. Any
@@ -66,16 +74,16 @@ class PredictionWorker(rq_seams.RecordsFailure, SimpleWorker):
         if ready.get_job_count(cleanup=False):
             ready.cleanup()
 
-    def bootstrap(self, *args, **kwargs):
+    def bootstrap(self, *args: Any, **kwargs: Any) -> None:
         super().bootstrap(*args, **kwargs)
         self.liveness_stopped = keep_alive(self.connection, self.name)
 
-    def teardown(self):
+    def teardown(self) -> None:
         """Runs when work() ends, on a stop signal or when a burst is over."""
         self.liveness_stopped.set()
         super().teardown()
 
-    def run_maintenance_tasks(self):
+    def run_maintenance_tasks(self) -> None:
         super().run_maintenance_tasks()
         lock = self.connection.lock("predictions:reconciler",
                                     timeout=settings.MAINTENANCE_SECONDS, blocking=False)
@@ -92,13 +100,13 @@ class PredictionWorker(rq_seams.RecordsFailure, SimpleWorker):
 CATALOG_WAIT_SECONDS = 10
 
 
-def registered_versions(db):
+def registered_versions(db: Database[Any]) -> list[ModelDocument]:
     """The versions to load at start: not retired, newest first, as many as the cache keeps."""
     return list(db.models.find({"retired": {"$ne": True}}, {"name": 1, "version": 1},
                                sort=[("_created", -1)], limit=settings.MODEL_CACHE_MODELS))
 
 
-def preload_models(wait_seconds=CATALOG_WAIT_SECONDS):
+def preload_models(wait_seconds: float = CATALOG_WAIT_SECONDS) -> None:
     """Load the registered versions now and call each once (models.warm_up), so that
     the first rows wait for neither; a version registered later is loaded by its first
     job (jobs/models.py). A new database has no version until the API's first start
@@ -130,7 +138,7 @@ def warn_of_renamed_settings(environ: dict[str, str] | None = None) -> list[str]
 KINDS = {(): "worker", (INTERACTIVE,): "interactive-worker", (CALLBACK_QUEUE,): "callback-worker"}
 
 
-def queues_of(kind, connection):
+def queues_of(kind: str, connection: redis.Redis) -> list[Queue]:
     """What a worker of `kind` takes, in order."""
     if kind == "callback-worker":
         return [callback_queue(connection)]
@@ -138,7 +146,7 @@ def queues_of(kind, connection):
     return queues[:1] if kind == "interactive-worker" else queues
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> None:
     """`python -m jobs.worker` works the predictions, small submissions first;
     `python -m jobs.worker interactive` only the small submissions, so that one never
     waits for a file's chunk to end; `python -m jobs.worker callbacks` the callback

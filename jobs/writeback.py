@@ -13,17 +13,21 @@ fixes in tools/ferretdb/patches/ for either to use its _id index and not to hang
 import os
 import socket
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from bson import ObjectId
 from pymongo import UpdateOne
+from pymongo.database import Database
 
 import settings
 from core.documents import DONE, FAILED, QUEUED, RUNNING, STILL_UNFINISHED, etag_for, now
+from core.types import Outcome
 
 
-def worker_id():
+def worker_id() -> str:
     """`host:pid` of this process, recorded on each row it finishes."""
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -34,11 +38,11 @@ class WriteStamps:
     `worker` and `finished_at` name the one write that finished it (finished_here), also
     of two writes in one millisecond."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.last = None
+        self.last: datetime | None = None
 
-    def next(self):
+    def next(self) -> datetime:
         with self.lock:
             stamp = now()
             stamp = stamp.replace(microsecond=stamp.microsecond // 1000 * 1000)
@@ -51,24 +55,25 @@ class WriteStamps:
 write_stamp = WriteStamps().next
 
 
-def status_update(prediction_id, status, fields, stamp, counts_attempt=False):
+def status_update(prediction_id: str, status: str, fields: dict[str, Any], stamp: datetime,
+                  counts_attempt: bool = False) -> UpdateOne:
     """$set the fields plus a new _updated and _etag, so that Eve's conditional GETs
     (If-None-Match) see the change."""
-    update = {"$set": {"status": status, "_updated": stamp,
+    update: dict[str, dict[str, Any]] = {"$set": {"status": status, "_updated": stamp,
                        "_etag": etag_for(prediction_id, status, stamp), **fields}}
     if counts_attempt:
         update["$inc"] = {"attempts": 1}
     return UpdateOne({"_id": ObjectId(prediction_id), "status": STILL_UNFINISHED}, update)
 
 
-def mark_queued(db, prediction_ids, job_id):
+def mark_queued(db: Database[Any], prediction_ids: list[str], job_id: str) -> None:
     stamp = now()
     db.predictions.bulk_write(
         [status_update(pid, QUEUED, {"job": job_id, "queued_at": stamp}, stamp)
          for pid in prediction_ids], ordered=False)
 
 
-def mark_running(db, prediction_ids):
+def mark_running(db: Database[Any], prediction_ids: list[str]) -> None:
     """One update for the whole chunk. Its documents share the new _etag, which is
     enough: an ETag has to change when its own document changes, nothing more."""
     stamp = now()
@@ -80,7 +85,8 @@ def mark_running(db, prediction_ids):
 
 
 @contextmanager
-def running_if_slow(db, prediction_ids, after_seconds=None):
+def running_if_slow(db: Database[Any], prediction_ids: list[str],
+                    after_seconds: float | None = None) -> Iterator[Callable[[], bool]]:
     """Marks the rows `running` (mark_running) if the block takes longer than
     after_seconds (RUNNING_AFTER_SECONDS); yields a function that tells whether it did.
     A quicker block leaves them `queued`, for write_outcomes to take them to their final
@@ -88,7 +94,7 @@ def running_if_slow(db, prediction_ids, after_seconds=None):
     waited for, so that it never lands after the final write."""
     marked = threading.Event()
 
-    def mark():
+    def mark() -> None:
         mark_running(db, prediction_ids)
         marked.set()
     timer = threading.Timer(settings.RUNNING_AFTER_SECONDS if after_seconds is None
@@ -101,15 +107,16 @@ def running_if_slow(db, prediction_ids, after_seconds=None):
         timer.join()
 
 
-def needs_review(outcome, review_threshold):
+def needs_review(outcome: Outcome, review_threshold: float | None) -> bool:
     """A classifier's answer whose top probability is below the version's threshold."""
     status, value = outcome
     return (review_threshold is not None and status == DONE and "probabilities" in value
             and max(value["probabilities"].values()) < review_threshold)
 
 
-def write_outcomes(db, prediction_ids, outcomes, started_at=None, stamp=None,
-                   review_threshold=None):
+def write_outcomes(db: Database[Any], prediction_ids: list[str], outcomes: list[Outcome],
+                   started_at: datetime | None = None, stamp: datetime | None = None,
+                   review_threshold: float | None = None) -> set[str]:
     """outcomes: [("done", result) | ("failed", error), ...] in prediction_ids order.
     With started_at (rows not marked running), the write also sets it and counts the
     attempt. Rows finished already (by another worker, or cancelled) are left as they
@@ -117,10 +124,11 @@ def write_outcomes(db, prediction_ids, outcomes, started_at=None, stamp=None,
     `review: "pending"` (the review queue).
     Returns the ids of the rows this write finished."""
     stamp = stamp or write_stamp()
-    updates, worker = [], worker_id()
+    updates: list[UpdateOne] = []
+    worker = worker_id()
     for pid, (status, value) in zip(prediction_ids, outcomes):
         field = "result" if status == DONE else "error"
-        fields = {field: value, "finished_at": stamp, "worker": worker}
+        fields: dict[str, Any] = {field: value, "finished_at": stamp, "worker": worker}
         if needs_review((status, value), review_threshold):
             fields["review"] = "pending"
         if started_at is not None:
@@ -132,11 +140,11 @@ def write_outcomes(db, prediction_ids, outcomes, started_at=None, stamp=None,
     return finished_here(db, prediction_ids, stamp)
 
 
-def mark_failed(db, prediction_ids, error):
+def mark_failed(db: Database[Any], prediction_ids: list[str], error: dict[str, Any]) -> set[str]:
     return write_outcomes(db, prediction_ids, [(FAILED, error)] * len(prediction_ids))
 
 
-def finished_here(db, prediction_ids, stamp):
+def finished_here(db: Database[Any], prediction_ids: list[str], stamp: datetime) -> set[str]:
     """The ids, among prediction_ids, of the rows that the write of this process at
     `stamp` finished, when it finished fewer than all of them: the others were finished
     by someone else, and are theirs to count."""
