@@ -2,11 +2,15 @@
 import logging
 import warnings
 from pathlib import Path
+from typing import Any
 
 with warnings.catch_warnings():  # Eve 2.3 imports a Cerberus API that warns on import
     warnings.simplefilter("ignore", DeprecationWarning)
     from eve import Eve
 
+
+from flask import Flask
+from redis import Redis
 
 import settings
 from core import quality
@@ -44,7 +48,8 @@ SETTINGS_FILE = str(Path(settings.__file__).resolve())
 log = logging.getLogger(__name__)
 
 
-def create_app(overrides=None, data=Mongo, redis=None):
+def create_app(overrides: dict[str, Any] | None = None, data: type[Mongo] = Mongo,
+               redis: Redis | None = None) -> Eve:
     """Build the API. `overrides` replace settings (tests pass MONGO_URI and the like);
     `data` is Eve's data layer class; `redis` a ready Redis client."""
     config = {key: getattr(settings, key) for key in dir(settings) if key.isupper()}
@@ -77,7 +82,7 @@ def create_app(overrides=None, data=Mongo, redis=None):
     return app
 
 
-def drop_method_override_routes(app):
+def drop_method_override_routes(app: Flask) -> None:
     """Eve also routes POST on an item URL, for clients that cannot send PATCH
     (X-HTTP-Method-Override). Every client of this API can, and a POST there would
     otherwise show in Allow headers: the map is rebuilt without those routes."""
@@ -89,7 +94,7 @@ def drop_method_override_routes(app):
                                     merge_slashes=old.merge_slashes)
 
 
-def register_models(app):
+def register_models(app: Eve) -> None:
     """Sync the artifact manifest into `models`; a database that is down now is not
     fatal: the API answers 503 until it is back, and the next start syncs again."""
     try:

@@ -7,7 +7,9 @@ admin sets no auth value and sees all."""
 import json
 
 from eve.auth import TokenAuth
-from flask import Response, current_app, g, request
+from flask import Flask, Response, current_app, g, request
+
+from core.types import Account
 
 from . import context
 from .ratelimit import enforce_rate_limit
@@ -20,7 +22,7 @@ ACCOUNT_SECONDS = 30  # a token deleted behind the API's back works at most this
 PROCESS_ACCOUNT_SECONDS = 1.0
 
 
-def account_for(token):
+def account_for(token: str | None) -> Account | None:
     """find_account, remembered by this process for PROCESS_ACCOUNT_SECONDS, and in
     Redis for ACCOUNT_SECONDS: mostly no lookup at all, else one Redis GET instead of a
     database read. DELETE /tokens/{id} forgets it at once in Redis and in this process."""
@@ -29,9 +31,9 @@ def account_for(token):
     return account_by_digest(token_hash(token))
 
 
-def account_by_digest(digest):
+def account_by_digest(digest: str) -> Account | None:
     """account_for by the token's sha256."""
-    recent = current_app.extensions["recent_accounts"]
+    recent: Recent[Account] = current_app.extensions["recent_accounts"]
     account = recent.get(digest, PROCESS_ACCOUNT_SECONDS)
     if account is None:
         account = remembered_account(digest)
@@ -40,20 +42,21 @@ def account_by_digest(digest):
     return account
 
 
-def remembered_account(digest):
+def remembered_account(digest: str) -> Account | None:
     key = account_key(digest)
     remembered = context.redis().get(key)
     if remembered is not None:
         return json.loads(remembered)
-    account = find_account_by_digest(context.db(), digest)
-    if account is not None:
-        account = {"_id": account["_id"], "name": account["name"], "role": account["role"]}
-        context.redis().set(key, json.dumps(account), ex=ACCOUNT_SECONDS)
+    found = find_account_by_digest(context.db(), digest)
+    if found is None:
+        return None
+    account: Account = {"_id": found["_id"], "name": found["name"], "role": found["role"]}
+    context.redis().set(key, json.dumps(account), ex=ACCOUNT_SECONDS)
     return account
 
 
 class BearerAuth(TokenAuth):
-    def check_auth(self, token, allowed_roles, resource, method):
+    def check_auth(self, token: str, allowed_roles: list[str], resource: str, method: str) -> bool:
         account = account_for(token)
         if account is None or (allowed_roles and account["role"] not in allowed_roles):
             return False
@@ -64,11 +67,11 @@ class BearerAuth(TokenAuth):
         return True
 
 
-def attach(app):
+def attach(app: Flask) -> None:
     app.extensions["recent_accounts"] = Recent()
 
 
-def token_from_request():
+def token_from_request() -> str | None:
     """The token of a route outside Eve's resources: a Bearer token, or the password of
     HTTP Basic auth (any user name), so that a browser can log in."""
     header = request.headers.get("Authorization", "")
@@ -79,7 +82,7 @@ def token_from_request():
     return None
 
 
-def refuse_unless_admin(realm):
+def refuse_unless_admin(realm: str) -> Response | None:
     """None for an admin token, else a 401 that makes a browser ask for one."""
     account = account_for(token_from_request())
     if account is None or account["role"] != "admin":

@@ -2,10 +2,12 @@
 started becomes `cancelled` (200 with the document); one already running or finished
 is 409. Its job may still run for the other rows it carries: the write-back never
 writes a cancelled row (jobs/writeback.py)."""
+from typing import Any
+
 from bson import ObjectId
 from bson.errors import InvalidId
 from eve.render import send_response
-from flask import Blueprint
+from flask import Blueprint, Flask, Response
 from pymongo import ReturnDocument
 
 from core import finished
@@ -20,12 +22,12 @@ blueprint = Blueprint("cancel", __name__)
 
 
 @blueprint.post("/predictions/<prediction_id>/cancel")
-def cancel(prediction_id):
+def cancel(prediction_id: str) -> Response | tuple[Response, int]:
     account = account_for(token_from_request())
     if account is None:
         return error_body(401, "a valid bearer token is required")
     try:
-        query = {"_id": ObjectId(prediction_id)}
+        query: dict[str, Any] = {"_id": ObjectId(prediction_id)}
     except (InvalidId, TypeError):
         return error_body(404, "no such prediction")
     if account["role"] != "admin":
@@ -49,5 +51,5 @@ def cancel(prediction_id):
     return send_response("predictions", (cancelled, None, cancelled["_etag"], 200))
 
 
-def attach(app):
+def attach(app: Flask) -> None:
     app.register_blueprint(blueprint, url_prefix=api_prefix(app.config))

@@ -2,20 +2,20 @@
 password of HTTP Basic auth (any user name) so that a browser can log in."""
 import rq_dashboard
 import rq_dashboard.web
-from flask import request
+from flask import Flask, Response, request
 
 from .auth import refuse_unless_admin
 
 URL_PREFIX = "/rq"
 
 
-def require_admin():
+def require_admin() -> Response | None:
     if request.blueprint != "rq_dashboard":
         return None
     return refuse_unless_admin("rq-dashboard")
 
 
-def attach(app, redis_url):
+def attach(app: Flask, redis_url: str) -> None:
     app.config.from_object(rq_dashboard.default_settings)
     app.config["RQ_DASHBOARD_REDIS_URL"] = redis_url
     rq_dashboard.web.setup_rq_connection(app)

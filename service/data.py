@@ -8,18 +8,22 @@ every list query also asks for `_created` in [2001-09-09, 2286-11-20): true of e
 document (Eve stamps `_created` with the time of the request). On MongoDB the queries
 are Eve's own."""
 from datetime import datetime
+from typing import Any
 
+from eve.utils import ParsedRequest
 from flask import current_app
+from pymongo.cursor import Cursor
+from pymongo.database import Database
 from pymongo.errors import OperationFailure
 
 from .eve_seams import SeamsMongo
 
 # the dates stored as 13-digit integer milliseconds: 10**12 ms to 10**13 - 1 ms
-CREATED_RANGE = {"_created": {"$gte": datetime(2001, 9, 9, 1, 46, 40),
+CREATED_RANGE: dict[str, Any] = {"_created": {"$gte": datetime(2001, 9, 9, 1, 46, 40),
                               "$lt": datetime(2286, 11, 20, 17, 46, 39)}}
 
 
-def is_ferretdb(db):
+def is_ferretdb(db: Database[Any]) -> bool:
     """Whether the server is FerretDB (its buildInfo names its own version)."""
     try:
         return "ferretdbVersion" in db.command("buildInfo")
@@ -28,7 +32,7 @@ def is_ferretdb(db):
 
 
 class Mongo(SeamsMongo):
-    def list_bounds(self, resource):
+    def list_bounds(self, resource: str) -> dict[str, Any]:
         """What the store adds to every list query of `resource`: CREATED_RANGE on
         FerretDB, nothing elsewhere. Asked of the server once per process."""
         extensions = current_app.extensions
@@ -36,6 +40,7 @@ class Mongo(SeamsMongo):
             extensions["store_is_ferretdb"] = is_ferretdb(self.pymongo(resource).db)
         return CREATED_RANGE if extensions["store_is_ferretdb"] else {}
 
-    def find(self, resource, req, sub_resource_lookup, perform_count=True):
+    def find(self, resource: str, req: ParsedRequest, sub_resource_lookup: dict[str, Any] | None,
+             perform_count: bool = True) -> tuple[Cursor[Any], int | None]:
         lookup = {**(sub_resource_lookup or {}), **self.list_bounds(resource)}
         return super().find(resource, req, lookup, perform_count)

@@ -10,7 +10,11 @@ named test instead of a request path.
   to Collection.count(), which pymongo 4 removed: the real error is masked by a
   TypeError and becomes a 500. Here the original error is raised again, for
   service/errors.py to answer (400 or 503)."""
+from typing import Any
+
 from eve.io.mongo import Mongo as EveMongo
+from eve.utils import ParsedRequest
+from pymongo.cursor import Cursor
 
 from .query import sort_fields
 
@@ -18,11 +22,13 @@ PYMONGO4_COUNT_FALLBACK = "'Collection' object is not callable"
 
 
 class SeamsMongo(EveMongo):
-    def _convert_sort_request_to_dict(self, req):
+    def _convert_sort_request_to_dict(
+            self, req: ParsedRequest | None) -> list[tuple[str, int]] | dict[str, int]:
         fields = sort_fields(req.sort) if req and req.sort else None
         return fields if fields is not None else super()._convert_sort_request_to_dict(req)
 
-    def find(self, resource, req, sub_resource_lookup, perform_count=True):
+    def find(self, resource: str, req: ParsedRequest, sub_resource_lookup: dict[str, Any] | None,
+             perform_count: bool = True) -> tuple[Cursor[Any], int | None]:
         try:
             return super().find(resource, req, sub_resource_lookup, perform_count)
         except TypeError as exc:

@@ -9,15 +9,19 @@ on_inserted_feedback: each prediction shows the latest `actual` (and leaves the 
 queue, with `reviewed_by`), and its version's hour bucket moves by the change
 (core/quality.py: the new label's terms, less the old one's)."""
 import logging
+from datetime import datetime
+from typing import Any
 
 from bson import ObjectId
 from bson.errors import InvalidId
 from flask import g
 from pymongo import ReturnDocument
+from pymongo.database import Database
 
 from core import quality
 from core.documents import DONE, etag_for, now
 from core.logs import audit
+from core.types import ModelDocument
 
 from . import context, metrics
 
@@ -26,29 +30,32 @@ log = logging.getLogger(__name__)
 TARGET_FIELDS = {"model": 1, "version": 1, "status": 1, "result": 1, "finished_at": 1,
                  "owner": 1, "actual": 1}
 
+# An item's prediction (the TARGET_FIELDS of it) and its model version (None: deleted)
+Target = tuple[dict[str, Any], ModelDocument | None]
 
-def caller():
+
+def caller() -> str | None:
     """The client's name (Eve's auth value); None for an admin."""
     return context.auth_value()
 
 
-def as_id(value):
+def as_id(value: Any) -> ObjectId | None:
     try:
         return ObjectId(value)
     except (InvalidId, TypeError):
         return None
 
 
-def resolve_targets(items):
+def resolve_targets(items: list[dict[str, Any]]) -> None:
     """g.feedback_targets: {prediction id: (prediction, model)} of the caller's own
     predictions among the items' (one query for the predictions, one per version)."""
     ids = {as_id(item.get("prediction")) for item in items} - {None}
-    query = {"_id": {"$in": list(ids)}}
+    query: dict[str, Any] = {"_id": {"$in": list(ids)}}
     if caller() is not None:
         query["owner"] = caller()
     db = context.db()
     predictions = list(db.predictions.find(query, TARGET_FIELDS)) if ids else []
-    versions = {}
+    versions: dict[tuple[str, int], ModelDocument | None] = {}
     for prediction in predictions:
         key = (prediction["model"], prediction["version"])
         if key not in versions:
@@ -57,12 +64,13 @@ def resolve_targets(items):
                           for p in predictions}
 
 
-def target_of(prediction_id):
+def target_of(prediction_id: object) -> Target | None:
     """(prediction, model) of an item's prediction, or None when it is not the caller's."""
-    return g.get("feedback_targets", {}).get(str(prediction_id))
+    target: Target | None = g.get("feedback_targets", {}).get(str(prediction_id))
+    return target
 
 
-def actual_error(model, actual):
+def actual_error(model: ModelDocument | None, actual: Any) -> str | None:
     """Why `actual` cannot be the outcome of a prediction of `model`, or None."""
     if model is None:
         return "the prediction's model version is gone"
@@ -76,7 +84,7 @@ def actual_error(model, actual):
     return None
 
 
-def prediction_error(prediction_id):
+def prediction_error(prediction_id: object) -> str | None:
     found = target_of(prediction_id)
     if found is None:
         return "unknown prediction"
@@ -86,18 +94,26 @@ def prediction_error(prediction_id):
     return None
 
 
-def on_insert_feedback(items):
+def accepted_target(prediction_id: object) -> tuple[dict[str, Any], ModelDocument]:
+    """target_of an item the validator accepted: the caller's, with its model version."""
+    found = target_of(prediction_id)
+    assert found is not None and found[1] is not None  # the validator refused it otherwise
+    return found[0], found[1]
+
+
+def on_insert_feedback(items: list[dict[str, Any]]) -> None:
     account = g.get("account") or {}
     for item in items:
-        prediction, model = target_of(item["prediction"])
+        prediction, model = accepted_target(item["prediction"])
         item["model"], item["version"] = prediction["model"], prediction["version"]
         item["by"] = account.get("name")
 
 
-def label(db, prediction_id, actual, by, stamp):
+def label(db: Database[Any], prediction_id: ObjectId, actual: Any, by: str | None,
+          stamp: datetime) -> dict[str, Any] | None:
     """Show `actual` on the prediction (and take it out of the review queue); returns
     the prediction as it was before."""
-    before = db.predictions.find_one_and_update(
+    before: dict[str, Any] | None = db.predictions.find_one_and_update(
         {"_id": prediction_id, "status": DONE},
         {"$set": {"actual": actual, "feedback_at": stamp, "_updated": stamp,
                   "_etag": etag_for(str(prediction_id), "feedback", stamp)}},
@@ -108,12 +124,13 @@ def label(db, prediction_id, actual, by, stamp):
     return before
 
 
-def store(db, model, labels, owner, by):
+def store(db: Database[Any], model: ModelDocument, labels: list[tuple[ObjectId, Any]],
+          owner: str | None, by: str | None) -> None:
     """Keep a file's labels as POST /feedback keeps each submission."""
     stamp = now()
-    documents = []
+    documents: list[dict[str, Any]] = []
     for prediction_id, actual in labels:
-        document = {"_id": ObjectId(), "prediction": prediction_id, "actual": actual,
+        document: dict[str, Any] = {"_id": ObjectId(), "prediction": prediction_id, "actual": actual,
                     "model": model["name"], "version": model["version"], "by": by,
                     "_created": stamp, "_updated": stamp}
         document["_etag"] = etag_for(str(document["_id"]), "new", stamp)
@@ -124,7 +141,8 @@ def store(db, model, labels, owner, by):
         db.feedback.insert_many(documents, ordered=False)
 
 
-def apply(db, labels, by):
+def apply(db: Database[Any], labels: list[tuple[ObjectId, Any, ModelDocument]],
+          by: str | None) -> None:
     """labels: [(prediction id, actual, model), ...] already checked. Each prediction
     shows its latest label, and its bucket moves by the change."""
     stamp = now()
@@ -137,16 +155,16 @@ def apply(db, labels, by):
     metrics.FEEDBACK.inc(len(labels))
 
 
-def on_inserted_feedback(items):
+def on_inserted_feedback(items: list[dict[str, Any]]) -> None:
     db = context.db()
     by = (g.get("account") or {}).get("name")
-    apply(db, [(item["prediction"], item["actual"], target_of(item["prediction"])[1])
+    apply(db, [(item["prediction"], item["actual"], accepted_target(item["prediction"])[1])
                for item in items], by)
     for item in items:
         audit(log, "feedback_accepted", request_id=g.get("request_id"), client=by,
               prediction=item["prediction"], model=item["model"], version=item["version"])
 
 
-def attach(app):
+def attach(app: Any) -> None:
     app.on_insert_feedback += on_insert_feedback
     app.on_inserted_feedback += on_inserted_feedback

@@ -1,5 +1,8 @@
 """GET /api/v1/health: open to all, 200 when MongoDB and Redis both answer, else 503."""
-from flask import Blueprint, jsonify
+from collections.abc import Callable
+from typing import TypeVar
+
+from flask import Blueprint, Response, jsonify
 from rq import Worker
 
 from core.queue import Queues
@@ -9,8 +12,10 @@ from .queues import queues
 
 blueprint = Blueprint("health", __name__)
 
+T = TypeVar("T")
 
-def check(part, probe):
+
+def check(part: str, probe: Callable[[], T]) -> tuple[T | None, str | None]:
     try:
         return probe(), None
     except Exception as exc:  # any failure of a store is reported, not raised
@@ -23,7 +28,7 @@ def prediction_workers(service_queues: Queues) -> int:
 
 
 @blueprint.get("/health")
-def health():
+def health() -> tuple[Response, int]:
     db = context.db()
     _, mongo_error = check("mongo", lambda: db.command("ping"))
     both = queues()

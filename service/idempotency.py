@@ -10,8 +10,11 @@ reads it (the WSGI input is wrapped), so a file of rows is read once. A first re
 that ends in a 5xx gives its key back: nothing was stored, and the retry may try again."""
 import hashlib
 import json
+from typing import IO, TypedDict
 
-from flask import Response, current_app, g, request
+from flask import Flask, Response, current_app, g, request
+
+from core.types import Account
 
 from . import context
 from .auth import account_for, token_from_request
@@ -24,39 +27,50 @@ PROCESSING_SECONDS = 3600  # a claim whose request died is given back after this
 KEYED = ("/inputs", "/batches")
 
 
+class Kept(TypedDict, total=False):
+    """What Redis keeps under a key: `processing` while the first request runs, then
+    `done` with its answer."""
+    state: str
+    digest: str
+    status: int
+    body: str
+    content_type: str | None
+    headers: dict[str, str]
+
+
 class HashingInput:
     """The WSGI input, hashed as it is read."""
 
-    def __init__(self, stream):
+    def __init__(self, stream: IO[bytes]) -> None:
         self.stream = stream
         self.digest = hashlib.sha256()
 
-    def read(self, *args):
+    def read(self, *args: int) -> bytes:
         data = self.stream.read(*args)
         self.digest.update(data)
         return data
 
-    def readline(self, *args):
+    def readline(self, *args: int) -> bytes:
         data = self.stream.readline(*args)
         self.digest.update(data)
         return data
 
-    def drained_digest(self):
+    def drained_digest(self) -> str:
         """The digest of the whole body: what was not read yet is read now."""
         while self.read(1 << 20):
             pass
         return self.digest.hexdigest()
 
 
-def valid_key(value):
+def valid_key(value: str) -> bool:
     return 1 <= len(value) <= 255 and all(" " <= c <= "~" for c in value)
 
 
-def redis_key(account, value):
+def redis_key(account: Account, value: str) -> str:
     return f"idempotency:{account['_id']}:{hashlib.sha256(value.encode()).hexdigest()}"
 
 
-def replay(stored):
+def replay(stored: Kept) -> Response:
     response = Response(stored["body"], status=stored["status"],
                         content_type=stored["content_type"])
     for name, header in stored["headers"].items():
@@ -65,7 +79,7 @@ def replay(stored):
     return response
 
 
-def claim():
+def claim() -> Response | tuple[Response, int] | None:
     """before_request: claim the request's key, or answer for it (replay, 409, 422)."""
     value = request.headers.get(HEADER)
     prefix = api_prefix(current_app.config)
@@ -84,7 +98,7 @@ def claim():
     if redis.set(key, json.dumps({"state": "processing"}), nx=True, ex=PROCESSING_SECONDS):
         g.idempotency = (key, body)
         return None
-    stored = json.loads(redis.get(key) or '{"state": "processing"}')
+    stored: Kept = json.loads(redis.get(key) or '{"state": "processing"}')
     if stored["state"] == "processing":
         return error_body(409, f"a request with this {HEADER} is still being processed")
     if stored["digest"] != body.drained_digest():
@@ -92,7 +106,7 @@ def claim():
     return replay(stored)
 
 
-def keep(response):
+def keep(response: Response) -> Response:
     """after_request: keep the answer for replays (a 5xx gives the key back)."""
     claimed = g.pop("idempotency", None)
     if claimed is None:
@@ -102,7 +116,7 @@ def keep(response):
         context.redis().delete(key)  # nothing stored (a body too large is not read)
         return response
     response.direct_passthrough = False
-    stored = {"state": "done", "digest": body.drained_digest(),
+    stored: Kept = {"state": "done", "digest": body.drained_digest(),
               "status": response.status_code, "body": response.get_data(as_text=True),
               "content_type": response.content_type,
               "headers": {name: response.headers[name] for name in ("Location", "ETag")
@@ -111,6 +125,6 @@ def keep(response):
     return response
 
 
-def attach(app):
+def attach(app: Flask) -> None:
     app.before_request(claim)
     app.after_request(keep)

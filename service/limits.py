@@ -11,7 +11,7 @@ API processes accept from it within COUNT_SECONDS. Larger submissions and files 
 count."""
 import time
 
-from flask import abort, current_app, make_response
+from flask import Flask, abort, current_app, make_response
 
 from core.documents import UNFINISHED
 
@@ -24,16 +24,16 @@ COUNT_SECONDS = 10.0
 HEADROOM = 0.9
 
 
-def count_pending(owner):
+def count_pending(owner: str) -> int:
     return context.db().predictions.count_documents(
         {"owner": owner, "status": {"$in": list(UNFINISHED)}})
 
 
-def pending_rows(owner, rows, limit):
+def pending_rows(owner: str, rows: int, limit: int) -> int:
     """The client's unfinished rows: counted, or, for an interactive submission, as this
     process counted them less than COUNT_SECONDS ago (plus the rows it accepted since)
     while that leaves the submission under HEADROOM of the limit."""
-    counts = current_app.extensions["pending_counts"]
+    counts: Recent[int] = current_app.extensions["pending_counts"]
     if rows <= current_app.config["INTERACTIVE_MAX_ROWS"]:
         pending = counts.get(owner, COUNT_SECONDS)
         if pending is not None and pending + rows <= limit * HEADROOM:
@@ -44,7 +44,7 @@ def pending_rows(owner, rows, limit):
     return pending
 
 
-def refuse_past_pending(owner, rows):
+def refuse_past_pending(owner: str | None, rows: int) -> None:
     limit = current_app.config["MAX_PENDING_ROWS"]
     if owner is None:
         return
@@ -58,5 +58,5 @@ def refuse_past_pending(owner, rows):
     current_app.extensions["pending_counts"].add(owner, rows)
 
 
-def attach(app):
+def attach(app: Flask) -> None:
     app.extensions["pending_counts"] = Recent()

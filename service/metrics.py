@@ -8,8 +8,11 @@ unfinished ones have left) are read from Redis and MongoDB at scrape time: they 
 right for the whole deployment, however many hosts run workers, with no pushgateway."""
 import os
 import time
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
 
-from flask import Response, g, request
+from flask import Flask, Response, g, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -19,6 +22,7 @@ from prometheus_client import (
     multiprocess,
 )
 from prometheus_client.core import GaugeMetricFamily
+from pymongo.database import Database
 from rq import Worker
 
 from core import quality
@@ -39,10 +43,10 @@ REQUEST_SECONDS = Histogram("http_request_duration_seconds", "HTTP request laten
 class StoreCollector:
     """Gauges read from the stores when Prometheus scrapes."""
 
-    def __init__(self, app):
+    def __init__(self, app: Flask) -> None:
         self.app = app
 
-    def collect(self):
+    def collect(self) -> Iterator[GaugeMetricFamily]:
         with self.app.app_context():
             depth = GaugeMetricFamily("prediction_queue_depth", "jobs waiting in the queue")
             service_queues = queues()
@@ -78,7 +82,7 @@ class StoreCollector:
             yield from model_quality_gauges(context.db())
 
 
-def model_quality_gauges(db):
+def model_quality_gauges(db: Database[Any]) -> Iterator[GaugeMetricFamily]:
     """Live and estimated accuracy per version and window, and each feature's PSI over
     24 h, from the hour buckets (service/models/quality.py)."""
     live = GaugeMetricFamily("model_live_accuracy", "accuracy on the labelled rows",
@@ -89,27 +93,34 @@ def model_quality_gauges(db):
                             labels=["model", "version", "feature"])
     for model in db.models.find({"retired": {"$ne": True}}):
         labels = [model["name"], str(model["version"])]
-        recent = quality.buckets(db, model["_id"], now() - model_quality.WINDOWS["7d"])
+        recent = quality.buckets(db, model["_id"], window_start("7d"))
         for window in ("1h", "24h", "7d"):
-            totals = model_quality.totals_since(recent, now() - model_quality.WINDOWS[window])
+            totals = model_quality.totals_since(recent, window_start(window))
             figures = model_quality.quality_of(model, totals)
             if figures.get("accuracy") is not None:
                 live.add_metric([*labels, window], figures["accuracy"])
             if figures.get("estimated_accuracy") is not None:
                 estimated.add_metric([*labels, window], figures["estimated_accuracy"])
         drift = model_quality.drift_of(
-            model, model_quality.totals_since(recent, now() - model_quality.WINDOWS["24h"]))
+            model, model_quality.totals_since(recent, window_start("24h")))
         for feature, figures in drift["features"].items():
             if figures["psi"] is not None:
                 psi.add_metric([*labels, feature], figures["psi"])
     yield from (live, estimated, psi)
 
 
-def start_timer():
+def window_start(window: str) -> datetime:
+    """When a bounded window of service/models/quality.py (1h, 24h, 7d) began."""
+    span = model_quality.WINDOWS[window]
+    assert span is not None  # only `all` is unbounded
+    return now() - span
+
+
+def start_timer() -> None:
     g.request_started = time.perf_counter()
 
 
-def count_request(response):
+def count_request(response: Response) -> Response:
     endpoint = request.url_rule.rule if request.url_rule else "unmatched"
     REQUESTS.labels(endpoint, request.method, str(response.status_code)).inc()
     started = g.get("request_started")
@@ -118,7 +129,7 @@ def count_request(response):
     return response
 
 
-def registry_for(app):
+def registry_for(app: Flask) -> CollectorRegistry:
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.MultiProcessCollector(registry)  # every process of this host
@@ -130,12 +141,12 @@ def registry_for(app):
     return registry
 
 
-def attach(app):
+def attach(app: Flask) -> None:
     registry = registry_for(app)
     app.before_request(start_timer)
     app.after_request(count_request)
 
     @app.get("/metrics")
-    def metrics():
+    def metrics() -> Response:
         return refuse_unless_admin("metrics") or Response(generate_latest(registry),
                                                           mimetype=CONTENT_TYPE_LATEST)

@@ -6,11 +6,13 @@ eve-swagger, the usual generator, is unmaintained since 2022 and writes Swagger 
 this module maps Cerberus types to JSON Schema directly."""
 import copy
 import re
+from typing import Any
 
-from flask import Blueprint, current_app, jsonify, send_from_directory
+from flask import Blueprint, Response, current_app, jsonify, send_from_directory
 from openapi_ui_bundles import swagger_ui
 
 from core.inference import feature_types
+from core.types import ModelDocument
 
 from . import context, query
 from .callback_policy import callback_url_pattern
@@ -19,6 +21,9 @@ from .models.catalog import find_model
 from .validation import FEATURE_BOUND, MAX_STRING_FEATURE
 
 blueprint = Blueprint("openapi", __name__)
+
+# A JSON Schema, or any other object of the OpenAPI document
+Schema = dict[str, Any]
 
 JSON_TYPES = {"string": "string", "integer": "integer", "float": "number",
               "number": "number", "boolean": "boolean", "dict": "object", "list": "array",
@@ -39,11 +44,11 @@ ERROR_CODES = {"304": "not modified", "400": "malformed request", "401": "no val
                "429": "rate limit", "503": "a store is unavailable"}
 
 
-def field_schema(rule, writing=False):
+def field_schema(rule: dict[str, Any], writing: bool = False) -> Schema:
     types = rule.get("type", "string")
     types = types if isinstance(types, list) else [types]
     if types == ["datetime"]:
-        schema = {**HTTP_DATE, **({"readOnly": True} if rule.get("readonly") else {})}
+        schema: Schema = {**HTTP_DATE, **({"readOnly": True} if rule.get("readonly") else {})}
         if rule.get("nullable"):
             schema["type"] = ["string", "null"]  # the pattern applies to strings only
         return schema
@@ -73,13 +78,13 @@ def field_schema(rule, writing=False):
     return schema
 
 
-def object_schema(fields, writing, partial=False):
+def object_schema(fields: dict[str, dict[str, Any]], writing: bool, partial: bool = False) -> Schema:
     """JSON Schema of a Cerberus schema: in a request body (`writing`) only the fields a
     client may send, and nothing else."""
     if writing:
         fields = {n: r for n, r in fields.items() if not r.get("readonly") and n != "_id"}
-    schema = {"type": "object",
-              "properties": {name: field_schema(rule, writing) for name, rule in fields.items()}}
+    schema: Schema = {"type": "object",
+                      "properties": {name: field_schema(rule, writing) for name, rule in fields.items()}}
     required = [name for name, rule in fields.items() if rule.get("required")]
     if required and not partial:
         schema["required"] = required
@@ -88,9 +93,11 @@ def object_schema(fields, writing, partial=False):
     return schema
 
 
-def id_schema(settings):
+def id_schema(settings: dict[str, Any]) -> Schema:
     """The `{id}` of an item URL, from the resource's own `item_url` regex."""
-    pattern = re.fullmatch(r'regex\("(.*)"\)', settings["item_url"]).group(1)
+    match = re.fullmatch(r'regex\("(.*)"\)', settings["item_url"])
+    assert match is not None  # every resource's item_url is such a regex (settings.py)
+    pattern = match.group(1)
     return {"type": "string", "pattern": f"^{pattern}$"}
 
 
@@ -106,7 +113,7 @@ STORED_FEATURES = {"description": "the values in the model's order",
                               "additionalProperties": {"oneOf": list(FEATURE_VALUES.values())}}]}
 
 
-def resource_schema(resource):
+def resource_schema(resource: str) -> Schema:
     settings = current_app.config["DOMAIN"][resource]
     schema = object_schema(settings["schema"], writing=False)
     schema["properties"] = {**schema["properties"], "_id": id_schema(settings), **META}
@@ -116,14 +123,14 @@ def resource_schema(resource):
     return schema
 
 
-def registered_models():
+def registered_models() -> list[ModelDocument]:
     """The models inputs may name, from the registry (uploads included)."""
     return list(context.db().models.find(
         {}, {"name": 1, "version": 1, "task": 1, "features": 1, "feature_types": 1,
              "aliases": 1, "retired": 1}).sort([("name", 1), ("version", 1)]))
 
 
-def input_schema(models):
+def input_schema(models: list[ModelDocument]) -> Schema:
     """What POST /inputs takes: one branch per way of naming a model version (no version,
     a version, an alias), each with that version's features (a list in the model's
     order, or an object by name). Retired versions are left out."""
@@ -137,7 +144,7 @@ def input_schema(models):
     branches = []
     for name in sorted({m["name"] for m in live}):
         default = find_model(context.db(), name)
-        named = [(None, None, default)] if default else []
+        named: list[tuple[str | None, Any, ModelDocument]] = [(None, None, default)] if default else []
         for model in (m for m in live if m["name"] == name):
             named.append(("version", model["version"], model))
             named += [("alias", alias, model) for alias in model.get("aliases", [])]
@@ -157,7 +164,7 @@ def input_schema(models):
     return {"oneOf": branches}
 
 
-def features_schemas(model):
+def features_schemas(model: ModelDocument) -> dict[str, Schema]:
     prefix = f"{model['name']}_v{model['version']}"
     names = model["features"]
     kinds = feature_types(model)
@@ -174,7 +181,7 @@ def features_schemas(model):
     }
 
 
-def model_upload():
+def model_upload() -> Schema:
     """POST /models: multipart/form-data (service/models/uploads.py)."""
     name = {"type": "string", "pattern": current_app.config["MODEL_NAME_PATTERN"]}
     form = {"type": "object", "required": ["name", "artifact"], "additionalProperties": False,
@@ -198,10 +205,10 @@ def model_upload():
                                    "400", "403", "413", "415", "422")}
 
 
-def batch_upload(models):
+def batch_upload(models: list[ModelDocument]) -> Schema:
     """POST /batches: a CSV file (service/batches/upload.py)."""
     callbacks = callback_url_pattern(current_app.config["CALLBACK_ALLOWED_HOSTS"])
-    parameters = [
+    parameters: list[Schema] = [
         {"name": "model", "in": "query", "required": True, "schema": {
             "type": "string", "enum": sorted({m["name"] for m in models
                                               if not m.get("retired")})}},
@@ -229,7 +236,7 @@ def batch_upload(models):
                                    "400", "403", "413", "415", "422")}
 
 
-def batch_item_paths():
+def batch_item_paths() -> dict[str, Schema]:
     """GET /batches/{id}/results and POST /batches/{id}/cancel."""
     batch_id = {"name": "id", "in": "path", "required": True,
                 "schema": id_schema(current_app.config["DOMAIN"]["batches"])}
@@ -261,7 +268,7 @@ def batch_item_paths():
     }
 
 
-def prediction_cancel_path():
+def prediction_cancel_path() -> dict[str, Schema]:
     """POST /predictions/{id}/cancel."""
     prediction_id = {"name": "id", "in": "path", "required": True,
                      "schema": id_schema(current_app.config["DOMAIN"]["predictions"])}
@@ -272,7 +279,7 @@ def prediction_cancel_path():
                                "404", "409")}}}
 
 
-def model_item_paths():
+def model_item_paths() -> dict[str, Schema]:
     """GET /models/{id}/quality and /drift (admins)."""
     model_id = {"name": "id", "in": "path", "required": True,
                 "schema": id_schema(current_app.config["DOMAIN"]["models"])}
@@ -293,8 +300,8 @@ def model_item_paths():
     }
 
 
-def responses(ok_code, ok_schema, *errors):
-    ok = {"description": "OK"}
+def responses(ok_code: int, ok_schema: Schema | None, *errors: str) -> dict[str, Schema]:
+    ok: Schema = {"description": "OK"}
     if ok_schema:
         ok["content"] = {"application/json": {"schema": ok_schema}}
     out = {str(ok_code): ok}
@@ -306,11 +313,11 @@ def responses(ok_code, ok_schema, *errors):
     return out
 
 
-def json_body(schema):
+def json_body(schema: Schema) -> Schema:
     return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 
-def bulk(schema, limit):
+def bulk(schema: Schema, limit: int) -> Schema:
     return {"oneOf": [schema, {"type": "array", "items": schema, "minItems": 1,
                                "maxItems": limit}]}
 
@@ -324,7 +331,7 @@ IDEMPOTENCY = (
     "not a value a generated request may reuse.)")
 
 
-def long_poll(operation):
+def long_poll(operation: Schema) -> None:
     """`Prefer: wait=N` (service/waiting.py) on an item GET."""
     operation["summary"] += "; with `Prefer: wait=N`, held until it is finished or N s pass"
     operation["parameters"].append({
@@ -337,7 +344,7 @@ def long_poll(operation):
                                      "content": {"application/json": {"schema": ERROR}}}
 
 
-def resource_paths(resource, settings):
+def resource_paths(resource: str, settings: dict[str, Any]) -> dict[str, Schema]:
     config = current_app.config
     ref = {"$ref": f"#/components/schemas/{resource}"}
     write = {"$ref": f"#/components/schemas/{resource}_write"}
@@ -347,7 +354,8 @@ def resource_paths(resource, settings):
     if_match = {"name": "If-Match", "in": "header", "required": False,
                 "schema": {"type": "string"}, "description": "the _etag, to refuse a change "
                                                              "of a document changed since"}
-    collection, item = {}, {}
+    collection: Schema = {}
+    item: Schema = {}
     if "GET" in settings["resource_methods"]:
         collection["get"] = {"summary": f"list {resource}",
                              "parameters": query.parameters(config["PAGINATION_LIMIT"]),
@@ -383,9 +391,9 @@ def resource_paths(resource, settings):
     return {f"/{resource}": collection, f"/{resource}/{{id}}": item}
 
 
-def open_paths():
+def open_paths() -> dict[str, Schema]:
     """The three paths that need no token."""
-    def get(summary, codes):
+    def get(summary: str, codes: Schema) -> Schema:
         return {"get": {"summary": summary, "security": [], "responses": codes}}
     health = {"type": "object", "properties": {
         "mongo": {"type": "string"}, "redis": {"type": "string"},
@@ -406,11 +414,11 @@ def open_paths():
     }
 
 
-def document():
+def document() -> Schema:
     config = current_app.config
     models = registered_models()
     paths = open_paths()
-    schemas = {"Error": {"type": "object", "properties": {
+    schemas: dict[str, Schema] = {"Error": {"type": "object", "properties": {
         "_status": {"type": "string"}, "_error": {"type": "object", "properties": {
             "code": {"type": "integer"}, "message": {"type": "string"}}}}},
         "Where": query.WHERE}
@@ -445,7 +453,7 @@ def document():
 
 
 @blueprint.get("/openapi.json")
-def openapi_json():
+def openapi_json() -> Response:
     return jsonify(document())
 
 
@@ -460,10 +468,10 @@ DOCS_PAGE = """<!doctype html>
 
 
 @blueprint.get("/docs")
-def docs():
+def docs() -> tuple[str, int, dict[str, str]]:
     return DOCS_PAGE, 200, {"Content-Type": "text/html; charset=utf-8"}
 
 
 @blueprint.get("/docs/static/<path:filename>")
-def docs_static(filename):
+def docs_static(filename: str) -> Response:
     return send_from_directory(swagger_ui.static_path, filename)

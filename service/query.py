@@ -13,9 +13,11 @@ by construction.
   a client sees rather than an HTML 414)."""
 import json
 import re
+from typing import Any, NoReturn
 
 import jsonschema
-from flask import abort, current_app, request
+from flask import Request, abort, current_app, request
+from werkzeug.datastructures import MultiDict
 
 INT64 = 2**63 - 1
 FIELD = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*"
@@ -49,7 +51,7 @@ SORT_RE = re.compile(SORT)
 SORT_FIELDS_RE = re.compile(SORT_FIELDS)
 
 
-def sort_fields(sort):
+def sort_fields(sort: str) -> list[tuple[str, int]] | None:
     """`field,-other` as [(field, 1), (other, -1)]; None for Eve's list syntax."""
     if not SORT_FIELDS_RE.fullmatch(sort):
         return None
@@ -60,7 +62,7 @@ WHERE_VALIDATOR = jsonschema.Draft202012Validator(  # `$and` items refer to the 
 PROJECTION_VALIDATOR = jsonschema.Draft202012Validator(PROJECTION)
 
 
-def parameters(limit):
+def parameters(limit: int) -> list[dict[str, Any]]:
     """The OpenAPI parameters of a list request."""
     return [
         {"name": "where", "in": "query", "content": {"application/json": {
@@ -78,11 +80,11 @@ def parameters(limit):
     ]
 
 
-def refuse(message):
+def refuse(message: str) -> NoReturn:
     abort(400, description=message)
 
 
-def parse_json(name, value):
+def parse_json(name: str, value: str) -> Any:
     try:
         return json.loads(value)
     except RecursionError:
@@ -91,12 +93,12 @@ def parse_json(name, value):
         refuse(f"`{name}` must be JSON")
 
 
-def check_integer(name, value, maximum):
+def check_integer(name: str, value: str, maximum: int) -> None:
     if not re.fullmatch(r"[0-9]{1,7}", value) or not 1 <= int(value) <= maximum:
         refuse(f"`{name}` takes a whole number from 1 to {maximum}")
 
 
-def check_list_request(args, limit):
+def check_list_request(args: MultiDict[str, str], limit: int) -> None:
     if len(request.query_string) > MAX_QUERY_BYTES:
         refuse(f"the query string is longer than {MAX_QUERY_BYTES} bytes")
     for name in args:
@@ -119,9 +121,9 @@ def check_list_request(args, limit):
         check_integer("page", args["page"], MAX_PAGE)
 
 
-def on_pre_get(resource, request_, lookup=None):
+def on_pre_get(resource: str, request_: Request, lookup: dict[str, Any] | None = None) -> None:
     check_list_request(request.args, current_app.config["PAGINATION_LIMIT"])
 
 
-def attach(app):
+def attach(app: Any) -> None:
     app.on_pre_GET += on_pre_get

@@ -8,8 +8,10 @@ import hmac
 import json
 import secrets
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
-from flask import current_app, g
+from flask import Request, Response, current_app, g
+from pymongo.database import Database
 
 from . import context
 
@@ -17,16 +19,16 @@ ROLES = ("client", "admin")
 LAST_USED_RESOLUTION = timedelta(minutes=1)  # at most one write per token per minute
 
 
-def token_hash(token):
+def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def new_secret():
+def new_secret() -> tuple[str, str]:
     token = secrets.token_urlsafe(32)
     return token, token_hash(token)
 
 
-def create_token(db, role, name):
+def create_token(db: Database[Any], role: str, name: str) -> str:
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}")
     token, digest = new_secret()
@@ -36,14 +38,14 @@ def create_token(db, role, name):
     return token
 
 
-def find_account(db, token):
+def find_account(db: Database[Any], token: str | None) -> dict[str, Any] | None:
     """The token's account document, or None; notes when the token was last used."""
     if not token or len(token) > 256:
         return None
     return find_account_by_digest(db, token_hash(token))
 
 
-def find_account_by_digest(db, digest):
+def find_account_by_digest(db: Database[Any], digest: str) -> dict[str, Any] | None:
     """find_account by the token's sha256 (what a /ui/ session keeps, not the token)."""
     account = db.tokens.find_one({"_id": digest})
     if account is None or not hmac.compare_digest(account["_id"], digest):
@@ -55,7 +57,7 @@ def find_account_by_digest(db, digest):
     return account
 
 
-def on_insert_tokens(items):
+def on_insert_tokens(items: list[dict[str, Any]]) -> None:
     """POST /tokens: each new document gets a secret; only its hash is stored."""
     g.new_tokens = []
     for item in items:
@@ -63,7 +65,7 @@ def on_insert_tokens(items):
         g.new_tokens.append(token)
 
 
-def on_post_post_tokens(request, payload):
+def on_post_post_tokens(request: Request, payload: Response) -> None:
     """Add each secret to the 201's body: the one time it is shown."""
     if payload.status_code != 201 or not g.get("new_tokens"):
         return
@@ -74,19 +76,19 @@ def on_post_post_tokens(request, payload):
     payload.set_data(json.dumps(body))
 
 
-def account_key(digest):
+def account_key(digest: str) -> str:
     """Where the API remembers a token's account (service/auth.py: account_for)."""
     return f"account:{digest}"
 
 
-def on_deleted_item_tokens(item):
+def on_deleted_item_tokens(item: dict[str, Any]) -> None:
     """A revoked token stops working: the API forgets its account, at once in Redis and
     in this process, within PROCESS_ACCOUNT_SECONDS in the others (service/auth.py)."""
     context.redis().delete(account_key(item["_id"]))
     current_app.extensions["recent_accounts"].forget(item["_id"])
 
 
-def attach(app):
+def attach(app: Any) -> None:
     app.on_insert_tokens += on_insert_tokens
     app.on_deleted_item_tokens += on_deleted_item_tokens
     app.on_post_POST_tokens += on_post_post_tokens

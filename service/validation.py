@@ -61,7 +61,7 @@ def feature_errors(model: ModelDocument, features: Any) -> list[str]:
         if len(features) != len(names):
             return [f"expected {len(names)} features ({', '.join(names)}), got {len(features)}"]
         values = list(zip(names, features))
-    bad = {}
+    bad: dict[str, list[str]] = {}
     for (name, value), kind in zip(values, feature_types(model)):
         error = value_error(kind, value)
         if error:
@@ -70,7 +70,7 @@ def feature_errors(model: ModelDocument, features: Any) -> list[str]:
 
 
 # The rules of the inputs schema (settings.py) that plain_input_accepted checks itself.
-PLAIN_INPUT_RULES = {
+PLAIN_INPUT_RULES: dict[str, dict[str, Any]] = {
     "model": {"type": "string", "required": True, "registered_model": True},
     "features": {"type": ["list", "dict"], "required": True, "model_features": True},
     "version": {"type": "integer", "min": 1, "max": 2**31 - 1},

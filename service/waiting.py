@@ -12,12 +12,15 @@ them in all)."""
 import logging
 import re
 import threading
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import redis
 from bson import ObjectId
 from bson.errors import InvalidId
-from flask import abort, after_this_request, current_app
+from flask import Request, Response, abort, after_this_request, current_app
+from redis.client import PubSub
 
 from core import finished
 from core.documents import FINISHED
@@ -31,7 +34,7 @@ WAITABLE = ("predictions", "batches")
 WAIT = re.compile(r'\s*wait\s*=\s*"?([^",;\s]*)"?\s*$', re.IGNORECASE)
 
 
-def requested_wait(request):
+def requested_wait(request: Request) -> int | None:
     """N of the request's `Prefer: wait=N`, None without one; 400 unless 1 <= N <= 60."""
     for header in request.headers.getlist("Prefer"):
         for preference in header.split(","):
@@ -53,11 +56,11 @@ class Waiters:
     def __init__(self, connection: redis.Redis, timeout_seconds: float) -> None:
         self.connection, self.timeout_seconds = connection, timeout_seconds
         self.lock = threading.Lock()
-        self.events = {}  # prediction id -> [threading.Event, ...]
-        self.listener = None
+        self.events: dict[str, list[threading.Event]] = {}  # prediction id -> its waiters
+        self.listener: threading.Thread | None = None
 
     @contextmanager
-    def waiting_for(self, prediction_id):
+    def waiting_for(self, prediction_id: str) -> Iterator[threading.Event]:
         """Yields an Event set when the prediction is announced finished; subscribed
         before it yields, so that no announcement made after that is missed."""
         self.listen()
@@ -73,7 +76,7 @@ class Waiters:
                 if not waiting:
                     self.events.pop(prediction_id, None)
 
-    def listen(self):
+    def listen(self) -> None:
         with self.lock:
             if self.listener is not None and self.listener.is_alive():
                 return
@@ -87,7 +90,7 @@ class Waiters:
                                              name="long-poll listener", daemon=True)
             self.listener.start()
 
-    def wake_from(self, pubsub):
+    def wake_from(self, pubsub: PubSub) -> None:
         try:
             while True:
                 message = pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
@@ -102,17 +105,17 @@ class Waiters:
                     for event in events:
                         event.set()
 
-    def wake(self, prediction_ids):
+    def wake(self, prediction_ids: Iterable[str]) -> None:
         with self.lock:
             for prediction_id in prediction_ids:
                 for event in self.events.get(prediction_id, ()):
                     event.set()
 
 
-def is_finished_or_absent(resource, document_id):
+def is_finished_or_absent(resource: str, document_id: str) -> bool:
     """One read: is the caller's prediction (or batch) finished, or not there to wait
     for?"""
-    query = {"_id": ObjectId(document_id)}
+    query: dict[str, Any] = {"_id": ObjectId(document_id)}
     owner = context.auth_value()  # Eve's auth_field value (auth.py)
     if owner is not None:
         query["owner"] = owner
@@ -120,7 +123,7 @@ def is_finished_or_absent(resource, document_id):
     return document is None or document.get("status") in FINISHED
 
 
-def on_pre_get(resource, request, lookup):
+def on_pre_get(resource: str, request: Request, lookup: dict[str, Any]) -> None:
     """Eve's pre-GET hook: hold an item GET that asks to wait."""
     if resource not in WAITABLE or "_id" not in lookup:
         return  # a list: nothing to wait for, the preference is ignored
@@ -129,7 +132,7 @@ def on_pre_get(resource, request, lookup):
         return
 
     @after_this_request
-    def applied(response):
+    def applied(response: Response) -> Response:
         response.headers["Preference-Applied"] = f"wait={seconds}"
         return response
     try:
@@ -141,6 +144,6 @@ def on_pre_get(resource, request, lookup):
             finished.wait(seconds)
 
 
-def attach(app):
+def attach(app: Any) -> None:
     app.extensions["waiters"] = Waiters(app.redis, app.config["REDIS_TIMEOUT_SECONDS"])
     app.on_pre_GET += on_pre_get
