@@ -3,7 +3,7 @@ upload.py (POST /batches), export.py (GET /batches/{id}/results), cancel.py (POS
 /batches/{id}/cancel), labels.py (POST /batches/{id}/feedback); files.py reads and
 validates a file whole before anything is stored; common.py is what they share.
 GET /batches and /batches/{id} are Eve's own (settings.py)."""
-from flask import Blueprint
+from flask import Blueprint, Flask
 
 from ..errors import api_prefix
 from .cancel import cancel
@@ -12,14 +12,14 @@ from .labels import label_batch
 from .upload import create
 
 
-def attach(app) -> None:  # type: ignore[no-untyped-def]
+def attach(app: Flask) -> None:
     blueprint = Blueprint("batches", __name__)
-    item = {"defaults": {"resource": "batches"}}
+    item = {"resource": "batches"}
     blueprint.add_url_rule("/batches", view_func=create, methods=["POST"])
     blueprint.add_url_rule("/batches/<batch_id>/feedback", view_func=label_batch,
-                           methods=["POST"], **item)
+                           methods=["POST"], defaults=item)
     blueprint.add_url_rule("/batches/<batch_id>/results", view_func=results, methods=["GET"],
-                           **item)
+                           defaults=item)
     blueprint.add_url_rule("/batches/<batch_id>/cancel", view_func=cancel, methods=["POST"],
-                           **item)
+                           defaults=item)
     app.register_blueprint(blueprint, url_prefix=api_prefix(app.config))

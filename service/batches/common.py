@@ -10,6 +10,8 @@ from eve.render import send_response
 from flask import abort, request
 from werkzeug.wrappers import Response
 
+from core.types import ModelDocument
+
 from .. import context
 from ..errors import error_document
 
@@ -50,7 +52,7 @@ def caller_batch(batch_id: str) -> dict[str, Any]:
     return batch
 
 
-def batch_model(batch: dict[str, Any]) -> dict[str, Any]:
+def batch_model(batch: dict[str, Any]) -> ModelDocument:
     """The batch's model version, or 409: it was deleted, its rows stay in /inputs and
     /predictions."""
     model = context.db().models.find_one(

@@ -64,7 +64,7 @@ def batch_rows(db: Database[Any], batch: Document,
         return first, last, [pool.submit(read, kind, first, last) for kind in PROJECTIONS]
 
     with ThreadPoolExecutor(2 * len(PROJECTIONS)) as pool:
-        pending = start(pool, 1)
+        pending: Pending | None = start(pool, 1)
         while pending:
             first, last, reads = pending
             pending = start(pool, last + 1) if last < total else None

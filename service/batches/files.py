@@ -9,21 +9,26 @@ file's size."""
 import csv
 import pickle
 import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from typing import IO, Any
 
 from core.inference import feature_types
+from core.types import Features, ModelDocument
 
 from ..validation import MAX_STRING_FEATURE, value_error
+from .common import Issue
 
 MAX_ROWS = 1_000_000
 MAX_ISSUES = 100
 MAX_REF = 128
 CHUNK_ROWS = 1000
+Row = tuple[Features, str | None]  # (the row's values in the model's order, its ref)
 
 
 class FileRefused(Exception):
     """The file is not a batch for this model: `issues` says why, row by row."""
 
-    def __init__(self, issues, status=422):
+    def __init__(self, issues: list[Issue], status: int = 422) -> None:
         super().__init__(f"{len(issues)} issue(s)")
         self.issues = issues
         self.status = status
@@ -33,11 +38,11 @@ class NotCsv(Exception):
     """The body cannot be read as CSV text (400)."""
 
 
-def issue(row, field, message):
+def issue(row: int, field: str, message: str) -> Issue:
     return {"row": row, "field": field, "message": message}
 
 
-def header_issues(header, model, ref_column):
+def header_issues(header: list[str], model: ModelDocument, ref_column: str) -> list[Issue]:
     names = model["features"]
     issues = [issue(0, name, "column named twice")
               for i, name in enumerate(header) if name in header[:i]]
@@ -47,11 +52,11 @@ def header_issues(header, model, ref_column):
     return issues
 
 
-def converter(kind):
+def converter(kind: str) -> Callable[[str], Any]:
     """A function from a cell's text to the feature's value, raising ValueError with
     the message the issue shows."""
     if kind == "number":
-        def number(text):
+        def number(text: str) -> float:
             try:
                 value = float(text)
             except ValueError:
@@ -61,21 +66,21 @@ def converter(kind):
             return value
         return number
     if kind == "boolean":
-        def boolean(text):
+        def boolean(text: str) -> bool:
             lowered = text.strip().lower()
             if lowered not in ("true", "false", "1", "0"):
                 raise ValueError("not true or false (or 1 or 0)")
             return lowered in ("true", "1")
         return boolean
 
-    def string(text):
+    def string(text: str) -> str:
         if len(text) > MAX_STRING_FEATURE:
             raise ValueError(f"longer than {MAX_STRING_FEATURE} characters")
         return text
     return string
 
 
-def records(lines):
+def records(lines: Iterable[str]) -> Iterator[list[str]]:
     """The CSV records of the text lines; a malformed file raises NotCsv."""
     reader = csv.reader(lines, strict=True)
     try:
@@ -85,7 +90,8 @@ def records(lines):
         raise NotCsv(f"not a CSV file: {exc}") from None
 
 
-def validate(lines, model, ref_column="ref"):
+def validate(lines: Iterable[str], model: ModelDocument,
+             ref_column: str = "ref") -> tuple[int, IO[bytes]]:
     """Validate the file; returns (total rows, the temporary file of validated rows,
     whose chunks `chunks` reads). Raises FileRefused or NotCsv."""
     rows = records(lines)
@@ -100,7 +106,8 @@ def validate(lines, model, ref_column="ref"):
                for name, kind in zip(model["features"], feature_types(model))]
     ref_at = header.index(ref_column) if ref_column in header else None
     out = tempfile.TemporaryFile()
-    problems, chunk, total = [], [], 0
+    chunk: list[Row] = []
+    problems, total = [], 0
     for record in rows:
         if not record:
             continue  # a blank line
@@ -112,7 +119,7 @@ def validate(lines, model, ref_column="ref"):
             problems.append(issue(total, "row", f"{len(record)} values for "
                                                f"{len(header)} columns"))
         else:
-            values = []
+            values: Features = []
             for name, at, convert in columns:
                 try:
                     values.append(convert(record[at]))
@@ -140,7 +147,7 @@ def validate(lines, model, ref_column="ref"):
     return total, out
 
 
-def label_records(lines, model):
+def label_records(lines: Iterable[str], model: ModelDocument) -> list[tuple[str | None, Any]]:
     """[(ref, actual), ...] of a labels file: a header `ref,actual` (either order), then
     rows; a regressor's actual is read as a number, a classifier's kept as text. Raises
     FileRefused or NotCsv."""
@@ -149,7 +156,8 @@ def label_records(lines, model):
     if sorted(header) != ["actual", "ref"]:
         raise FileRefused([issue(0, "file", "the header is ref,actual")])
     ref_at, actual_at = header.index("ref"), header.index("actual")
-    out, problems = [], []
+    out: list[tuple[str | None, Any]] = []
+    problems: list[Issue] = []
     number = converter("number")
     for record in rows:
         if not record:
@@ -174,7 +182,7 @@ def label_records(lines, model):
     return out
 
 
-def chunks(validated):
+def chunks(validated: IO[bytes]) -> Iterator[list[Row]]:
     """The validated rows back, [(features, ref), ...] CHUNK_ROWS at a time."""
     while True:
         try:

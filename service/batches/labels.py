@@ -28,7 +28,7 @@ def label_rows(db: Database[Any], batch: dict[str, Any], model: ModelDocument,
         if ref in wanted:
             issues.append(batch_files.issue(number, "ref", f"ref {ref!r} twice"))
         wanted[ref] = (number, actual)
-    labels = []
+    labels: list[tuple[Any, Any]] = []
     for row, source, prediction in batch_rows(db, batch):
         ref = (source or {}).get("ref")
         if ref not in wanted:

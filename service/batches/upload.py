@@ -6,10 +6,9 @@ ordinary inputs and predictions with a `batch` field (service/submission.py, as 
 inputs stores them), each chunk queued for the workers as soon as it is stored, in turns
 with other files (core/queue.py: Turns). GET /batches and /batches/{id} are Eve's
 (settings.py); their counters are kept by the workers (core/batches.py)."""
-import io
 import logging
 from datetime import datetime, timezone
-from typing import Any
+from typing import IO, Any
 
 from bson import ObjectId
 from eve.auth import requires_auth
@@ -44,7 +43,7 @@ def parameters() -> tuple[Parameters | None, list[Issue]]:
     args = request.args
     name, alias, ref_column = args.get("model"), args.get("alias"), args.get("ref_column", "ref")
     version = args.get("version")
-    issues = []
+    issues: list[Issue] = []
     if not name:
         issues.append(batch_files.issue(0, "model", "required: ?model=NAME"))
     if version is not None and not (version.isascii() and version.isdigit()
@@ -136,7 +135,7 @@ def new_batch(model: ModelDocument, total: int, ref_column: str,
 def row_items(batch: dict[str, Any], model: ModelDocument, first_row: int,
               rows: list[tuple[list[Any], str | None]], stamp: datetime) -> list[InputItem]:
     """The inputs of a chunk of the file's rows, with the batch's ids by row number."""
-    items = []
+    items: list[InputItem] = []
     for row, (features, ref) in enumerate(rows, first_row):
         input_id = counters.row_id(batch["rows"]["inputs"], row)
         item: InputItem = {"model": model["name"], "batch": batch["_id"], "features": features,
@@ -151,7 +150,7 @@ def row_items(batch: dict[str, Any], model: ModelDocument, first_row: int,
     return items
 
 
-def store(model: ModelDocument, total: int, validated: io.BufferedRandom | Any,
+def store(model: ModelDocument, total: int, validated: IO[bytes],
           ref_column: str, callback_url: str | None) -> dict[str, Any]:
     """Store the batch, then its rows chunk by chunk, each chunk queued once stored.
     Anything failing on the way deletes what was stored (and raises: 503)."""

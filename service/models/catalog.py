@@ -10,12 +10,16 @@ import io
 import json
 import logging
 import warnings
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
+from os import PathLike
 from pathlib import Path
+from typing import Any
 
 import joblib
 import sklearn
 from bson import ObjectId
+from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 from sklearn.exceptions import InconsistentVersionWarning
 
@@ -23,6 +27,7 @@ import settings
 from core import artifacts, profiles
 from core.artifacts import ArtifactError
 from core.inference import compute
+from core.types import Features, ModelDocument, Profile
 
 from .describe import ModelRefused, describe
 
@@ -30,14 +35,17 @@ ARTIFACTS_DIR = Path(settings.ARTIFACTS_DIR)
 MANIFEST = "manifest.json"
 PRODUCTION = "production"
 log = logging.getLogger(__name__)
+ManifestEntry = dict[str, Any]  # a model of artifacts/manifest.json
+Reference = Callable[[ModelDocument], list[Features]]  # the reference rows of a described upload
 
 
-def read_manifest(artifacts_dir=ARTIFACTS_DIR):
+def read_manifest(artifacts_dir: str | PathLike[str] = ARTIFACTS_DIR) -> list[ManifestEntry]:
     with open(Path(artifacts_dir) / MANIFEST) as f:
         return json.load(f)["models"]
 
 
-def manifest_entry(name, version, artifacts_dir=ARTIFACTS_DIR):
+def manifest_entry(name: str, version: int,
+                   artifacts_dir: str | PathLike[str] = ARTIFACTS_DIR) -> ManifestEntry:
     for entry in read_manifest(artifacts_dir):
         if entry["name"] == name and entry["version"] == version:
             return entry
@@ -47,7 +55,7 @@ def manifest_entry(name, version, artifacts_dir=ARTIFACTS_DIR):
 sha256_of = artifacts.sha256_of
 
 
-def read_verified(entry, artifacts_dir=ARTIFACTS_DIR):
+def read_verified(entry: ManifestEntry, artifacts_dir: str | PathLike[str] = ARTIFACTS_DIR) -> bytes:
     """The artifact's bytes, only from inside artifacts/ and only if the sha256 matches."""
     root = Path(artifacts_dir).resolve()
     path = (root / entry["artifact"]["path"]).resolve()
@@ -60,10 +68,11 @@ def read_verified(entry, artifacts_dir=ARTIFACTS_DIR):
     return data
 
 
-_loaded = {}
+_loaded: dict[tuple[str, str, int], tuple[ManifestEntry, Any]] = {}
 
 
-def load_model(name, version, artifacts_dir=ARTIFACTS_DIR):
+def load_model(name: str, version: int,
+               artifacts_dir: str | PathLike[str] = ARTIFACTS_DIR) -> tuple[ManifestEntry, Any]:
     """The estimator for (name, version), loaded once per process from a verified artifact.
 
     Bytes are hashed and unpickled from the same buffer, so the file cannot change in
@@ -76,7 +85,7 @@ def load_model(name, version, artifacts_dir=ARTIFACTS_DIR):
     return _loaded[key]
 
 
-def load_upload(data, artifact_format):
+def load_upload(data: bytes, artifact_format: str) -> Any:
     """The estimator in uploaded bytes, or ModelRefused saying why not."""
     try:
         with warnings.catch_warnings():
@@ -97,7 +106,9 @@ class ReferenceRefused(Exception):
     """A reference file that cannot be the version's reference rows (why: the message)."""
 
 
-def describe_upload(db, data, filename=None, features=None, reference=None):
+def describe_upload(db: Database[Any], data: bytes, filename: str | None = None,
+                    features: list[str] | None = None,
+                    reference: Reference | None = None) -> ModelDocument:
     """The registry fields of a model file: loaded and described, then its bytes stored.
     `reference(fields)`, when given, returns the reference rows whose profile the version
     gets (core/profiles.py). Raises ModelRefused or ReferenceRefused before anything is
@@ -114,24 +125,26 @@ def describe_upload(db, data, filename=None, features=None, reference=None):
     return fields
 
 
-def etag_of(document):
+def etag_of(document: Mapping[str, Any]) -> str:
     """A new _etag for a changed document (Eve's If-Match and If-None-Match compare it)."""
     content = {k: v for k, v in document.items() if k != "_etag"}
     return sha256_of(json.dumps(content, sort_keys=True, default=str).encode())[:40]
 
 
-def with_meta(document, now):
+def with_meta(document: dict[str, Any], now: datetime) -> dict[str, Any]:
     document.update(_created=now, _updated=now)
     document["_etag"] = etag_of(document)
     return document
 
 
-def latest_version(db, name):
+def latest_version(db: Database[Any], name: str) -> int:
     found = list(db.models.find({"name": name}, {"version": 1}).sort("version", -1).limit(1))
     return found[0]["version"] if found else 0
 
 
-def register_upload(db, name, data, filename=None, features=None, alias=None, reference=None):
+def register_upload(db: Database[Any], name: str, data: bytes, filename: str | None = None,
+                    features: list[str] | None = None, alias: str | None = None,
+                    reference: Reference | None = None) -> dict[str, Any]:
     """A new version of `name` (its latest + 1) from the file's bytes, with `alias` if
     given (taken from the version that had it first)."""
     fields = describe_upload(db, data, filename, features, reference)
@@ -150,7 +163,7 @@ def register_upload(db, name, data, filename=None, features=None, alias=None, re
             continue  # a concurrent upload took that version: take the next
 
 
-def take_alias(db, name, alias, keep_id):
+def take_alias(db: Database[Any], name: str, alias: str, keep_id: ObjectId) -> None:
     """An alias names one version at a time: take it from the other versions of name."""
     now = datetime.now(timezone.utc)
     for other in db.models.find({"name": name, "aliases": alias, "_id": {"$ne": keep_id}}):
@@ -160,14 +173,16 @@ def take_alias(db, name, alias, keep_id):
             "_etag": etag_of({**other, "aliases": aliases, "_updated": now})}})
 
 
-def shipped_reference(entry, artifacts_dir=ARTIFACTS_DIR):
+def shipped_reference(entry: ManifestEntry,
+                      artifacts_dir: str | PathLike[str] = ARTIFACTS_DIR) -> Profile | None:
     """The reference profile of a shipped version (its training rows), or None."""
     if not entry.get("reference"):
         return None
     return json.loads((Path(artifacts_dir) / entry["reference"]).read_text())
 
 
-def register_shipped(db, entry, artifacts_dir=ARTIFACTS_DIR):
+def register_shipped(db: Database[Any], entry: ManifestEntry,
+                     artifacts_dir: str | PathLike[str] = ARTIFACTS_DIR) -> None:
     """A shipped model, through the upload's path, at its manifest version (once); one
     registered before reference profiles existed gets its profile."""
     found = db.models.find_one({"name": entry["name"], "version": entry["version"],
@@ -194,7 +209,7 @@ def register_shipped(db, entry, artifacts_dir=ARTIFACTS_DIR):
         upsert=True)
 
 
-def sync_manifest(db, artifacts_dir=ARTIFACTS_DIR):
+def sync_manifest(db: Database[Any], artifacts_dir: str | PathLike[str] = ARTIFACTS_DIR) -> None:
     """Register every shipped model not registered yet (idempotent).
 
     Every API process does this at start: when two upsert the same new model at once,
@@ -211,7 +226,8 @@ def sync_manifest(db, artifacts_dir=ARTIFACTS_DIR):
                       entry["version"], exc)
 
 
-def find_model(db, name, version=None, alias=None):
+def find_model(db: Database[Any], name: str, version: int | None = None,
+               alias: str | None = None) -> ModelDocument | None:
     """The version an input gets: the one it names, or the one its alias names; with
     neither, the version aliased `production`, else the latest one not retired."""
     if version is not None:

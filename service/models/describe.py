@@ -1,11 +1,15 @@
 """What an uploaded estimator is: its task, features, feature types and classes, read
 from the fitted object itself (scikit-learn's own attributes), or why it cannot be served."""
 import numbers
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
+
+from core.types import ModelDocument
 
 FEATURE_TYPES = ("number", "string", "boolean")
 
@@ -14,14 +18,15 @@ class ModelRefused(Exception):
     """The upload cannot be served; the message says why (the 422's text)."""
 
 
-def describe(estimator, features=None):
+def describe(estimator: Any, features: Sequence[str] | None = None) -> ModelDocument:
     """{task, features, feature_types, classes?} of a fitted estimator. `features` names
     the columns of one that was fitted without names (a NumPy array)."""
     if not callable(getattr(estimator, "predict", None)):
         raise ModelRefused(f"the file holds a {type(estimator).__name__}, which has no predict()")
     names = feature_names(estimator, features)
-    description = {"task": "classification" if hasattr(estimator, "classes_") else "regression",
-                   "features": names, "feature_types": feature_types(estimator, names)}
+    description: ModelDocument = {
+        "task": "classification" if hasattr(estimator, "classes_") else "regression",
+        "features": names, "feature_types": feature_types(estimator, names)}
     if description["task"] == "classification":
         if not callable(getattr(estimator, "predict_proba", None)):
             raise ModelRefused("a classifier needs predict_proba() to give probabilities")
@@ -29,7 +34,7 @@ def describe(estimator, features=None):
     return description
 
 
-def feature_names(estimator, features):
+def feature_names(estimator: Any, features: Sequence[str] | None) -> list[str]:
     fitted = getattr(estimator, "feature_names_in_", None)
     count = getattr(estimator, "n_features_in_", None)
     if fitted is not None:
@@ -46,7 +51,7 @@ def feature_names(estimator, features):
     return list(features)
 
 
-def feature_types(estimator, names):
+def feature_types(estimator: Any, names: list[str]) -> list[str]:
     """`string` or `boolean` for the columns an encoder fitted on such values, else
     `number` (what a scaler or a model itself takes)."""
     types = dict.fromkeys(names, "number")
@@ -61,7 +66,7 @@ def feature_types(estimator, names):
     return [types[name] for name in names]
 
 
-def column_transformers(estimator):
+def column_transformers(estimator: Any) -> Iterator[ColumnTransformer]:
     if isinstance(estimator, ColumnTransformer):
         yield estimator
     elif isinstance(estimator, Pipeline):
@@ -69,7 +74,7 @@ def column_transformers(estimator):
             yield from column_transformers(step)
 
 
-def encoder_in(step):
+def encoder_in(step: Any) -> OneHotEncoder | OrdinalEncoder | None:
     if isinstance(step, (OneHotEncoder, OrdinalEncoder)):
         return step
     if isinstance(step, Pipeline):
@@ -78,7 +83,7 @@ def encoder_in(step):
     return None
 
 
-def column_names(columns, names):
+def column_names(columns: Any, names: list[str]) -> list[str]:
     if isinstance(columns, str):
         columns = [columns]
     try:
@@ -88,7 +93,7 @@ def column_names(columns, names):
         return []  # a slice, a mask or a callable: left as numbers
 
 
-def kind_of(categories):
+def kind_of(categories: Iterable[Any]) -> str:
     values = [v for v in categories if v is not None and v == v]  # no None or NaN
     if values and all(isinstance(v, (bool, np.bool_)) for v in values):
         return "boolean"

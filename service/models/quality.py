@@ -8,14 +8,18 @@ classes the mean over both, for more the sum over the classes), precision, recal
 per class (0 where sklearn's zero_division gives 0), the confusion matrix (rows actual,
 columns predicted); mae, rmse, r2 for a regressor. A figure with no rows is null."""
 import math
-from datetime import timedelta
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
 
 from bson import ObjectId
 from bson.errors import InvalidId
-from flask import Blueprint, abort, jsonify, request
+from flask import Blueprint, Flask, abort, jsonify, request
+from flask.typing import ResponseReturnValue
 
 from core import profiles, quality
 from core.documents import now
+from core.types import ModelDocument, Slicer
 
 from .. import context
 from ..auth import account_for, token_from_request
@@ -27,22 +31,24 @@ WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta
            "all": None}
 DEFAULT_WINDOW = "24h"
 DEFAULT_DRIFT_THRESHOLD = 0.2
+Totals = Mapping[str, float]  # the summed counts of hour buckets (core/quality.py: totals)
 
 
-def ratio(part, whole):
+def ratio(part: float, whole: float) -> float | None:
     return part / whole if whole else None
 
 
-def classification(model, totals):
+def classification(model: ModelDocument, totals: Totals) -> dict[str, Any]:
     classes, labelled = model["classes"], totals.get("labelled", 0)
     matrix = [[int(totals.get(f"c_{i}_{j}", 0)) for j in range(len(classes))]
               for i in range(len(classes))]
-    figures = {"accuracy": None, "log_loss": None, "brier": None, "per_class": None,
-               "confusion": {"labels": classes, "matrix": matrix},
-               "estimated_accuracy": ratio(totals.get("top", 0), totals.get("n", 0))}
+    figures: dict[str, Any] = {
+        "accuracy": None, "log_loss": None, "brier": None, "per_class": None,
+        "confusion": {"labels": classes, "matrix": matrix},
+        "estimated_accuracy": ratio(totals.get("top", 0), totals.get("n", 0))}
     if not labelled:
         return figures
-    per_class = {}
+    per_class: dict[str, dict[str, float]] = {}
     for i, name in enumerate(classes):
         true_positive = matrix[i][i]
         predicted = sum(row[i] for row in matrix)
@@ -58,7 +64,7 @@ def classification(model, totals):
             "brier": totals.get("br", 0) / labelled / halves, "per_class": per_class}
 
 
-def regression(totals):
+def regression(totals: Totals) -> dict[str, float | None]:
     labelled = totals.get("labelled", 0)
     if not labelled:
         return {"mae": None, "rmse": None, "r2": None}
@@ -72,37 +78,38 @@ def regression(totals):
             "r2": r2}
 
 
-def totals_since(documents, since):
+def totals_since(documents: list[dict[str, Any]], since: datetime) -> dict[str, float]:
     """The counts of the buckets (core/quality.py) of the hours from `since`'s."""
     first = quality.hour_of(since)
     return quality.totals([d for d in documents if d["hour"].replace(tzinfo=None)
                            >= first.replace(tzinfo=None)])
 
 
-def window_totals(model, window):
+def window_totals(model: ModelDocument, window: str) -> dict[str, float]:
     span = WINDOWS[window]
     return quality.totals(quality.buckets(context.db(), model["_id"],
                                           now() - span if span else None))
 
 
-def quality_of(model, totals):
+def quality_of(model: ModelDocument, totals: Totals) -> dict[str, Any]:
     figures = classification(model, totals) if model["task"] == "classification" \
         else regression(totals)
     return {"predictions": int(totals.get("n", 0)), "labelled": int(totals.get("labelled", 0)),
             **figures, "held_out": model.get("metrics")}
 
 
-def drift_of(model, totals):
+def drift_of(model: ModelDocument, totals: Totals) -> dict[str, Any]:
     """Each feature's (and the prediction's) reference and live shares and PSI."""
     profile = model.get("reference")
     binned = totals.get("binned", 0)
     threshold = model.get("drift_threshold") or DEFAULT_DRIFT_THRESHOLD
-    answer = {"predictions": int(binned), "drift_threshold": threshold,
-              "reference": None, "features": {}, "prediction": None, "drifted": []}
+    answer: dict[str, Any] = {"predictions": int(binned), "drift_threshold": threshold,
+                              "reference": None, "features": {}, "prediction": None,
+                              "drifted": []}
     if not profile:
         return answer
 
-    def compare(slicer, prefix):
+    def compare(slicer: Slicer, prefix: str) -> dict[str, Any]:
         live_counts = [totals.get(f"{prefix}{b}", 0) for b in range(profiles.slot_count(slicer))]
         live = [count / binned for count in live_counts] if binned else None
         psi = profiles.psi(slicer["reference"], live) if live else None
@@ -117,7 +124,7 @@ def drift_of(model, totals):
     return answer
 
 
-def admin_model(model_id):
+def admin_model(model_id: str) -> tuple[tuple[ModelDocument, str] | None, ResponseReturnValue | None]:
     """The version, for an admin; else the refusal to answer with."""
     account = account_for(token_from_request())
     if account is None:
@@ -140,15 +147,16 @@ FIGURES = {"quality": quality_of, "drift": drift_of}
 
 
 @blueprint.get("/models/<model_id>/<any(quality, drift):what>")
-def figures_route(model_id, what):
+def figures_route(model_id: str, what: str) -> ResponseReturnValue:
     """GET /models/{id}/quality and /models/{id}/drift."""
     found, refusal = admin_model(model_id)
     if refusal is not None:
         return refusal
+    assert found is not None  # admin_model gives one or the other
     model, window = found
     return jsonify({"model": model["name"], "version": model["version"], "window": window,
                     **FIGURES[what](model, window_totals(model, window))})
 
 
-def attach(app):
+def attach(app: Flask) -> None:
     app.register_blueprint(blueprint, url_prefix=api_prefix(app.config))

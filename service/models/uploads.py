@@ -8,10 +8,16 @@ is a 422 naming the field and why, and stores nothing."""
 import io
 import json
 import re
+from typing import Any
 
+from eve import Eve
 from eve.auth import requires_auth
 from eve.render import send_response
 from flask import Blueprint, current_app, request
+from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.wrappers import Response
+
+from core.types import Features, ModelDocument
 
 from .. import context
 from ..batches import files
@@ -23,14 +29,14 @@ blueprint = Blueprint("uploads", __name__)
 MAX_REFERENCE_ROWS = 100_000
 
 
-def refused(issues):
+def refused(issues: dict[str, str]) -> Response:
     body = error_document(422, "Insertion failure: 1 document(s) contain(s) error(s)", issues)
     return send_response("models", (body, None, None, 422))
 
 
-def form_issues(form, files):
+def form_issues(form: MultiDict[str, str], files: MultiDict[str, FileStorage]) -> dict[str, str]:
     """{field: message} for what is missing or malformed in the form."""
-    issues = {}
+    issues: dict[str, str] = {}
     name, name_pattern = form.get("name"), current_app.config["MODEL_NAME_PATTERN"]
     if not name:
         issues["name"] = "required field"
@@ -50,10 +56,10 @@ def form_issues(form, files):
     return issues
 
 
-def reference_rows(upload):
+def reference_rows(upload: FileStorage) -> catalog.Reference:
     """reference(fields) for catalog.register_upload: the rows of a CSV file with the
     model's feature columns (any order), read as a file of rows is (service/batches/)."""
-    def read(fields):
+    def read(fields: ModelDocument) -> list[Features]:
         lines = io.TextIOWrapper(upload.stream, encoding="utf-8-sig", newline="")
         try:
             total, validated = files.validate(lines, fields, ref_column="ref")
@@ -69,7 +75,7 @@ def reference_rows(upload):
     return read
 
 
-def features_of(form):
+def features_of(form: MultiDict[str, str]) -> list[str] | None:
     try:
         features = json.loads(form["features"])
     except ValueError:
@@ -80,7 +86,7 @@ def features_of(form):
     return None
 
 
-def upload():
+def upload() -> Response:
     """The form is read before the token is checked: a server that answers (401) and
     closes the connection with the upload unread resets it, and the client never sees
     the answer."""
@@ -90,7 +96,7 @@ def upload():
 
 
 @requires_auth("resource")
-def register(resource):
+def register(resource: str) -> Response:
     form, files = request.form, request.files
     issues = form_issues(form, files)
     if issues:
@@ -113,18 +119,18 @@ def register(resource):
 blueprint.add_url_rule("/models", view_func=upload, methods=["POST"])
 
 
-def on_updated_models(updates, original):
+def on_updated_models(updates: dict[str, Any], original: ModelDocument) -> None:
     """A PATCH that gives aliases takes each from the versions of the name that had it."""
     for alias in updates.get("aliases") or []:
         catalog.take_alias(context.db(), original["name"], alias, original["_id"])
     models_changed(context.redis())
 
 
-def on_deleted_item_models(item):
+def on_deleted_item_models(item: ModelDocument) -> None:
     models_changed(context.redis())
 
 
-def attach(app):
+def attach(app: Eve) -> None:
     app.register_blueprint(blueprint, url_prefix=api_prefix(app.config))
     app.on_updated_models += on_updated_models
     app.on_deleted_item_models += on_deleted_item_models

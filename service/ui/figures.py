@@ -1,10 +1,16 @@
 """What the /ui/ pages show, read from the hour buckets (core/quality.py) and the model
 documents, never from the predictions: a page costs the same whatever is stored.
 The figures are those of GET /models/{id}/quality and /drift (service/models/quality.py)."""
-from datetime import timedelta
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from bson import ObjectId
+from pymongo.database import Database
 
 from core import quality
 from core.documents import now
+from core.types import ModelDocument
 
 from ..models.quality import WINDOWS, drift_of, quality_of, ratio
 
@@ -12,22 +18,23 @@ OVERVIEW_WINDOW = timedelta(hours=24)
 MAX_HOURS = 24 * 90  # the longest series a chart draws (window=all)
 
 
-def headline(model, figures):
+def headline(model: ModelDocument,
+             figures: Mapping[str, Any]) -> tuple[str, float | None, float | None]:
     """(live, held-out) of the version's main figure: accuracy, or MAE for a regressor."""
     key = "accuracy" if model["task"] == "classification" else "mae"
     return key, figures.get(key), (model.get("metrics") or {}).get(key)
 
 
-def overview(db):
+def overview(db: Database[Any]) -> dict[str, list[dict[str, Any]]]:
     """Every model name with its versions, each with its last 24 h: predictions, live
     and held-out quality, estimated accuracy, drifted features."""
     models = list(db.models.find({}, {"artifact": 0}).sort([("name", 1), ("version", -1)]))
     since = quality.hour_of(now() - OVERVIEW_WINDOW)
-    by_model = {}
+    by_model: dict[ObjectId, list[dict[str, Any]]] = {}
     for bucket in db[quality.COLLECTION].find(
             {"model_id": {"$in": [m["_id"] for m in models]}, "hour": {"$gte": since}}):
         by_model.setdefault(bucket["model_id"], []).append(bucket)
-    names = {}
+    names: dict[str, list[dict[str, Any]]] = {}
     for model in models:
         totals = quality.totals(by_model.get(model["_id"], []))
         figures = quality_of(model, totals)
@@ -40,15 +47,16 @@ def overview(db):
     return names
 
 
-def hours_between(first, last):
-    hours, hour = [], first
+def hours_between(first: datetime, last: datetime) -> list[datetime]:
+    hours: list[datetime] = []
+    hour = first
     while hour <= last:
         hours.append(hour)
         hour += timedelta(hours=1)
     return hours
 
 
-def series(model, buckets, window):
+def series(model: ModelDocument, buckets: list[dict[str, Any]], window: str) -> dict[str, list[Any]]:
     """Per hour of the window (or since the first bucket, for `all`): predictions, mean
     submit-to-done seconds, live and estimated accuracy (MAE for a regressor)."""
     last = quality.hour_of(now()).replace(tzinfo=None)
@@ -58,8 +66,9 @@ def series(model, buckets, window):
     first = max(first, last - timedelta(hours=MAX_HOURS - 1))
     hours = hours_between(first, last)
     classifier = model["task"] == "classification"
-    points = {"hours": [f"{hour:%m-%d %H:00}" for hour in hours], "predictions": [],
-              "latency_ms": [], "live": [], "estimated": []}
+    points: dict[str, list[Any]] = {
+        "hours": [f"{hour:%m-%d %H:00}" for hour in hours], "predictions": [],
+        "latency_ms": [], "live": [], "estimated": []}
     for hour in hours:
         bucket = by_hour.get(hour, {})
         labelled = bucket.get("labelled", 0)
@@ -75,7 +84,7 @@ def series(model, buckets, window):
     return points
 
 
-def version_page(db, model, window):
+def version_page(db: Database[Any], model: ModelDocument, window: str) -> dict[str, Any]:
     """Everything the version's page draws: the series, the window's quality and its
     drift (features drifted first, then by PSI)."""
     span = WINDOWS[window]
@@ -87,8 +96,8 @@ def version_page(db, model, window):
                       key=lambda item: (not item[1]["drifted"], -(item[1]["psi"] or 0)))
     key, live, held_out = headline(model, figures)
     points = series(model, buckets, window)
-    charts = {"series": points, "key": key, "held_out": held_out,
-              "drift": [chart_of(name, figures) for name, figures in features]}
+    charts: dict[str, Any] = {"series": points, "key": key, "held_out": held_out,
+                              "drift": [chart_of(name, figures) for name, figures in features]}
     if drift["prediction"]:
         charts["drift"].append(chart_of("prediction", drift["prediction"]))
     return {"quality": figures, "drift": drift, "features": features, "key": key,
@@ -96,7 +105,7 @@ def version_page(db, model, window):
             "served": sum(points["predictions"])}
 
 
-def bin_labels(figures):
+def bin_labels(figures: Mapping[str, Any]) -> list[str]:
     """A feature's bins as the chart names them: "≤ edge" for each edge, then "> last"."""
     if "categories" in figures:
         return [str(category) for category in figures["categories"]]
@@ -104,6 +113,6 @@ def bin_labels(figures):
     return [f"≤ {edge}" for edge in edges] + [f"> {edges[-1]}"]
 
 
-def chart_of(name, figures):
+def chart_of(name: str, figures: Mapping[str, Any]) -> dict[str, Any]:
     return {"name": name, "labels": bin_labels(figures), "reference": figures["reference"],
             "live": figures["live"], "psi": figures["psi"], "drifted": figures["drifted"]}

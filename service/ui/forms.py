@@ -27,7 +27,7 @@ class ThresholdsForm(FlaskForm):
                                   validators=[Optional(), NumberRange(min=0, max=1)])
 
 
-def refusal_of(form):
+def refusal_of(form: FlaskForm) -> str:
     """What was wrong with a posted form, in one line."""
     return "; ".join(f"{'form' if name == 'csrf_token' else name}: {' '.join(errors)}"
                      for name, errors in form.errors.items())

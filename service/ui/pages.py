@@ -1,10 +1,13 @@
 """The /ui/ pages, for admins: log in and out, the models, one version's charts and
 thresholds, the review queue. Server-rendered (templates/ui/), the charts drawn in the
 browser by Chart.js served from static/vendor/ (tools/ui_assets.py installs it)."""
+from typing import Any
+
 from bson import ObjectId
 from eve.methods.patch import patch_internal
 from flask import (
     Blueprint,
+    Flask,
     abort,
     current_app,
     flash,
@@ -14,6 +17,11 @@ from flask import (
     request,
     url_for,
 )
+from flask.typing import ResponseReturnValue
+from pymongo.database import Database
+from werkzeug.wrappers import Response
+
+from core.types import ModelDocument
 
 from .. import context
 from ..models.quality import DEFAULT_DRIFT_THRESHOLD, WINDOWS
@@ -25,23 +33,23 @@ blueprint = Blueprint("ui", __name__, template_folder="templates", static_folder
 VERSION_WINDOW = "7d"
 
 
-def db():
+def db() -> Database[Any]:
     return context.db()
 
 
 @blueprint.context_processor
-def chrome():
+def chrome() -> dict[str, Any]:
     """What every page's frame shows: who is signed in, and the log-out form."""
     return {"account": g.get("account"), "logout_form": LogoutForm()}
 
 
 @blueprint.get("/")
-def home():
+def home() -> Response:
     return redirect(url_for("ui.models"))
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
-def login():
+def login() -> ResponseReturnValue:
     form = LoginForm()
     if request.method == "GET":
         return render_template("ui/login.html", form=form, next=request.args.get("next"))
@@ -58,7 +66,7 @@ def login():
 
 
 @blueprint.route("/logout", methods=["GET", "POST"])
-def logout():
+def logout() -> ResponseReturnValue:
     form = LogoutForm()
     if request.method == "POST":
         if not form.validate_on_submit():
@@ -71,11 +79,11 @@ def logout():
 
 @blueprint.get("/models")
 @session.admin_required
-def models():
+def models() -> str:
     return render_template("ui/models.html", names=figures.overview(db()))
 
 
-def version_of(name, version):
+def version_of(name: str, version: int) -> ModelDocument:
     model = db().models.find_one({"name": name, "version": version})
     if model is None:
         abort(404, description=f"no model {name} version {version}")
@@ -84,7 +92,8 @@ def version_of(name, version):
 
 @blueprint.get("/models/<name>/<int:version>")
 @session.admin_required
-def version_page(name, version, form=None, status=200):
+def version_page(name: str, version: int, form: ThresholdsForm | None = None,
+                 status: int = 200) -> tuple[str, int]:
     model = version_of(name, version)
     window = request.args.get("window", VERSION_WINDOW)
     if window not in WINDOWS:
@@ -98,7 +107,7 @@ def version_page(name, version, form=None, status=200):
 
 @blueprint.post("/models/<name>/<int:version>/thresholds")
 @session.admin_required
-def thresholds(name, version):
+def thresholds(name: str, version: int) -> ResponseReturnValue:
     """PATCH /models/{id} with the thresholds, through Eve (its validation and hooks)."""
     model = version_of(name, version)
     form = ThresholdsForm()
@@ -117,7 +126,7 @@ def thresholds(name, version):
 
 @blueprint.get("/review")
 @session.admin_required
-def review_queue(status=200):
+def review_queue(status: int = 200) -> tuple[str, int]:
     rows, total = review.pending(db(), current_app.config["UI_REVIEW_PAGE_ROWS"])
     for row in rows:
         result = row["prediction"].get("result") or {}
@@ -128,7 +137,7 @@ def review_queue(status=200):
 
 @blueprint.post("/review")
 @session.admin_required
-def review_post():
+def review_post() -> ResponseReturnValue:
     form = FeedbackForm()
     if not form.validate_on_submit():
         flash(f"not saved: {refusal_of(form)}", "error")
@@ -141,6 +150,6 @@ def review_post():
     return redirect(url_for("ui.review_queue"))
 
 
-def attach(app):
+def attach(app: Flask) -> None:
     session.attach(app)
     app.register_blueprint(blueprint, url_prefix=session.UI_PREFIX)

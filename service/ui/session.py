@@ -7,46 +7,56 @@ token's sha256, never the token, and every page looks the account up again
 its sessions at the next click. The signing key is SECRET_KEY, or else one made once
 and kept in Redis, so that every API process (and host) reads the same cookie."""
 import secrets
+from collections.abc import Callable
 from functools import wraps
+from typing import ParamSpec, TypeVar
 
-from flask import g, redirect, request, session, url_for
-from flask.sessions import SecureCookieSessionInterface
+from flask import Flask, Request, g, redirect, request, session, url_for
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from redis import Redis
+from werkzeug.wrappers import Response
+
+from core.types import Account
 
 from ..auth import account_by_digest, account_for
 
 SECRET_KEY_KEY = "ui:secret-key"
 UI_PREFIX = "/ui"
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def shared_secret(redis):
+def shared_secret(redis: Redis) -> str:
     """The key every API process signs /ui/ sessions with, made by the first to ask."""
     redis.set(SECRET_KEY_KEY, secrets.token_urlsafe(48), nx=True)
-    return redis.get(SECRET_KEY_KEY).decode()
+    secret = redis.get(SECRET_KEY_KEY)
+    assert isinstance(secret, bytes)  # set just above; the connection does not decode
+    return secret.decode()
 
 
 class SessionInterface(SecureCookieSessionInterface):
     """Sessions on /ui/ only; `Secure` when the page was served over HTTPS."""
 
-    def open_session(self, app, request):
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         if not request.path.startswith(UI_PREFIX + "/"):
             return None  # Flask's null session: nothing read, nothing written
         if not app.secret_key:
-            app.secret_key = shared_secret(app.redis)
+            app.secret_key = shared_secret(app.redis)  # type: ignore[attr-defined]
         return super().open_session(app, request)
 
-    def get_cookie_secure(self, app):
+    def get_cookie_secure(self, app: Flask) -> bool:
         return request.is_secure
 
 
 class Refusal(Exception):
     """Why a token cannot open the pages (said on the login form)."""
 
-    def __init__(self, reason, status):
+    def __init__(self, reason: str, status: int) -> None:
         super().__init__(reason)
         self.reason, self.status = reason, status
 
 
-def log_in(token):
+def log_in(token: str) -> Account:
     """Start an admin's session, or raise Refusal."""
     account = account_for(token.strip())
     if account is None:
@@ -59,11 +69,11 @@ def log_in(token):
     return account
 
 
-def log_out():
+def log_out() -> None:
     session.clear()
 
 
-def admin():
+def admin() -> Account | None:
     """The signed-in admin's account, or None (no session, or its token revoked or no
     longer an admin's)."""
     digest = session.get("token")
@@ -71,10 +81,10 @@ def admin():
     return account if account and account["role"] == "admin" else None
 
 
-def admin_required(view):
+def admin_required(view: Callable[P, R]) -> Callable[P, R | Response]:
     """A page for admins: others are sent to the login form, and back after it."""
     @wraps(view)
-    def page(*args, **kwargs):
+    def page(*args: P.args, **kwargs: P.kwargs) -> R | Response:
         account = admin()
         if account is None:
             return redirect(url_for("ui.login", next=request.full_path.rstrip("?")))
@@ -83,12 +93,12 @@ def admin_required(view):
     return page
 
 
-def safe_next(target):
+def safe_next(target: str | None) -> str:
     """Where to go after the login: a page of /ui/, never another site."""
     if target and target.startswith(UI_PREFIX + "/") and not target.startswith("//"):
         return target
     return url_for("ui.models")
 
 
-def attach(app):
+def attach(app: Flask) -> None:
     app.session_interface = SessionInterface()
