@@ -133,7 +133,8 @@ def test_devstack_killed_with_sigkill_mid_work_leaves_nothing_running(launch: La
 def test_interrupted_twice_while_stopping_it_kills_what_is_left(launch: Launch) -> None:
     """The stop waits for services that do not end on TERM (here stopped with SIGSTOP:
     a worker, and Redis, which the stop ends after the workers); a second Ctrl-C kills
-    them at once, rather than raising out of the wait and leaving them running."""
+    them at once, instead of the stop waiting its timeout out for each (or raising out
+    of the wait and leaving them running)."""
     process, data_dir, port = launch(DEVSTACK_RUN)
     read_until(process, "Ctrl-C stops everything.", timeout=120)
     direct = psutil.Process(process.pid).children()

@@ -2,7 +2,6 @@
 it (PR_SET_PDEATHSIG), even when that one is killed with SIGKILL; what a service forked
 dies with it; a service that cannot start, or a port already taken, is one line naming
 it; a signal during the stop kills what is left instead of abandoning it."""
-import os
 import signal
 import socket
 import subprocess
@@ -16,7 +15,7 @@ import pytest
 
 from devstack import services
 from devstack.services import Service, StartFailed
-from devstack.stack import Interrupts, Supervised
+from devstack.stack import Interrupts, Stack, Supervised
 
 PYTHON = sys.executable
 
@@ -34,14 +33,15 @@ def gone(pid: int, timeout: float = 10.0) -> bool:
 
 
 @pytest.fixture
-def pids_to_kill() -> Iterator[list[int]]:
-    """Pids a test started; any still running at its end is killed."""
-    pids: list[int] = []
-    yield pids
-    for pid in pids:
+def to_kill() -> Iterator[list[psutil.Process]]:
+    """Processes a test started; any still running at its end is killed (psutil knows
+    them apart from a later process given the same pid)."""
+    processes: list[psutil.Process] = []
+    yield processes
+    for process in processes:
         try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
+            process.kill()
+        except psutil.NoSuchProcess:
             pass
 
 
@@ -58,13 +58,13 @@ time.sleep(60)
 
 
 def test_a_service_dies_with_the_process_that_started_it_killed_with_sigkill(
-        tmp_path: Path, pids_to_kill: list[int]) -> None:
+        tmp_path: Path, to_kill: list[psutil.Process]) -> None:
     parent = subprocess.Popen([PYTHON, "-c", PARENT, str(tmp_path)], cwd=services.ROOT,
                               stdout=subprocess.PIPE, text=True)
-    pids_to_kill.append(parent.pid)
+    to_kill.append(psutil.Process(parent.pid))
     assert parent.stdout is not None
     child = int(parent.stdout.readline())
-    pids_to_kill.append(child)
+    to_kill.append(psutil.Process(child))
     assert psutil.Process(child).ppid() == parent.pid
     parent.kill()
     parent.wait()
@@ -83,13 +83,14 @@ def test_a_process_whose_parent_already_ended_gets_its_signal_at_once() -> None:
 
 
 def test_what_a_service_forked_is_killed_with_it_when_the_service_exits_first(
-        tmp_path: Path) -> None:
+        tmp_path: Path, to_kill: list[psutil.Process]) -> None:
     """As RQ's scheduler, forked by a worker that does not outlive it."""
     service = Service("forks", ["sh", "-c", "sleep 60 & echo $!"], tmp_path)
     service.start(wait=False)
     while service.alive():
         time.sleep(0.05)
     left = int(service.log_path.read_text())
+    to_kill.append(psutil.Process(left))
     assert psutil.pid_exists(left)
     restarted = Supervised()
     restarted.services = [service]
@@ -108,6 +109,19 @@ def test_a_service_that_exits_while_starting_is_named_in_one_line(tmp_path: Path
     message = str(failed.value)
     assert message.startswith("broken: process exited with 3")
     assert str(service.log_path) in message and "\n" not in message
+
+
+def test_a_service_that_exits_before_the_stack_is_ready_is_named_in_one_line(
+        tmp_path: Path) -> None:
+    """Not only at the timeout: a worker that cannot start would hold the wait that long."""
+    stack = Stack(tmp_path, port=services.free_port(), workers=0,
+                  mongo_uri="mongodb://127.0.0.1:9/predictions", redis_url="redis://127.0.0.1:9/0")
+    broken = Service("worker-1", [PYTHON, "-c", "import sys; sys.exit(2)"], tmp_path)
+    stack.services = [broken.start()]
+    with pytest.raises(StartFailed) as failed:
+        stack.wait_until_ready(timeout=60)
+    assert str(failed.value) == (f"worker-1 exited with 2 during the start; its log: "
+                                 f"{broken.log_path}")
 
 
 def test_a_port_taken_is_found_and_named() -> None:
