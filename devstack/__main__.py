@@ -6,10 +6,12 @@ import sys
 
 from cli import endpoints
 
-from .stack import Stack, Workers, supervise
+from .deathsig import die_with_parent
+from .services import StartFailed
+from .stack import Interrupts, Stack, Workers, supervise
 
 
-def run():
+def run(interrupts: Interrupts) -> None:
     workers = int(os.environ.get("WORKERS", "1"))
     # one worker of small submissions only beside the others (none when WORKERS=0: then
     # the workers run elsewhere)
@@ -23,10 +25,12 @@ def run():
         redis_url=os.environ.get("REDIS_URL"),
         listen_host=os.environ.get("LISTEN_HOST") or "127.0.0.1",
     )
+    interrupts.supervised = stack
     stack.start()
+    interrupts.supervising = True  # a signal from here on asks supervise() for the stop
     try:
         token = stack.create_token("admin", "admin")
-    except BaseException:  # SIGTERM before the supervisor's handlers: stop what started
+    except BaseException:
         stack.stop()
         raise
     print(f"""
@@ -46,7 +50,7 @@ def run():
 {token}
 
   Ctrl-C stops everything.""", flush=True)
-    supervise(stack)
+    supervise(stack, interrupts)
 
 
 def join_hint(stack):
@@ -60,7 +64,7 @@ def join_hint(stack):
 """
 
 
-def worker():
+def worker(interrupts: Interrupts) -> None:
     """Workers against MONGO_URI and REDIS_URL, or those of this checkout's `make run`."""
     stack_file = endpoints.read_stack_file()
     mongo_uri = os.environ.get("MONGO_URI") or stack_file.get("mongo_uri")
@@ -69,20 +73,31 @@ def worker():
         sys.exit("make worker needs MONGO_URI and REDIS_URL (the banner of `make run` on "
                  "the API's host prints them; they are in its DATA_DIR/stack.json)")
     count = int(os.environ.get("WORKERS", "1"))
-    workers = Workers(os.environ.get("DATA_DIR", "data"), count, mongo_uri, redis_url).start()
+    workers = Workers(os.environ.get("DATA_DIR", "data"), count, mongo_uri, redis_url)
+    interrupts.supervised = workers
+    workers.start()
+    interrupts.supervising = True
     print(f"[devstack] {count} prediction worker(s) against {redis_url.rsplit('@', 1)[-1]}; "
           f"logs: {workers.log_dir}/; Ctrl-C stops them", flush=True)
-    supervise(workers)
+    supervise(workers, interrupts)
 
 
-def main():
+def main() -> None:
     commands = {"run": run, "worker": worker}
     if len(sys.argv) != 2 or sys.argv[1] not in commands:
         sys.exit("usage: python -m devstack run|worker")
-    # until supervise() takes the signal over, SIGTERM unwinds like Ctrl-C, so that
-    # what was started is stopped (Stack.start stops its services on any exception)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    commands[sys.argv[1]]()
+    # until supervise() takes the signals over, SIGINT and SIGTERM unwind as Ctrl-C
+    # does, so that what was started is stopped (Stack.start stops its services on any
+    # exception); during a stop, they kill what is left
+    interrupts = Interrupts()
+    interrupts.install()
+    # a TERM when what started this process (make) ends, were it killed with SIGKILL:
+    # this process then stops the stack as on Ctrl-C, where it would otherwise run on
+    die_with_parent(signal.SIGTERM, os.getppid())
+    try:
+        commands[sys.argv[1]](interrupts)
+    except StartFailed as exc:
+        sys.exit(f"[devstack] {exc}")
 
 
 if __name__ == "__main__":

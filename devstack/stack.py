@@ -1,4 +1,5 @@
 """The whole stack: what to start given the environment, and a supervisor loop."""
+import math
 import os
 import shutil
 import signal
@@ -6,6 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import FrameType
 
 import requests
 
@@ -16,9 +18,11 @@ from . import credentials, services
 
 class Supervised:
     """What supervise() needs: the child services, restarted when they exit."""
-    services: list
+    services: list[services.Service]
+    stopping = False  # once stop() has begun
+    killed = False  # kill() cut the stop short
 
-    def restart_dead(self):
+    def restart_dead(self) -> list[str]:
         """Start again any service that exited; returns the names restarted."""
         restarted = []
         for service in self.services:
@@ -28,9 +32,16 @@ class Supervised:
                 restarted.append(service.name)
         return restarted
 
-    def stop(self):
-        for service in reversed(self.services):
-            service.stop()
+    def stop(self, timeout: float = 15.0) -> None:
+        self.stopping = True
+        services.stop_all(list(reversed(self.services)), timeout)
+
+    def kill(self) -> None:
+        """SIGKILL to every service now, for a stop that must not wait (a second Ctrl-C):
+        the stop under way then finds them gone. Only signals, so safe in a handler."""
+        self.killed = True
+        for service in self.services:
+            service.kill_now()
 
 
 class Workers(Supervised):
@@ -94,7 +105,11 @@ class Stack(Supervised):
     def url(self):
         return f"http://{services.reachable(self.listen_host)}:{self.port}"
 
-    def start(self):
+    def start(self) -> "Stack":
+        """Every service, then until the stack answers; on any failure or interruption,
+        what started is stopped before the exception goes on. A port taken, or a service
+        that exits during the start, is a StartFailed saying which."""
+        services.check_port_free(self.listen_host, self.port)
         shutil.rmtree(self.metrics_dir, ignore_errors=True)  # counters start from zero
         self.metrics_dir.mkdir(parents=True)
         try:
@@ -107,12 +122,18 @@ class Stack(Supervised):
         endpoints.write_stack_file(self.data_dir, self.mongo_uri, self.redis_url, self.url)
         return self
 
-    def wait_until_ready(self, timeout=60.0):
+    def wait_until_ready(self, timeout: float = 60.0) -> dict:
         """Until health answers 200 with every worker registered, so that the first
-        submission is served at once."""
+        submission is served at once; a service that exits meanwhile ends the wait (a
+        worker that cannot start would otherwise hold it until the timeout)."""
         deadline = time.monotonic() + timeout
         body = None
         while time.monotonic() < deadline:
+            for service in self.services:
+                code = service.exit_code()
+                if code is not None:
+                    raise services.StartFailed(f"{service.name} exited with {code} during the "
+                                               f"start; its log: {service.log_path}")
             try:
                 response = requests.get(f"{self.url}/api/v1/health", timeout=5)
                 body = response.json()
@@ -121,11 +142,16 @@ class Stack(Supervised):
             except (requests.RequestException, ValueError):
                 pass
             time.sleep(0.2)
-        raise TimeoutError(f"the stack was not ready after {timeout} s (health: {body})")
+        raise services.StartFailed(f"the stack was not ready after {timeout} s (health: "
+                                   f"{body}); its logs: {self.log_dir}/")
 
-    def stop(self):
+    def stop(self, timeout: float = 15.0) -> None:
+        """The API and the workers first, all at once, then Redis and the database, which
+        a worker finishing its job still writes to."""
         endpoints.remove_stack_file(self.data_dir)
-        super().stop()
+        self.stopping = True
+        services.stop_all([self.callback_worker, *reversed(self.workers), self.api], timeout)
+        services.stop_all([s for s in (self.database, self.redis) if s is not None], timeout)
 
     def cli(self, *args):
         """Run `python -m service ...` against this stack; returns its stdout."""
@@ -137,17 +163,51 @@ class Stack(Supervised):
         return self.cli("create-token", "--role", role, "--name", name).strip().splitlines()[-1]
 
 
-def supervise(stack, interval=1.0):
-    """Restart what dies until SIGINT or SIGTERM, then stop everything."""
-    stopping = []
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stopping.append(True))
+class Interrupts:
+    """SIGINT and SIGTERM in the devstack process. The first ends what runs: the start
+    (as Ctrl-C does, with a KeyboardInterrupt, upon which the start stops what it
+    started) or the supervision, and the stop begins. One during the stop kills what is
+    left at once: an exception there would abandon the stop and leave servers running.
+    A signal within SAME_REQUEST_SECONDS of the last one acted upon is the same request
+    twice, not a second one (make passes a TERM on to its child while `kill -TERM -PGID`,
+    or systemd, signals that child too); RQ's workers count repeated signals so as well."""
+
+    SAME_REQUEST_SECONDS = 1.0
+
+    def __init__(self) -> None:
+        self.supervised: Supervised | None = None  # what to kill once it is stopping
+        self.supervising = False  # a signal then asks supervise() to stop
+        self.requested = False
+        self.last = -math.inf  # when a signal was last acted upon
+
+    def install(self) -> None:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self.handle)
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        now = time.monotonic()
+        if now - self.last < self.SAME_REQUEST_SECONDS:
+            return
+        self.last = now
+        if self.supervised is not None and self.supervised.stopping:
+            self.supervised.kill()
+        elif self.supervising:
+            self.requested = True
+        else:
+            raise KeyboardInterrupt
+
+
+def supervise(stack: Supervised, interrupts: Interrupts, interval: float = 1.0) -> None:
+    """Restart what dies until SIGINT or SIGTERM, then stop everything (a further
+    signal kills what is left instead of waiting for it: Interrupts)."""
+    interrupts.supervised, interrupts.supervising = stack, True
     try:
-        while not stopping:
+        while not interrupts.requested:
             for name in stack.restart_dead():
                 print(f"[devstack] {name} exited; restarted", flush=True)
             time.sleep(interval)
     finally:
         print("[devstack] stopping…", flush=True)
         stack.stop()
-        print("[devstack] stopped", flush=True)
+        print("[devstack] stopped" + (", what was left killed" if stack.killed else ""),
+              flush=True)

@@ -1,6 +1,6 @@
 """`python -m devstack run`, what `make run` starts: it prints a working admin token,
-starts WORKERS workers and one of small submissions, restarts a worker that dies, and
-leaves no process behind on SIGTERM."""
+starts WORKERS workers and one of small submissions, restarts a worker that dies (and
+ends what that worker forked), and leaves no process behind on SIGTERM."""
 import os
 import signal
 import subprocess
@@ -28,6 +28,25 @@ def read_until(process, marker, timeout=60):
     raise AssertionError(f"no {marker!r} in output: {''.join(lines)}")
 
 
+def stack_processes(data_dir: str) -> list[psutil.Process]:
+    """Every process of the stack of `data_dir`: by the DATA_DIR each inherits, or, for
+    Redis (which writes its title over its command line and environment), by its
+    working directory inside it; the database names it on its command line. Not by
+    ancestry: a process left behind has no parent of the stack."""
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if process.status() == psutil.STATUS_ZOMBIE:
+                continue
+            if process.environ().get("DATA_DIR") == data_dir or \
+                    process.cwd().startswith(data_dir + os.sep) or \
+                    any(data_dir + os.sep in arg for arg in process.cmdline()):
+                found.append(process)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+    return found
+
+
 @pytest.fixture
 def make_run(tmp_path):
     port = services.free_port()
@@ -41,15 +60,13 @@ def make_run(tmp_path):
         yield process, port, env["DATA_DIR"]
     finally:  # a failed test leaves no server behind: make run's own stop, then kill
         if process.poll() is None:
-            everything = children(process.pid)
             process.terminate()
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
-            for child in everything:
-                if child.is_running():
-                    child.kill()
+        for leftover in stack_processes(env["DATA_DIR"]):
+            leftover.kill()
 
 
 def children(pid):
@@ -97,8 +114,16 @@ def test_make_run_serves_supervises_and_stops_cleanly(make_run):
 
     direct = psutil.Process(process.pid).children()  # the RQ scheduler forks below the worker
     [worker] = [p for p in direct if p.cmdline()[-2:] == ["-m", "jobs.worker"]]
+    deadline = time.monotonic() + 30
+    while not worker.children():
+        assert time.monotonic() < deadline, "the worker started no scheduler"
+        time.sleep(0.2)
+    [scheduler] = worker.children()
     worker.kill()
     read_until(process, "worker-1 exited; restarted")
+    # the scheduler of the killed worker, which does not watch its parent, went with it
+    gone, alive = psutil.wait_procs([scheduler], timeout=10)
+    assert alive == []
     deadline = time.monotonic() + 30
     while requests.get(f"{base}/api/v1/health", timeout=10).json()["workers"] != 2:
         assert time.monotonic() < deadline, "the restarted worker did not register"
@@ -110,4 +135,5 @@ def test_make_run_serves_supervises_and_stops_cleanly(make_run):
     assert process.wait(timeout=60) == 0
     gone, alive = psutil.wait_procs(everything, timeout=10)
     assert alive == []
+    assert stack_processes(data_dir) == []
     assert not os.path.exists(os.path.join(data_dir, "stack.json"))
