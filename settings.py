@@ -6,6 +6,11 @@ import os
 
 MONGO_URI = os.environ.get("MONGO_URI", "mongodb://127.0.0.1:27017/predictions")
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+# The result cache (core/cache.py): a Redis of its own, never the queue's, bounded to
+# CACHE_MAX_MB with least-recently-used eviction (`make run` starts one so; unset: no
+# cache, every row a miss).
+CACHE_URL = os.environ.get("CACHE_URL") or None
+CACHE_MAX_MB = int(os.environ.get("CACHE_MAX_MB", "256"))
 
 # Bounded timeouts: with a store down, requests answer 503 in about 2 s instead of hanging.
 MONGO_OPTIONS = {
@@ -63,6 +68,11 @@ COALESCE_WAIT_MS = float(from_env("COALESCE_WAIT_MS", "10"))
 # one takes them from `queued` to their final status in one write (jobs/writeback.py).
 RUNNING_AFTER_SECONDS = float(os.environ.get("RUNNING_AFTER_SECONDS", "0.25"))
 JOB_RETRY_INTERVALS = [1, 5, 15, 30]
+# A training (jobs/training.py) is stopped, and ends `failed`, past this many seconds.
+TRAINING_TIMEOUT_SECONDS = int(os.environ.get("TRAINING_TIMEOUT_SECONDS", "1800"))
+# ... and sends RQ's heartbeats every this many seconds while it fits: a worker killed
+# mid-training has its training retried (or failed) within a few of them (jobs/worker.py).
+TRAINING_HEARTBEAT_SECONDS = int(os.environ.get("TRAINING_HEARTBEAT_SECONDS", "10"))
 
 # Callbacks (jobs/callbacks.py): the body is signed with CALLBACK_SECRET; only URLs on
 # the hosts of CALLBACK_ALLOWED_HOSTS (comma-separated host[:port]) are accepted, and
@@ -125,12 +135,20 @@ ENFORCE_IF_MATCH = False
 X_DOMAINS = None
 EXTRA_RESPONSE_FIELDS = ["prediction", "status"]
 
-CLIENT_OR_ADMIN = ["client", "admin"]
+# Roles (service/roles.py): who may call what, per resource and method. A client works
+# with its own documents; a reviewer reads every client's predictions and inputs and
+# labels them; an analyst reads everything but tokens and writes nothing; an admin does
+# all. The OpenAPI document states each operation's roles as `x-roles`.
+ROLES = ["admin", "client", "reviewer", "analyst"]
 ADMIN = ["admin"]
+CLIENT_OR_ADMIN = ["admin", "client"]
+EVERYONE = ROLES
+READERS = ["admin", "client", "analyst"]  # a client its own, the others everyone's
 # A resource whose documents belong to the client that made them: a client reads its own
-# (Eve's auth_field filters every query by `owner`), an admin all.
-OWNED_BY_CLIENTS = {"allowed_roles": CLIENT_OR_ADMIN, "allowed_item_roles": CLIENT_OR_ADMIN,
-                    "auth_field": "owner"}
+# (Eve's auth_field filters every query of a client by `owner`); the other roles read all.
+OWNED_BY_CLIENTS = {"allowed_read_roles": READERS, "allowed_item_read_roles": READERS,
+                    "allowed_write_roles": CLIENT_OR_ADMIN,
+                    "allowed_item_write_roles": CLIENT_OR_ADMIN, "auth_field": "owner"}
 
 features_schema = {"type": ["list", "dict"], "required": True, "model_features": True}
 
@@ -144,9 +162,9 @@ models = {
     "item_title": "model",
     "resource_methods": ["GET"],
     "item_methods": ["GET", "PATCH", "DELETE"],
-    "allowed_read_roles": CLIENT_OR_ADMIN,
+    "allowed_read_roles": EVERYONE,
     "allowed_write_roles": ADMIN,
-    "allowed_item_read_roles": CLIENT_OR_ADMIN,
+    "allowed_item_read_roles": EVERYONE,
     "allowed_item_write_roles": ADMIN,
     "mongo_indexes": {"name_version": ([("name", 1), ("version", 1)], {"unique": True}),
                       "name_aliases": [("name", 1), ("aliases", 1)]},
@@ -172,6 +190,17 @@ models = {
         "drift_threshold": {"type": "number", "min": 1e-9, "max": 1e6},
         "review_threshold": {"type": "number", "min": 0, "max": 1, "nullable": True},
         "reference": {"type": "dict", "readonly": True, "nullable": True},
+        # the version that also answers every row this one answers (service/validation.py:
+        # another version of the same name), and how long its answers are kept for rows
+        # sent again (core/cache.py; 0: not at all)
+        "shadow": {"type": "integer", "min": 1, "max": 2**31 - 1, "nullable": True,
+                   "shadow_version": True},
+        "cache_seconds": {"type": "integer", "min": 0, "max": 604800},
+        "training": {"type": "dict", "readonly": True, "schema": {
+            "sha256": {"type": "string"}, "rows": {"type": "integer"}, "size": {"type": "integer"}}},
+        "trained_from": {"type": "dict", "readonly": True, "schema": {
+            "training": {"type": "objectid"}, "version": {"type": "integer"},
+            "rows": {"type": "integer"}}},
     },
 }
 
@@ -180,6 +209,9 @@ inputs = {
     "resource_methods": ["GET", "POST"],
     "item_methods": ["GET"],
     **OWNED_BY_CLIENTS,
+    # reviewers read the inputs of the predictions they label
+    "allowed_read_roles": EVERYONE,
+    "allowed_item_read_roles": EVERYONE,
     # See the predictions' indexes.
     "mongo_indexes": {"ref_owner_created": [("ref", 1), ("owner", 1), ("_created", -1)],
                       "owner_created": [("owner", 1), ("_created", -1)],
@@ -208,8 +240,8 @@ predictions = {
     "item_title": "prediction",
     "resource_methods": ["GET", "DELETE"],
     "item_methods": ["GET", "DELETE"],
-    "allowed_read_roles": CLIENT_OR_ADMIN,
-    "allowed_item_read_roles": CLIENT_OR_ADMIN,
+    "allowed_read_roles": EVERYONE,
+    "allowed_item_read_roles": EVERYONE,
     "allowed_write_roles": ADMIN,
     "allowed_item_write_roles": ADMIN,
     "auth_field": "owner",
@@ -227,6 +259,8 @@ predictions = {
         "review_created": [("review", 1), ("_created", -1)],
         "input": [("input", 1)],
         "batch_created": [("batch", 1), ("_created", -1)],
+        # retention's slices and a rerun's count of another worker's write (jobs/)
+        "status_finished": [("status", 1), ("finished_at", 1)],
     },
     "schema": {
         "input": {"type": "objectid", "readonly": True},
@@ -249,6 +283,11 @@ predictions = {
         "feedback_at": {"type": "datetime", "readonly": True},
         "review": {"type": "string", "allowed": ["pending", "done"], "readonly": True},
         "reviewed_by": {"type": "string", "readonly": True},
+        # the shadow version's answer to the same row (never the result, a callback's or
+        # an export's), and whether the result came from the cache (core/cache.py)
+        "shadow": {"type": "dict", "readonly": True, "schema": {
+            "version": {"type": "integer"}, "result": {"type": "dict"}}},
+        "cached": {"type": "boolean", "readonly": True},
     },
 }
 
@@ -259,6 +298,7 @@ feedback = {
     "resource_methods": ["GET", "POST"],
     "item_methods": ["GET"],
     **OWNED_BY_CLIENTS,
+    "allowed_write_roles": ["admin", "client", "reviewer"],  # a reviewer labels any row
     "mongo_indexes": {"owner_created": [("owner", 1), ("_created", -1)],
                       "created": [("_created", -1)],
                       "prediction": [("prediction", 1)]},
@@ -312,10 +352,42 @@ tokens = {
     "schema": {
         "_id": {"type": "string", "readonly": True},
         "name": {"type": "string", "required": True, "minlength": 1, "maxlength": 128},
-        "role": {"type": "string", "required": True, "allowed": ["client", "admin"]},
+        "role": {"type": "string", "required": True, "allowed": ROLES},
         "last_used": {"type": "datetime", "readonly": True},
     },
 }
 
+# Retraining a version from its labels (service/trainings.py: POST /models/{id}/retrain;
+# jobs/training.py). Written by the API and the workers only.
+TRAINING_STATUSES = ["queued", "running", "done", "failed"]
+trainings = {
+    "item_title": "training",
+    "resource_methods": ["GET"],
+    "item_methods": ["GET"],
+    "allowed_read_roles": ["admin", "analyst"],
+    "allowed_item_read_roles": ["admin", "analyst"],
+    "mongo_indexes": {"created": [("_created", -1)], "model_created": [("model", 1), ("_created", -1)],
+                      "status_updated": [("status", 1), ("_updated", 1)]},
+    "schema": {
+        "model": {"type": "objectid", "readonly": True},
+        "name": {"type": "string", "readonly": True},
+        "source_version": {"type": "integer", "readonly": True},
+        "status": {"type": "string", "readonly": True, "allowed": TRAINING_STATUSES},
+        "window": {"type": "string", "readonly": True},
+        "holdout": {"type": "number", "readonly": True},
+        "seed": {"type": "integer", "readonly": True},
+        "rows": {"type": "integer", "readonly": True, "nullable": True},
+        "holdout_rows": {"type": "integer", "readonly": True, "nullable": True},
+        "labelled_rows": {"type": "integer", "readonly": True, "nullable": True},
+        "file_rows": {"type": "integer", "readonly": True, "nullable": True},
+        "version": {"type": "integer", "readonly": True, "nullable": True},
+        "metrics": {"type": "dict", "readonly": True, "nullable": True},
+        "error": {"type": "dict", "readonly": True, "nullable": True},
+        "attempts": {"type": "integer", "readonly": True},
+        "started_at": {"type": "datetime", "readonly": True, "nullable": True},
+        "finished_at": {"type": "datetime", "readonly": True, "nullable": True},
+    },
+}
+
 DOMAIN = {"models": models, "inputs": inputs, "predictions": predictions, "batches": batches,
-          "tokens": tokens, "feedback": feedback}
+          "tokens": tokens, "feedback": feedback, "trainings": trainings}

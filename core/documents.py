@@ -43,3 +43,24 @@ def prediction_document(item: InputItem, job_id: str, stamp: datetime) -> dict[s
         document["callback_url"] = item["callback_url"]
         document["callback"] = {"status": "pending", "attempts": 0, "last_error": None}
     return document
+
+
+def needs_review(status: str, value: dict[str, Any], review_threshold: float | None) -> bool:
+    """A classifier's answer whose top probability is below the version's threshold
+    (it waits for a person in the review queue)."""
+    return (review_threshold is not None and status == DONE and "probabilities" in value
+            and max(value["probabilities"].values()) < review_threshold)
+
+
+def answered_document(item: InputItem, result: dict[str, Any], stamp: datetime,
+                      review_threshold: float | None) -> dict[str, Any]:
+    """The prediction of a stored input answered at submission from the result cache
+    (core/cache.py): `done`, `cached`, no job."""
+    document = prediction_document(item, "", stamp)
+    del document["job"]
+    document.update(status=DONE, result=result, cached=True, started_at=stamp,
+                    finished_at=stamp, worker="cache",
+                    _etag=etag_for(str(item["prediction"]), DONE, stamp))
+    if needs_review(DONE, result, review_threshold):
+        document["review"] = "pending"
+    return document

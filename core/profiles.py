@@ -13,11 +13,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from scipy.stats import chisquare
 
 from .inference import feature_types
 from .types import Features, Profile, Result, Slicer
 
 FLOOR = 0.0001
+REFERENCE_MAX_ROWS = 100_000  # the rows a reference profile is made of, at most
 DECILES = [10, 20, 30, 40, 50, 60, 70, 80, 90]
 MAX_CATEGORIES = 50
 OTHER = "other"
@@ -109,3 +111,13 @@ def psi(reference: list[float], live: list[float]) -> float:
         ref, now = max(ref, FLOOR), max(now, FLOOR)
         total += (now - ref) * math.log(now / ref)
     return total
+
+
+def p_value(reference: list[float], counts: list[float]) -> float:
+    """The chi-square goodness-of-fit test (scipy.stats.chisquare) of a window's rows per
+    bin against the reference's shares times those rows, the shares floored at FLOOR
+    (as for PSI) and renormalised to add up to one."""
+    floored = [max(share, FLOOR) for share in reference]
+    rows, whole = sum(counts), sum(floored)
+    expected = [share / whole * rows for share in floored]
+    return float(chisquare(counts, expected).pvalue)

@@ -25,6 +25,7 @@ from . import profiles
 from .types import Features, Profile, Result, Slicer
 
 COLLECTION = "quality"
+NOT_COUNTS = {"writers": 0}  # what a bucket keeps to count each write once (core/counting.py)
 EPS = float(np.finfo(np.float64).eps)  # what sklearn's log_loss clips probabilities to
 
 
@@ -116,7 +117,7 @@ def buckets(db: Database[Any], model_id: ObjectId, since: datetime | None) -> li
     query: dict[str, Any] = {"model_id": model_id}
     if since is not None:
         query["hour"] = {"$gte": hour_of(since)}
-    return list(db[COLLECTION].find(query))
+    return list(db[COLLECTION].find(query, NOT_COUNTS))
 
 
 def totals(documents: Sequence[Mapping[str, Any]]) -> dict[str, float]:

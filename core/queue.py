@@ -28,6 +28,10 @@ PREDICT = "jobs.predict.predict_chunk"
 MARK_FAILED = "jobs.predict.mark_chunk_failed"
 DELIVER = "jobs.callbacks.deliver"
 CALLBACK_QUEUE = "callbacks"
+TRAIN = "jobs.training.train_version"
+TRAINING_FAILED = "jobs.training.mark_failed"
+TRAINING_QUEUE = "training"
+TRAINING_RETRIES = 2
 
 
 def settings_mapping() -> dict[str, Any]:
@@ -75,7 +79,7 @@ class Queues:
         return plan_chunks(inputs, self.config["CHUNK_SIZE"])
 
     def job_data(self, chunk: Chunk, request_id: str | None = None, client: str | None = None,
-                 depends_on: Dependency | None = None) -> EnqueueData:
+                 depends_on: Dependency | None = None, answer: bool = False) -> EnqueueData:
         job_id, model, version, inputs = chunk
         intervals = self.config["JOB_RETRY_INTERVALS"]
         return Queue.prepare_data(
@@ -89,18 +93,40 @@ class Queues:
             result_ttl=self.config["JOB_RESULT_TTL"],
             failure_ttl=self.config["JOB_FAILURE_TTL"],
             description=describe(model, version, len(inputs), inputs[0].get("batch")),
-            meta=cast(dict[str, Any], job_meta(model, version, inputs, request_id, client)),
+            meta=cast(dict[str, Any], job_meta(model, version, inputs, request_id, client,
+                                               answer)),
             depends_on=depends_on,
         )
 
     def enqueue_chunks(self, queue: Queue, chunks: list[Chunk], request_id: str | None = None,
-                       client: str | None = None, turns: "Turns | None" = None) -> list[Job]:
+                       client: str | None = None, turns: "Turns | None" = None,
+                       answer: bool = False) -> list[Job]:
         """Enqueue every chunk in one Redis pipeline (those of a file in `turns`); request
-        id and client ride along in each job's meta for the audit log."""
+        id and client ride along in each job's meta for the audit log, and `answer` when
+        the request waits for its rows' answers (core/finished.py)."""
+        if not chunks:
+            return []
         return queue.enqueue_many([
             self.job_data(chunk, request_id=request_id, client=client,
-                          depends_on=turns.next_dependency(chunk[0]) if turns else None)
+                          depends_on=turns.next_dependency(chunk[0]) if turns else None,
+                          answer=answer)
             for chunk in chunks])
+
+    def training(self) -> Queue:
+        """The queue of trainings (jobs/training.py), taken after both prediction queues."""
+        return Queue(TRAINING_QUEUE, connection=self.connection)
+
+    def enqueue_training(self, training_id: str) -> Job:
+        """A training's job: long, retried on a worker's death, failed with the reason once
+        no retry is left; its id names the training, so it is queued once."""
+        intervals = self.config["JOB_RETRY_INTERVALS"]
+        return self.training().enqueue(
+            TRAIN, training_id, job_id=f"training-{training_id}",
+            job_timeout=self.config["TRAINING_TIMEOUT_SECONDS"],
+            retry=Retry(max=TRAINING_RETRIES, interval=intervals[:TRAINING_RETRIES]),
+            on_failure=Callback(TRAINING_FAILED),
+            result_ttl=self.config["JOB_RESULT_TTL"], failure_ttl=self.config["JOB_FAILURE_TTL"],
+            description=f"train from model version {training_id}")
 
     def enqueue_deliveries(self, callbacks: dict[str, str],
                            collection: str = "predictions") -> None:
@@ -164,13 +190,16 @@ def describe(model: str, version: int, rows: int, batch: Any = None) -> str:
 
 
 def job_meta(model: str, version: int, inputs: list[InputItem], request_id: str | None = None,
-             client: str | None = None) -> JobMeta:
+             client: str | None = None, answer: bool = False) -> JobMeta:
     batch = str(inputs[0]["batch"]) if inputs[0].get("batch") else None
-    return {"model": model, "version": version, "rows": len(inputs), "batch": batch,
-            "request_id": request_id, "client": client,
-            "inputs": [str(item["_id"]) for item in inputs],
-            "callbacks": {str(item["prediction"]): item["callback_url"]
-                          for item in inputs if item.get("callback_url")}}
+    meta: JobMeta = {"model": model, "version": version, "rows": len(inputs), "batch": batch,
+                     "request_id": request_id, "client": client,
+                     "inputs": [str(item["_id"]) for item in inputs],
+                     "callbacks": {str(item["prediction"]): item["callback_url"]
+                                   for item in inputs if item.get("callback_url")}}
+    if answer:
+        meta["answer"] = True
+    return meta
 
 
 class Turns:

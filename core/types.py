@@ -3,7 +3,7 @@
 MongoDB, Eve and RQ hand these over as plain dicts; the TypedDicts say which keys a
 reader may expect (`total=False`: a key may be missing, as in the stored documents)."""
 from datetime import datetime
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, Literal, TypedDict
 
 from bson import ObjectId
 
@@ -93,7 +93,7 @@ class JobMeta(TypedDict, total=False):
     client: str | None
     inputs: list[str]
     callbacks: dict[str, str]
-    shadow: NotRequired[int | None]
+    answer: bool
 
 
 class InputItem(TypedDict, total=False):

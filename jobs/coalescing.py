@@ -20,9 +20,10 @@ worker killed between that and starting the job leaves it `queued` in RQ and in 
 list: the reconciler puts such a job back on its queue (jobs/reconcile.py)."""
 import time
 
-from rq import Queue, Worker
+from rq import Queue
 from rq.executions import Execution
 from rq.job import Job
+from rq.worker import BaseWorker
 
 import settings
 from core import rq_seams
@@ -50,7 +51,7 @@ def joinable(queue: Queue, job: Job, max_rows: int | None = None,
     return chosen
 
 
-def take(worker: Worker, queue: Queue, job_ids: list[str]) -> list[tuple[Job, Execution]]:
+def take(worker: BaseWorker, queue: Queue, job_ids: list[str]) -> list[tuple[Job, Execution]]:
     """Remove the jobs from the queue and start them on this worker, as RQ starts the
     job it dequeues. Returns [(job, execution), ...] for the ones this worker won."""
     return rq_seams.start_taken(worker, rq_seams.take_off_queue(queue, job_ids))
@@ -65,7 +66,7 @@ def others_running(queue: Queue, started: int) -> bool:
     return queue.started_job_registry.get_job_count(cleanup=False) > started
 
 
-def gather(worker: Worker, queue: Queue, job: Job,
+def gather(worker: BaseWorker, queue: Queue, job: Job,
            wait_ms: float | None = None) -> list[tuple[Job, Execution]]:
     """The jobs to run with `job` (take): those queued behind it now, and, for a call
     of fewer rows than a chunk (CHUNK_SIZE) while another job is running, also those

@@ -73,7 +73,8 @@ def warm_up(entry: ModelDocument, estimator: Any) -> None:
 
 
 SETTINGS_SECONDS = 5  # a PATCH of a threshold, or a new reference, is seen within this
-SETTINGS_FIELDS = {"review_threshold": 1, "drift_threshold": 1, "reference": 1}
+SETTINGS_FIELDS = {"review_threshold": 1, "drift_threshold": 1, "reference": 1, "shadow": 1,
+                   "cache_seconds": 1}
 
 
 class Settings(TypedDict, total=False):
@@ -82,6 +83,8 @@ class Settings(TypedDict, total=False):
     review_threshold: float | None
     drift_threshold: float
     reference: Profile | None
+    shadow: int | None
+    cache_seconds: int
 
 
 settings_cache: dict[ObjectId, tuple[float, Settings]] = {}  # model _id -> (read at, settings)

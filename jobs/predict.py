@@ -10,18 +10,28 @@ from pymongo.database import Database
 from rq import get_current_job
 from rq.job import Job
 
+import settings
 from core import finished
 from core.artifacts import ArtifactError
+from core.cache import ResultCache
 from core.connections import mongo_db
 from core.documents import DONE, FAILED, now
 from core.inference import compute
 from core.logs import audit
 from core.queue import worker_queues
-from core.types import Features, ModelDocument, Outcome
+from core.types import Features, ModelDocument, Outcome, Result
 
 from . import batch_rows, metrics, models, monitoring, writeback
 
 log = logging.getLogger(__name__)
+_answer_cache: list[ResultCache] = []
+
+
+def answer_cache() -> ResultCache:
+    """This worker's connection to the result cache (CACHE_URL; none: no cache)."""
+    if not _answer_cache:
+        _answer_cache.append(ResultCache(settings.CACHE_URL))
+    return _answer_cache[0]
 
 
 def error_of(exc: BaseException) -> dict[str, Any]:
@@ -72,32 +82,62 @@ def outcomes_of(db: Database[Any], model: str, version: int,
 class Written(NamedTuple):
     """What predict_rows wrote: the model document (None when it did not load), each
     row's outcome, the ids of the rows this write finished (all but those finished
-    before it: cancelled with their batch, or written by another worker), and when."""
+    before it: cancelled with their batch, or written by another worker), when, and the
+    shadow version with its answer to each row, if the version has a shadow."""
     entry: ModelDocument | None
     outcomes: list[Outcome]
     finished: set[str]
     finished_at: datetime | None
+    shadow: tuple[ModelDocument, list[Result | None]] | None = None
 
     @property
     def sha256(self) -> str | None:
         return self.entry["artifact"]["sha256"] if self.entry else None
 
 
+def shadow_answers(db: Database[Any], entry: ModelDocument, rows: list[Features],
+                   outcomes: list[Outcome]) -> tuple[ModelDocument, list[Result | None]] | None:
+    """The version's shadow (PATCH /models/{id} {"shadow": n}), if it has one, and its
+    answer to each row the version answered (None for the others). The shadow never
+    holds up or fails the rows: a shadow that does not load or answer is left out."""
+    version = models.settings_of(db, entry).get("shadow")
+    if not version or version == entry["version"]:
+        return None
+    answered = [i for i, (status, _) in enumerate(outcomes) if status == DONE]
+    try:
+        shadow_entry, estimator = models.load(db, entry["name"], version)
+        results = compute(shadow_entry, estimator, [rows[i] for i in answered]) \
+            if answered else []
+    except Exception:
+        log.exception("shadow %s v%s of v%s did not answer", entry["name"], version,
+                      entry["version"])
+        return None
+    answers: list[Result | None] = [None] * len(rows)
+    for index, result in zip(answered, results):
+        answers[index] = result
+    return shadow_entry, answers
+
+
 def predict_rows(db: Database[Any], model: str, version: int, prediction_ids: list[str],
                  rows: list[Features]) -> Written:
-    """Predict the rows in one model call and write each outcome; the rows show
-    `running` meanwhile if that takes long (writeback.running_if_slow)."""
+    """Predict the rows in one model call (and in one call of the version's shadow, if
+    it has one) and write each outcome; the rows show `running` meanwhile if that takes
+    long (writeback.running_if_slow)."""
     if not rows:
         return Written(None, [], set(), None)
     started_at = now()
     with writeback.running_if_slow(db, prediction_ids) as marked_running:
         entry, outcomes = outcomes_of(db, model, version, rows)
+        shadow = shadow_answers(db, entry, rows, outcomes) if entry else None
     finished_at = writeback.write_stamp()
     review = models.settings_of(db, entry).get("review_threshold") if entry else None
+    shadows = None if shadow is None else [
+        None if answer is None else {"version": shadow[0]["version"], "result": answer}
+        for answer in shadow[1]]
     finished = writeback.write_outcomes(db, prediction_ids, outcomes, stamp=finished_at,
                                         started_at=None if marked_running() else started_at,
-                                        review_threshold=review)
-    return Written(entry, outcomes, finished, finished_at)
+                                        review_threshold=review, shadows=shadows)
+    return Written(entry, outcomes, finished, finished_at, shadow)
 
 
 def summary(outcomes: list[Outcome]) -> dict[str, int]:
@@ -129,16 +169,38 @@ def per_chunk(chunks: list[Chunk], outcomes: list[Outcome]) -> list[tuple[Chunk,
     return shares
 
 
-def announce(connection: redis.Redis, chunks: list[Chunk], finished_ids: set[str]) -> None:
-    """Tell the long-polling requests, then the callback receivers of the rows this
+def announce(connection: redis.Redis, chunks: list[Chunk], finished_ids: set[str],
+             outcomes: list[Outcome] | None = None) -> None:
+    """Tell the long-polling requests (and, for a submission that waits for its answers,
+    service/waiting.py, what each row got), then the callback receivers of the rows this
     worker finished."""
-    finished.announce(connection, [pid for chunk in chunks for pid in chunk.prediction_ids])
+    ids = [pid for chunk in chunks for pid in chunk.prediction_ids]
+    answers = None
+    if outcomes is not None and any(chunk.job is not None and chunk.job.meta.get("answer")
+                                    for chunk in chunks):
+        answers = {pid: finished.answer_of(status, value)
+                   for pid, (status, value) in zip(ids, outcomes) if pid in finished_ids}
+    finished.announce(connection, ids, answers)
     callbacks: dict[str, str] = {}
     for chunk in chunks:
         assert chunk.job is not None  # in a worker, each chunk is a job's
         callbacks.update({pid: url for pid, url in chunk.job.meta.get("callbacks", {}).items()
                           if pid in finished_ids})
     worker_queues(connection).enqueue_deliveries(callbacks)
+
+
+def keep_answers(db: Database[Any], written: Written,
+                 rows: list[Features]) -> None:
+    """A version with cache_seconds keeps the answers it just wrote (core/cache.py)."""
+    entry = written.entry
+    if entry is None:
+        return
+    seconds = models.settings_of(db, entry).get("cache_seconds") or 0
+    if seconds <= 0:
+        return
+    done = [i for i, (status, _) in enumerate(written.outcomes) if status == DONE]
+    answer_cache().put_many(entry["_id"], [rows[i] for i in done],
+                            [written.outcomes[i][1] for i in done], seconds)
 
 
 def record(model: str, version: int, sha256: str | None, shares: list[tuple[Chunk, list[Outcome]]],
@@ -179,18 +241,26 @@ def predict_chunk(model: str, version: int, prediction_ids: list[str],
     written = predict_rows(db, model, version, ids, all_rows)
     duration_ms = round((time.perf_counter() - started) * 1000, 2)
     if job is not None:
-        announce(job.connection, chunks, written.finished)
+        announce(job.connection, chunks, written.finished, written.outcomes)
     shares = per_chunk(chunks, written.outcomes)
     enqueued = [chunk.job.enqueued_at if chunk.job else None
                 for chunk in chunks for _ in chunk.prediction_ids]
-    monitoring.count(db, written.entry, ids, all_rows, written.outcomes, written.finished,
-                     written.finished_at, enqueued)
+    lost = None
+    try:
+        monitoring.count(db, written.entry, ids, all_rows, written.outcomes, written.finished,
+                         written.finished_at, writeback.worker_id(), enqueued, written.shadow)
+        monitoring.count_others_writes(db, written.entry, ids, written.finished)
+    except monitoring.CountLost as exc:
+        lost = exc  # the other counts and records first; then RQ runs the job again
     if job is not None:
         batch_rows.count(db, job.connection, shares, written.finished)
+        keep_answers(db, written, all_rows)
     summaries = record(model, version, written.sha256, shares, duration_ms, written.finished)
     if job is not None:
         job.joined_results = summaries[1:]  # type: ignore[attr-defined]  # read by jobs/worker.py
     monitoring.make_reference_if_due(db, written.entry)
+    if lost is not None:
+        raise lost
     return summaries[0]
 
 

@@ -14,7 +14,10 @@ import gc
 import logging
 import os
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib import import_module
 from typing import Any
@@ -25,12 +28,13 @@ from rq import Queue, SimpleWorker
 from rq.executions import Execution
 from rq.job import Job
 from rq.registry import StartedJobRegistry
+from rq.worker import BaseWorker
 
 import settings
 from core import logs, rq_seams
 from core.connections import mongo_db, redis_from_url
 from core.job import PredictionJob
-from core.queue import CALLBACK_QUEUE, PREDICT, callback_queue, prediction_queues
+from core.queue import CALLBACK_QUEUE, PREDICT, TRAIN, callback_queue, worker_queues
 from core.types import ModelDocument
 
 from . import coalescing, models, retention
@@ -51,7 +55,11 @@ class PredictionWorker(rq_seams.RecordsFailure, SimpleWorker):
     def perform_job(self, job: Job, queue: Queue, execution: Execution) -> bool:
         """Run `job` with the jobs it can take from the queue joined to it, then finish
         each joined job as the first one ended: with its own result, or, when the call
-        raised, with the same error (RQ retries each job on its own)."""
+        raised, with the same error (RQ retries each job on its own). A training runs
+        alone, with its heartbeats kept meanwhile."""
+        if job.func_name == TRAIN:
+            with heartbeats(self, job, execution):
+                return bool(super().perform_job(job, queue, execution))
         joined = coalescing.gather(self, queue, job)
         job.joined = [other for other, _ in joined]  # type: ignore[attr-defined]  # jobs/predict.py
         self.failure = None
@@ -62,6 +70,16 @@ class PredictionWorker(rq_seams.RecordsFailure, SimpleWorker):
             rq_seams.finish_joined(self, queue, other, other_execution, result,
                                    None if succeeded else self.failure)
         return succeeded
+
+    def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
+        """A SimpleWorker's heartbeat lasts the job's whole timeout, as it sends none while
+        the job runs: a worker killed mid-training would hold its training for the rest of
+        TRAINING_TIMEOUT_SECONDS. A training's heartbeat is kept by a thread instead
+        (heartbeats), and lasts a few of its intervals: RQ's maintenance then retries (or
+        fails) the training of a worker that died soon after."""
+        if job.func_name == TRAIN:
+            return settings.TRAINING_HEARTBEAT_SECONDS * 3
+        return int(super().get_heartbeat_ttl(job, working_time))
 
     def handle_job_success(self, job: Job, queue: Queue, started_job_registry: StartedJobRegistry,
                            execution: Execution) -> None:
@@ -95,6 +113,27 @@ class PredictionWorker(rq_seams.RecordsFailure, SimpleWorker):
             retention.sweep(mongo_db(), datetime.now(timezone.utc))
         except Exception:  # a store that is down now: the next pass tries again
             log.exception("reconciler pass failed")
+
+
+@contextmanager
+def heartbeats(worker: BaseWorker, job: Job, execution: Execution) -> Iterator[None]:
+    """While the block runs (a training's fit), RQ's heartbeats of the worker, the job and
+    its execution are sent every TRAINING_HEARTBEAT_SECONDS from a thread."""
+    stopped = threading.Event()
+
+    def beat() -> None:
+        while not stopped.wait(settings.TRAINING_HEARTBEAT_SECONDS):
+            try:
+                worker.maintain_heartbeats(job, execution)
+            except Exception:  # Redis away for a moment: the next beat tries again
+                log.warning("training heartbeat not sent", exc_info=True)
+    thread = threading.Thread(target=beat, name="training heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stopped.set()
+        thread.join()
 
 
 CATALOG_WAIT_SECONDS = 10
@@ -142,8 +181,10 @@ def queues_of(kind: str, connection: redis.Redis) -> list[Queue]:
     """What a worker of `kind` takes, in order."""
     if kind == "callback-worker":
         return [callback_queue(connection)]
-    queues = prediction_queues(connection)  # interactive rows first
-    return queues[:1] if kind == "interactive-worker" else queues
+    both = worker_queues(connection)
+    if kind == "interactive-worker":
+        return [both.interactive()]
+    return [*both.both(), both.training()]  # interactive rows first, trainings last
 
 
 def main(argv: list[str] | None = None) -> None:

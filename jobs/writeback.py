@@ -23,7 +23,7 @@ from pymongo import UpdateOne
 from pymongo.database import Database
 
 import settings
-from core.documents import DONE, FAILED, QUEUED, RUNNING, STILL_UNFINISHED, etag_for, now
+from core.documents import DONE, FAILED, QUEUED, RUNNING, STILL_UNFINISHED, etag_for, needs_review, now
 from core.types import Outcome
 
 
@@ -107,29 +107,27 @@ def running_if_slow(db: Database[Any], prediction_ids: list[str],
         timer.join()
 
 
-def needs_review(outcome: Outcome, review_threshold: float | None) -> bool:
-    """A classifier's answer whose top probability is below the version's threshold."""
-    status, value = outcome
-    return (review_threshold is not None and status == DONE and "probabilities" in value
-            and max(value["probabilities"].values()) < review_threshold)
-
 
 def write_outcomes(db: Database[Any], prediction_ids: list[str], outcomes: list[Outcome],
                    started_at: datetime | None = None, stamp: datetime | None = None,
-                   review_threshold: float | None = None) -> set[str]:
+                   review_threshold: float | None = None,
+                   shadows: list[dict[str, Any] | None] | None = None) -> set[str]:
     """outcomes: [("done", result) | ("failed", error), ...] in prediction_ids order.
     With started_at (rows not marked running), the write also sets it and counts the
     attempt. Rows finished already (by another worker, or cancelled) are left as they
     are. A classifier's answer less sure than review_threshold is written with
-    `review: "pending"` (the review queue).
+    `review: "pending"` (the review queue). shadows: each row's shadow answer
+    ({"version", "result"}, or None), written beside its own result.
     Returns the ids of the rows this write finished."""
     stamp = stamp or write_stamp()
     updates: list[UpdateOne] = []
     worker = worker_id()
-    for pid, (status, value) in zip(prediction_ids, outcomes):
+    for index, (pid, (status, value)) in enumerate(zip(prediction_ids, outcomes)):
         field = "result" if status == DONE else "error"
         fields: dict[str, Any] = {field: value, "finished_at": stamp, "worker": worker}
-        if needs_review((status, value), review_threshold):
+        if status == DONE and shadows is not None and shadows[index] is not None:
+            fields["shadow"] = shadows[index]
+        if needs_review(status, value, review_threshold):
             fields["review"] = "pending"
         if started_at is not None:
             fields["started_at"] = started_at

@@ -17,6 +17,7 @@ from core import quality
 from core.connections import redis_from_url
 
 from . import (
+    answers,
     auth,
     batches,
     cancel,
@@ -31,12 +32,14 @@ from . import (
     preconditions,
     query,
     tokens,
+    trainings,
     ui,
     waiting,
 )
 from .auth import BearerAuth
 from .data import Mongo
 from .health import blueprint as health_blueprint
+from .models import compare as model_compare
 from .models import quality as model_quality
 from .models import uploads
 from .models.catalog import sync_manifest
@@ -70,6 +73,9 @@ def create_app(overrides: dict[str, Any] | None = None, data: type[Mongo] = Mong
     batches.attach(app)
     cancel.attach(app)
     waiting.attach(app)
+    answers.attach(app)
+    trainings.attach(app)
+    model_compare.attach(app)
     errors.attach(app)
     prefix = errors.api_prefix(config)
     app.register_blueprint(health_blueprint, url_prefix=prefix)

@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from core.logs import audit
 from core.types import InputItem
 
-from . import context, feedback, limits, submission
+from . import answers, context, feedback, limits, submission
 from .models.lookup import lookup_model, model_of
 from .queues import queues
 
@@ -69,22 +69,37 @@ def delete_predictions_unless_created(
 
 
 def on_insert_inputs(items: list[InputItem]) -> None:
+    """Before Eve stores the inputs: their predictions are stored (answered at once from
+    the result cache where it has their rows: service/answers.py), and a request that
+    waits for its answers subscribes to them."""
     # Redis down: the request got its 503 before this, from the rate limit (ratelimit.py)
     limits.refuse_past_pending(items[0].get("owner"), len(items))
+    models = []
     for item in items:
         model = lookup_model(item["model"], item.get("version"), item.get("alias"))
         assert model is not None  # the validator refused the request otherwise
+        models.append(model)
         submission.prepare(item, model)
-    g.chunks = submission.store_predictions(
-        context.db(), items, datetime.now(timezone.utc),
-        current_app.config["CHUNK_SIZE"])
+    kept = answers.kept_answers(items, models)
+    stamp = datetime.now(timezone.utc)
+    g.chunks = submission.store_predictions(context.db(), items, stamp,
+                                            current_app.config["CHUNK_SIZE"], kept, models)
+    g.submitted = (models, kept, stamp)
     after_this_request(delete_predictions_unless_created(
         [item["prediction"] for item in items]))
+    answers.begin(items, kept)
 
 
 def on_inserted_inputs(items: list[InputItem]) -> None:
-    service_queues = queues()
-    submission.enqueue(service_queues.for_rows(len(items)), g.chunks)
+    models, kept, stamp = g.submitted
+    submission.enqueue(queues().for_rows(len(items)), g.chunks,
+                       answer=g.get("answers_wait") is not None)
+    if any(answer is not None for answer in kept) or \
+            any((model.get("cache_seconds") or 0) > 0 for model in models):
+        answers.count_cached(items, models, kept, stamp)
+        queues().enqueue_deliveries({str(item["prediction"]): item["callback_url"]
+                                     for item, answer in zip(items, kept)
+                                     if answer is not None and item.get("callback_url")})
     client = submission.client_name()
     for item in items:
         audit(log, "input_accepted", request_id=g.get("request_id"), client=client,

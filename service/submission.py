@@ -13,9 +13,9 @@ from flask import g
 from pymongo.database import Database
 from rq import Queue
 
-from core.documents import QUEUED, prediction_document
+from core.documents import DONE, QUEUED, answered_document, prediction_document
 from core.queue import Turns, plan_chunks
-from core.types import Chunk, InputItem, ModelDocument
+from core.types import Chunk, InputItem, ModelDocument, Result
 
 from .queues import queues
 from .validation import ordered_features
@@ -34,13 +34,25 @@ def prepare(item: InputItem, model: ModelDocument, input_id: ObjectId | None = N
 
 
 def store_predictions(db: Database[Any], items: list[InputItem], stamp: datetime,
-                      chunk_size: int) -> list[Chunk]:
+                      chunk_size: int, answers: list[Result | None] | None = None,
+                      models: list[ModelDocument] | None = None) -> list[Chunk]:
     """Cut the items into their jobs' chunks and store each row's `queued` prediction;
-    returns the chunks, to be enqueued once the inputs are stored too."""
-    chunks = plan_chunks(items, chunk_size)
-    db.predictions.insert_many([prediction_document(item, job_id, stamp)
-                                for job_id, _, _, chunk in chunks for item in chunk],
-                               ordered=False)
+    an item with an answer from the result cache (answers, with each item's model) is
+    stored `done` instead, and gets no job. Returns the chunks, to be enqueued once the
+    inputs are stored too."""
+    answers = answers or [None] * len(items)
+    documents = []
+    for index, (item, answer) in enumerate(zip(items, answers)):
+        if answer is not None and models is not None:
+            model = models[index]
+            item["status"] = DONE
+            documents.append(answered_document(item, answer, stamp,
+                                               model.get("review_threshold")))
+    chunks = plan_chunks([item for item, answer in zip(items, answers) if answer is None],
+                         chunk_size)
+    documents += [prediction_document(item, job_id, stamp)
+                  for job_id, _, _, chunk in chunks for item in chunk]
+    db.predictions.insert_many(documents, ordered=False)
     return chunks
 
 
@@ -50,7 +62,9 @@ def client_name() -> str | None:
     return account["name"] if account else None
 
 
-def enqueue(queue: Queue, chunks: list[Chunk], turns: Turns | None = None) -> None:
-    """Queue the chunks' jobs in one Redis pipeline, with the request's id and client."""
+def enqueue(queue: Queue, chunks: list[Chunk], turns: Turns | None = None,
+            answer: bool = False) -> None:
+    """Queue the chunks' jobs in one Redis pipeline, with the request's id and client
+    (answer: the request waits for its rows' answers, which the workers then announce)."""
     queues().enqueue_chunks(queue, chunks, request_id=g.get("request_id"),
-                            client=client_name(), turns=turns)
+                            client=client_name(), turns=turns, answer=answer)

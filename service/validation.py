@@ -11,7 +11,7 @@ from flask import current_app
 from core.inference import feature_types
 from core.types import Features, ModelDocument
 
-from . import cerberus_seams, feedback
+from . import cerberus_seams, context, feedback
 from .callback_policy import callback_refusal
 from .models.lookup import BOTH_NAMED, model_of, named_retired, naming_refusal
 
@@ -158,6 +158,19 @@ class Validator(MongoValidator):
             refusal = feedback.actual_error(found[1], value)
             if refusal:
                 self._error(field, refusal)
+
+    def _validate_shadow_version(self, enabled: bool, field: str, value: Any) -> None:
+        """{'type': 'boolean'}"""
+        version = getattr(self, "persisted_document", None) or {}
+        if not enabled or value is None or not version.get("name") \
+                or isinstance(value, bool) or not isinstance(value, int):
+            return  # `type` reports a value of another type; null takes the shadow off
+        if value == version.get("version"):
+            self._error(field, "a version cannot be its own shadow")
+        elif context.db().models.find_one({"name": version["name"], "version": value},
+                                          {"_id": 1}) is None:
+            self._error(field, f"model {version['name']!r} has no version {value}: a shadow "
+                               "is another version of the same model")
 
     def _validate_model_features(self, enabled: bool, field: str, value: Any) -> None:
         """{'type': 'boolean'}"""

@@ -1,5 +1,6 @@
-"""Long polling: `Prefer: wait=N` (RFC 7240, 1 <= N <= 60) on GET /predictions/{id} and
-GET /batches/{id}.
+"""Long polling: `Prefer: wait=N` (RFC 7240, 1 <= N <= 60) on GET /predictions/{id},
+/batches/{id} and /trainings/{id}; and on POST /inputs, where it holds the answer until
+every prediction of the request is finished (service/answers.py).
 
 The request is held until the prediction (or batch) is finished or N seconds pass, then answered as
 usual, with `Preference-Applied: wait=N`. The workers publish the ids they finish on one
@@ -30,7 +31,7 @@ from . import context
 log = logging.getLogger(__name__)
 
 MAX_WAIT_SECONDS = 60
-WAITABLE = ("predictions", "batches")
+WAITABLE = ("predictions", "batches", "trainings")
 WAIT = re.compile(r'\s*wait\s*=\s*"?([^",;\s]*)"?\s*$', re.IGNORECASE)
 
 
@@ -49,6 +50,27 @@ def requested_wait(request: Request) -> int | None:
     return None
 
 
+class Wait:
+    """One request's wait for some ids: over once each is announced finished; keeps the
+    answers the announcements carry (core/finished.py)."""
+
+    def __init__(self, ids: Iterable[str]) -> None:
+        self.ids = list(ids)
+        self.pending = set(self.ids)
+        self.answers: dict[str, finished.Answer] = {}
+        self.over = threading.Event()
+        if not self.pending:
+            self.over.set()
+
+    def heard(self, document_id: str, answer: finished.Answer | None) -> None:
+        """Called under Waiters.lock."""
+        self.pending.discard(document_id)
+        if answer is not None:
+            self.answers[document_id] = answer
+        if not self.pending:
+            self.over.set()
+
+
 class Waiters:
     """The requests of this process waiting for predictions, and the listener that wakes
     them (started by the first wait)."""
@@ -56,25 +78,35 @@ class Waiters:
     def __init__(self, connection: redis.Redis, timeout_seconds: float) -> None:
         self.connection, self.timeout_seconds = connection, timeout_seconds
         self.lock = threading.Lock()
-        self.events: dict[str, list[threading.Event]] = {}  # prediction id -> its waiters
+        self.waits: dict[str, list[Wait]] = {}  # document id -> the waits for it
         self.listener: threading.Thread | None = None
 
-    @contextmanager
-    def waiting_for(self, prediction_id: str) -> Iterator[threading.Event]:
-        """Yields an Event set when the prediction is announced finished; subscribed
-        before it yields, so that no announcement made after that is missed."""
+    def register(self, ids: Iterable[str]) -> Wait:
+        """A wait for the ids, subscribed before it is returned, so that no announcement
+        made after that is missed; `unregister` it when done."""
         self.listen()
-        event = threading.Event()
+        wait = Wait(ids)
         with self.lock:
-            self.events.setdefault(prediction_id, []).append(event)
-        try:
-            yield event
-        finally:
-            with self.lock:
-                waiting = self.events.get(prediction_id, [])
-                waiting.remove(event)
+            for document_id in wait.pending:
+                self.waits.setdefault(document_id, []).append(wait)
+        return wait
+
+    def unregister(self, wait: Wait) -> None:
+        with self.lock:
+            for document_id in wait.ids:
+                waiting = self.waits.get(document_id, [])
+                if wait in waiting:
+                    waiting.remove(wait)
                 if not waiting:
-                    self.events.pop(prediction_id, None)
+                    self.waits.pop(document_id, None)
+
+    @contextmanager
+    def waiting_for(self, ids: Iterable[str]) -> Iterator[Wait]:
+        wait = self.register(ids)
+        try:
+            yield wait
+        finally:
+            self.unregister(wait)
 
     def listen(self) -> None:
         with self.lock:
@@ -95,21 +127,22 @@ class Waiters:
             while True:
                 message = pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                 if message and message["type"] == "message":
-                    self.wake(finished.finished_ids(message["data"]))
+                    self.wake(*finished.finished(message["data"]))
         except redis.RedisError as exc:
             log.warning("long-poll listener stopped: %s", exc)
         finally:
             pubsub.close()
             with self.lock:  # nothing will wake them now: they answer with what is stored
-                for events in self.events.values():
-                    for event in events:
-                        event.set()
+                for waits in self.waits.values():
+                    for wait in waits:
+                        wait.over.set()
 
-    def wake(self, prediction_ids: Iterable[str]) -> None:
+    def wake(self, document_ids: Iterable[str],
+             answers: dict[str, finished.Answer] | None = None) -> None:
         with self.lock:
-            for prediction_id in prediction_ids:
-                for event in self.events.get(prediction_id, ()):
-                    event.set()
+            for document_id in document_ids:
+                for wait in self.waits.get(document_id, ()):
+                    wait.heard(document_id, (answers or {}).get(document_id))
 
 
 def is_finished_or_absent(resource: str, document_id: str) -> bool:
@@ -139,9 +172,9 @@ def on_pre_get(resource: str, request: Request, lookup: dict[str, Any]) -> None:
         prediction_id = str(ObjectId(lookup["_id"]))
     except (InvalidId, TypeError):
         return  # Eve answers 404
-    with current_app.extensions["waiters"].waiting_for(prediction_id) as finished:
+    with current_app.extensions["waiters"].waiting_for([prediction_id]) as wait:
         if not is_finished_or_absent(resource, prediction_id):
-            finished.wait(seconds)
+            wait.over.wait(seconds)
 
 
 def attach(app: Any) -> None:

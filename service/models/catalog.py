@@ -26,10 +26,9 @@ from sklearn.exceptions import InconsistentVersionWarning
 import settings
 from core import artifacts, profiles
 from core.artifacts import ArtifactError
+from core.describe import ModelRefused, describe
 from core.inference import compute
 from core.types import Features, ModelDocument, Profile
-
-from .describe import ModelRefused, describe
 
 ARTIFACTS_DIR = Path(settings.ARTIFACTS_DIR)
 MANIFEST = "manifest.json"

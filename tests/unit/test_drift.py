@@ -112,7 +112,7 @@ def test_the_rows_that_make_the_reference_are_announced_before_it_is_made(
     def make_when_announced(db, entry):
         while (message := announced.get_message(timeout=0.5)) is not None:
             if message["type"] == "message":
-                seen.extend(finished.finished_ids(message["data"]))
+                seen.extend(finished.finished(message["data"])[0])
         if len(seen) >= monitoring.REFERENCE_ROWS:
             make(db, entry)
     monkeypatch.setattr(monitoring, "make_reference_if_served", make_when_announced)

@@ -47,7 +47,7 @@ def test_an_interactive_worker_takes_only_small_submissions(as_user, db, redis, 
     monkeypatch.setattr(worker, "mongo_db", lambda: db)
     kinds = {kind: [queue.name for queue in worker.queues_of(kind, redis)]
              for kind in worker.KINDS.values()}
-    assert kinds == {"worker": [settings.INTERACTIVE_QUEUE_NAME, settings.QUEUE_NAME],
+    assert kinds == {"worker": [settings.INTERACTIVE_QUEUE_NAME, settings.QUEUE_NAME, "training"],
                      "interactive-worker": [settings.INTERACTIVE_QUEUE_NAME],
                      "callback-worker": ["callbacks"]}
     as_user("alice").post("/api/v1/batches?model=iris", data=CSV,

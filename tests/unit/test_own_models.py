@@ -10,9 +10,9 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from core import artifacts
+from core.describe import ModelRefused, describe
 from jobs.models import ModelCache
 from service.models import catalog
-from service.models.describe import ModelRefused, describe
 
 FRAME = pd.DataFrame({"city": ["a", "b", "c", "a"], "rooms": [1.0, 2.0, 3.0, 4.0],
                       "garden": [True, False, True, False], "floor": [0, 1, 2, 0]})

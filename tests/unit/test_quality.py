@@ -259,19 +259,18 @@ def test_rows_are_announced_before_they_are_counted(as_user, db, redis, run_work
     """The live counts are a write of their own: the requests long-polling the rows are
     woken before it, so that a busy database keeps them waiting for one write, not two;
     the counts still take every row."""
-    from core import finished
-    from core import quality as live
+    from core import counting, finished
     announced = redis.pubsub()
     announced.subscribe(finished.CHANNEL)
     assert announced.get_message(timeout=2)["type"] == "subscribe"
-    add, heard_when_counted = live.add, []
+    update, heard_when_counted = counting.conditional_update, []
 
-    def add_after_hearing(db, entry, stamp, terms):
+    def count_after_hearing(*args, **kwargs):
         while (message := announced.get_message(timeout=0.1)) is not None:
             if message["type"] == "message":
-                heard_when_counted.extend(finished.finished_ids(message["data"]))
-        add(db, entry, stamp, terms)
-    monkeypatch.setattr(live, "add", add_after_hearing)
+                heard_when_counted.extend(finished.finished(message["data"])[0])
+        return update(*args, **kwargs)
+    monkeypatch.setattr(counting, "conditional_update", count_after_hearing)
     documents = serve(as_user, run_workers, "iris", IRIS.data[:3])
     assert heard_when_counted == [d["_id"] for d in documents]
     assert quality(as_user, db, "iris")["predictions"] == 3

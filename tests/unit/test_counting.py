@@ -1,0 +1,121 @@
+"""Each write counted once into its hour bucket (core/counting.py): by its writer, or by
+the rerun of its job after the writer died or lost its count; never twice."""
+import threading
+from datetime import datetime, timedelta, timezone
+
+import mongomock
+import pytest
+
+from core import counting
+
+BUCKET, WORKER = "model:2026120702", "host-a:101"
+START = datetime(2026, 12, 7, 2, 0, 0, tzinfo=timezone.utc)
+ON_INSERT = {"model": "iris", "version": 1}
+
+
+@pytest.fixture
+def db():
+    return mongomock.MongoClient()["counting"]
+
+
+def at(seconds):
+    return START + timedelta(seconds=seconds)
+
+
+def rows_of(db):
+    return (db.quality.find_one({"_id": BUCKET}) or {}).get("n", 0)
+
+
+def no_writes_between(hw, stamp):
+    return []
+
+
+def test_a_writer_counts_each_of_its_writes_once(db):
+    writer = counting.Writer()
+    for second in (1, 2, 3):
+        assert writer.count(db, "quality", BUCKET, WORKER, at(second), {"n": 10}, ON_INSERT,
+                            no_writes_between)
+    assert rows_of(db) == 30
+    assert db.quality.find_one({"_id": BUCKET})["model"] == "iris"
+
+
+def test_a_rerun_after_the_writer_died_before_its_count_counts_it_once(db):
+    writer = counting.Writer()
+    writer.count(db, "quality", BUCKET, WORKER, at(1), {"n": 10}, ON_INSERT, no_writes_between)
+    # the writer wrote a second chunk at(2) and died: its rerun claims that write, twice
+    for _ in range(2):
+        counting.claim(db, "quality", BUCKET, WORKER, at(2), {"n": 5}, ON_INSERT,
+                       no_writes_between)
+    assert rows_of(db) == 15
+    # the first write is not counted again either
+    assert not counting.claim(db, "quality", BUCKET, WORKER, at(1), {"n": 10}, ON_INSERT,
+                              no_writes_between)
+    assert rows_of(db) == 15
+
+
+def test_a_writer_that_comes_back_after_a_rerun_counted_its_write_counts_nothing(db):
+    writer = counting.Writer()
+    assert counting.claim(db, "quality", BUCKET, WORKER, at(4), {"n": 7}, ON_INSERT,
+                          no_writes_between)
+    assert not writer.count(db, "quality", BUCKET, WORKER, at(4), {"n": 7}, ON_INSERT,
+                            no_writes_between)
+    assert writer.count(db, "quality", BUCKET, WORKER, at(5), {"n": 1}, ON_INSERT,
+                        no_writes_between)
+    assert rows_of(db) == 8
+
+
+def test_writes_left_uncounted_before_a_later_one_are_still_counted_once(db):
+    """The writer died with two writes uncounted; the rerun of the later one comes
+    first: the earlier one is listed as missed, and its own rerun counts it."""
+    def writes_between(hw, stamp):
+        assert hw is None and stamp == counting.stamp_of(at(9))
+        return [counting.stamp_of(at(8))]
+    assert counting.claim(db, "quality", BUCKET, WORKER, at(9), {"n": 3}, ON_INSERT,
+                          writes_between)
+    assert counting.claim(db, "quality", BUCKET, WORKER, at(8), {"n": 2}, ON_INSERT,
+                          no_writes_between)
+    assert not counting.claim(db, "quality", BUCKET, WORKER, at(8), {"n": 2}, ON_INSERT,
+                              no_writes_between)
+    assert rows_of(db) == 5
+
+
+def test_a_count_that_failed_is_listed_with_the_next_and_its_rerun_counts_it(db, monkeypatch):
+    writer = counting.Writer()
+    original = counting.conditional_update
+
+    def down(*args, **kwargs):
+        raise ConnectionError("database down")
+    monkeypatch.setattr(counting, "conditional_update", down)
+    with pytest.raises(ConnectionError):
+        writer.count(db, "quality", BUCKET, WORKER, at(1), {"n": 4}, ON_INSERT,
+                     no_writes_between)
+    monkeypatch.setattr(counting, "conditional_update", original)
+    writer.count(db, "quality", BUCKET, WORKER, at(2), {"n": 6}, ON_INSERT, no_writes_between)
+    assert rows_of(db) == 6
+    assert counting.claim(db, "quality", BUCKET, WORKER, at(1), {"n": 4}, ON_INSERT,
+                          no_writes_between)
+    assert rows_of(db) == 10
+
+
+def test_writers_do_not_share_their_state(db):
+    one, other = counting.Writer(), counting.Writer()
+    one.count(db, "quality", BUCKET, "host-a:1", at(1), {"n": 1}, ON_INSERT, no_writes_between)
+    other.count(db, "quality", BUCKET, "host-b:1", at(1), {"n": 1}, ON_INSERT, no_writes_between)
+    assert rows_of(db) == 2
+
+
+def test_reruns_racing_for_one_write_count_it_once(db):
+    """mongomock serialises each update, as MongoDB does a single document's."""
+    counted = []
+    barrier = threading.Barrier(8)
+
+    def rerun():
+        barrier.wait()
+        counted.append(counting.claim(db, "quality", BUCKET, WORKER, at(3), {"n": 9},
+                                      ON_INSERT, no_writes_between))
+    threads = [threading.Thread(target=rerun) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert counted.count(True) == 1 and rows_of(db) == 9
