@@ -88,8 +88,11 @@ DATE_FORMAT = "%a, %d %b %Y %H:%M:%S GMT"  # Eve's, also in callback bodies
 # liveness key outlives it, and when a queued/running prediction counts as stale.
 MAINTENANCE_SECONDS = int(os.environ.get("MAINTENANCE_SECONDS", "30"))
 # Finished rows, feedback and batches older than this many days (fractions allowed) are
-# deleted by the workers' maintenance (jobs/retention.py); unset: kept for ever.
+# deleted by the workers (jobs/retention.py); unset: kept for ever.
 RETENTION_DAYS = float(os.environ["RETENTION_DAYS"]) if os.environ.get("RETENTION_DAYS") else None
+# ... each pass (a thread of the workers, one at a time) deleting until nothing expired is
+# left, or for this long at most, the next pass at once when more is left.
+RETENTION_PASS_SECONDS = float(os.environ.get("RETENTION_PASS_SECONDS", "20"))
 # How long RQ keeps a job's result and a failed job (jobs/ hold no data of their own:
 # the predictions do): a day of each for the dashboard.
 JOB_RESULT_TTL = int(os.environ.get("JOB_RESULT_TTL", "86400"))

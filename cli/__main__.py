@@ -184,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m service")
     commands = parser.add_subparsers(dest="command", required=True)
     token = commands.add_parser("create-token", help="create an API token, print it")
-    token.add_argument("--role", choices=["client", "admin"], required=True)
+    token.add_argument("--role", choices=["admin", "client", "reviewer", "analyst"], required=True)
     token.add_argument("--name", required=True)
     token.set_defaults(run=cmd_create_token)
     commands.add_parser("train", help="train the shipped models into artifacts/").set_defaults(

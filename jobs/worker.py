@@ -18,7 +18,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from importlib import import_module
 from typing import Any
 
@@ -92,13 +91,18 @@ class PredictionWorker(rq_seams.RecordsFailure, SimpleWorker):
         if ready.get_job_count(cleanup=False):
             ready.cleanup()
 
+    sweeps = False  # runs retention's passes beside its jobs (jobs/retention.py)
+
     def bootstrap(self, *args: Any, **kwargs: Any) -> None:
         super().bootstrap(*args, **kwargs)
         self.liveness_stopped = keep_alive(self.connection, self.name)
+        self.sweeping_stopped = retention.sweeping(self.connection, mongo_db) if self.sweeps \
+            else threading.Event()
 
     def teardown(self) -> None:
         """Runs when work() ends, on a stop signal or when a burst is over."""
         self.liveness_stopped.set()
+        self.sweeping_stopped.set()
         super().teardown()
 
     def run_maintenance_tasks(self) -> None:
@@ -110,7 +114,6 @@ class PredictionWorker(rq_seams.RecordsFailure, SimpleWorker):
         try:
             reconcile(mongo_db(), self.connection)
             repair_batches(mongo_db(), self.connection)
-            retention.sweep(mongo_db(), datetime.now(timezone.utc))
         except Exception:  # a store that is down now: the next pass tries again
             log.exception("reconciler pass failed")
 
@@ -209,6 +212,7 @@ def main(argv: list[str] | None = None) -> None:
     worker = PredictionWorker(queues, connection=connection,
                               maintenance_interval=settings.MAINTENANCE_SECONDS,
                               worker_ttl=settings.MAINTENANCE_SECONDS + 15)
+    worker.sweeps = kind != "interactive-worker"
     worker.work(with_scheduler=True)
 
 

@@ -7,25 +7,24 @@ from typing import Any
 from bson import ObjectId
 from bson.errors import InvalidId
 from eve.render import send_response
-from flask import Blueprint, Flask, Response
+from flask import Blueprint, Flask, Response, g
 from pymongo import ReturnDocument
 
 from core import finished
 from core.documents import CANCELLED, QUEUED, etag_for, now
 
 from . import context
-from .auth import account_for, token_from_request
 from .errors import api_prefix, error_body
 from .queues import queues
+from .roles import ADMIN, CLIENT, required
 
 blueprint = Blueprint("cancel", __name__)
 
 
 @blueprint.post("/predictions/<prediction_id>/cancel")
+@required(ADMIN, CLIENT)
 def cancel(prediction_id: str) -> Response | tuple[Response, int]:
-    account = account_for(token_from_request())
-    if account is None:
-        return error_body(401, "a valid bearer token is required")
+    account = g.account
     try:
         query: dict[str, Any] = {"_id": ObjectId(prediction_id)}
     except (InvalidId, TypeError):

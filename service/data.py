@@ -4,10 +4,9 @@ shape that only the development database needs.
 FerretDB (with tools/ferretdb/patches/) sorts by `_created` and counts in SQL only when
 the field is held to dates by a range bounded on both sides: there such a range holds
 the field to dates that sort as their stored texts do. So on FerretDB, and only there,
-every list query also asks for `_created` in [2001-09-09, 2286-11-20): true of every
-document (Eve stamps `_created` with the time of the request). On MongoDB the queries
-are Eve's own."""
-from datetime import datetime
+every list query also asks for `_created` in [2001-09-09, 2286-11-20) (core/store.py):
+true of every document (Eve stamps `_created` with the time of the request). On MongoDB
+the queries are Eve's own."""
 from typing import Any
 
 from eve.utils import ParsedRequest
@@ -16,11 +15,9 @@ from pymongo.cursor import Cursor
 from pymongo.database import Database
 from pymongo.errors import OperationFailure
 
-from .eve_seams import SeamsMongo
+from core.store import CREATED_RANGE
 
-# the dates stored as 13-digit integer milliseconds: 10**12 ms to 10**13 - 1 ms
-CREATED_RANGE: dict[str, Any] = {"_created": {"$gte": datetime(2001, 9, 9, 1, 46, 40),
-                              "$lt": datetime(2286, 11, 20, 17, 46, 39)}}
+from .eve_seams import SeamsMongo
 
 
 def is_ferretdb(db: Database[Any]) -> bool:

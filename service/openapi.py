@@ -14,10 +14,14 @@ from openapi_ui_bundles import swagger_ui
 from core.inference import feature_types
 from core.types import ModelDocument
 
-from . import context, query
+from . import context, query, roles
 from .callback_policy import callback_url_pattern
+from .cancel import cancel as cancel_view
 from .errors import api_prefix
 from .models.catalog import find_model
+from .models.compare import compare_route as compare_view
+from .models.quality import figures_route as figures_view
+from .trainings import retrain as retrain_view
 from .validation import FEATURE_BOUND, MAX_STRING_FEATURE
 
 blueprint = Blueprint("openapi", __name__)
@@ -202,7 +206,8 @@ def model_upload() -> Schema:
                 "schema": form, "encoding": {"artifact": {
                     "contentType": "application/octet-stream"}}}}},
             "responses": responses(201, {"$ref": "#/components/schemas/models"},
-                                   "400", "403", "413", "415", "422")}
+                                   "400", "403", "413", "415", "422"),
+            "x-roles": roles.eve_roles(current_app.config["DOMAIN"]["models"], False, "POST")}
 
 
 def batch_upload(models: list[ModelDocument]) -> Schema:
@@ -233,13 +238,15 @@ def batch_upload(models: list[ModelDocument]) -> Schema:
                     "properties": {"file": {**csv_text, "contentMediaType": "text/csv"}}},
                     "encoding": {"file": {"contentType": "text/csv"}}}}},
             "responses": responses(201, {"$ref": "#/components/schemas/batches"},
-                                   "400", "403", "413", "415", "422")}
+                                   "400", "403", "413", "415", "422"),
+            "x-roles": roles.eve_roles(current_app.config["DOMAIN"]["batches"], False, "POST")}
 
 
 def batch_item_paths() -> dict[str, Schema]:
-    """GET /batches/{id}/results and POST /batches/{id}/cancel."""
-    batch_id = {"name": "id", "in": "path", "required": True,
-                "schema": id_schema(current_app.config["DOMAIN"]["batches"])}
+    """GET /batches/{id}/results, POST /batches/{id}/cancel and /feedback: the routes of
+    a batch, with the batch's roles (Eve's requires_auth on the resource)."""
+    batches = current_app.config["DOMAIN"]["batches"]
+    batch_id = {"name": "id", "in": "path", "required": True, "schema": id_schema(batches)}
     results = {"text/csv": {"schema": {"type": "string"}},
                "application/jsonl": {"schema": {"type": "string"}}}
     answers = responses(200, None, "400", "403", "404", "409")
@@ -250,12 +257,13 @@ def batch_item_paths() -> dict[str, Schema]:
                        "features, status, label and p_<class> or value, error) or JSON lines",
             "parameters": [batch_id, {"name": "format", "in": "query", "schema": {
                 "type": "string", "enum": ["csv", "jsonl"], "default": "csv"}}],
-            "responses": answers}},
+            "responses": answers, "x-roles": roles.eve_roles(batches, True, "GET")}},
         "/batches/{id}/cancel": {"post": {
             "summary": "cancel the rows not started yet (a finished batch is answered as is)",
             "parameters": [batch_id],
             "responses": responses(200, {"$ref": "#/components/schemas/batches"},
-                                   "403", "404")}},
+                                   "403", "404"),
+            "x-roles": roles.eve_roles(batches, True, "POST")}},
         "/batches/{id}/feedback": {"post": {
             "summary": "label the batch's rows: a CSV of ref,actual (each ref once)",
             "parameters": [batch_id],
@@ -264,7 +272,8 @@ def batch_item_paths() -> dict[str, Schema]:
                                                  "labelled row of the batch"}}}},
             "responses": responses(200, {"type": "object", "required": ["labelled"],
                                          "properties": {"labelled": {"type": "integer"}}},
-                                   "400", "403", "404", "413", "415", "422")}},
+                                   "400", "403", "404", "413", "415", "422"),
+            "x-roles": roles.eve_roles(batches, True, "POST")}},
     }
 
 
@@ -276,27 +285,50 @@ def prediction_cancel_path() -> dict[str, Schema]:
         "summary": "cancel a prediction not started yet (the owner or an admin)",
         "parameters": [prediction_id],
         "responses": responses(200, {"$ref": "#/components/schemas/predictions"},
-                               "404", "409")}}}
+                               "403", "404", "409"),
+        "x-roles": roles.declared(cancel_view)}}}
 
 
 def model_item_paths() -> dict[str, Schema]:
-    """GET /models/{id}/quality and /drift (admins)."""
+    """GET /models/{id}/quality, /drift and /compare, POST /models/{id}/retrain."""
     model_id = {"name": "id", "in": "path", "required": True,
                 "schema": id_schema(current_app.config["DOMAIN"]["models"])}
     window = {"name": "window", "in": "query", "schema": {
         "type": "string", "enum": ["1h", "24h", "7d", "all"], "default": "24h"}}
     answer = {"type": "object", "required": ["model", "version", "window", "predictions"]}
+    figures_roles = roles.declared(figures_view)
+    other = {"name": "with", "in": "query", "required": True, "description": "the other "
+             "version's id", "schema": id_schema(current_app.config["DOMAIN"]["models"])}
+    retrain = {"type": "object", "additionalProperties": False, "properties": {
+        "window": {"type": "string", "enum": ["1h", "24h", "7d", "all"], "default": "all"},
+        "holdout": {"type": "number", "minimum": 0.05, "maximum": 0.5, "default": 0.2}}}
     return {
         "/models/{id}/quality": {"get": {
             "summary": "live quality of the version over a window, beside its held-out "
-                       "metrics (admin)",
+                       "metrics",
             "parameters": [model_id, window],
-            "responses": responses(200, answer, "400", "403", "404")}},
+            "responses": responses(200, answer, "400", "403", "404"), "x-roles": figures_roles}},
         "/models/{id}/drift": {"get": {
             "summary": "the window's inputs and predictions against the version's reference "
-                       "profile: shares and PSI per feature (admin)",
+                       "profile: shares, PSI and p-value per feature",
             "parameters": [model_id, window],
-            "responses": responses(200, answer, "400", "403", "404")}},
+            "responses": responses(200, answer, "400", "403", "404"), "x-roles": figures_roles}},
+        "/models/{id}/compare": {"get": {
+            "summary": "this version and another of the same model on the labelled rows "
+                       "both answered (one as the other's shadow): paired counts, p-value",
+            "parameters": [model_id, other, window],
+            "responses": responses(200, {"type": "object", "required": ["rows", "p_value"]},
+                                   "400", "403", "404", "422"),
+            "x-roles": roles.declared(compare_view)}},
+        "/models/{id}/retrain": {"post": {
+            "summary": "retrain the version from its labelled predictions (and its training "
+                       "file): a training, queued",
+            "parameters": [model_id],
+            "requestBody": {"required": False, "content": {"application/json": {
+                "schema": retrain}}},
+            "responses": responses(202, {"$ref": "#/components/schemas/trainings"},
+                                   "400", "403", "404", "415", "422"),
+            "x-roles": roles.declared(retrain_view)}},
     }
 
 
@@ -331,14 +363,15 @@ IDEMPOTENCY = (
     "not a value a generated request may reuse.)")
 
 
-def long_poll(operation: Schema) -> None:
-    """`Prefer: wait=N` (service/waiting.py) on an item GET."""
+def long_poll(operation: Schema, code: str = "200") -> None:
+    """`Prefer: wait=N` (service/waiting.py) on an item GET, or on POST /inputs (its 201
+    held until every prediction is finished: service/answers.py)."""
     operation["summary"] += "; with `Prefer: wait=N`, held until it is finished or N s pass"
-    operation["parameters"].append({
+    operation.setdefault("parameters", []).append({
         "name": "Prefer", "in": "header", "required": False,
         "schema": {"type": "string", "pattern": "^wait=([1-9]|[1-5][0-9]|60)$"},
         "description": "RFC 7240: `wait=N`, 1 <= N <= 60 seconds (anything else: 400)"})
-    operation["responses"]["200"]["headers"] = {"Preference-Applied": {
+    operation["responses"][code]["headers"] = {"Preference-Applied": {
         "schema": {"type": "string"}, "description": "`wait=N` when the request waited"}}
     operation["responses"]["400"] = {"description": ERROR_CODES["400"],
                                      "content": {"application/json": {"schema": ERROR}}}
@@ -368,6 +401,8 @@ def resource_paths(resource: str, settings: dict[str, Any]) -> dict[str, Schema]
             **({"description": IDEMPOTENCY} if resource == "inputs" else {}),
             "responses": responses(201, {"type": "object"}, "400", "403", "409", "413",
                                    "415", "422")}
+        if resource == "inputs":  # create and wait: each item then shows its result
+            long_poll(collection["post"], "201")
     if "DELETE" in settings["resource_methods"]:
         collection["delete"] = {"summary": f"delete all {resource} (admin)",
                                 "responses": responses(204, None, "403")}
@@ -375,7 +410,7 @@ def resource_paths(resource: str, settings: dict[str, Any]) -> dict[str, Schema]
         item["get"] = {"summary": f"one {settings['item_title']}", "parameters": [
             item_id, {"name": "If-None-Match", "in": "header", "schema": {"type": "string"}}],
             "responses": responses(200, ref, "304", "403", "404")}
-        if resource in ("predictions", "batches"):
+        if resource in ("predictions", "batches", "trainings"):
             long_poll(item["get"])
     if "PATCH" in settings["item_methods"]:
         item["patch"] = {"summary": f"change one {settings['item_title']} (admin)",
@@ -388,13 +423,17 @@ def resource_paths(resource: str, settings: dict[str, Any]) -> dict[str, Schema]
         item["delete"] = {"summary": f"delete one {settings['item_title']} (admin)",
                           "parameters": [item_id, if_match],
                           "responses": responses(204, None, "403", "404", "412")}
+    for operations, is_item in ((collection, False), (item, True)):
+        for method, operation in operations.items():
+            operation["x-roles"] = roles.eve_roles(settings, is_item, method.upper())
     return {f"/{resource}": collection, f"/{resource}/{{id}}": item}
 
 
 def open_paths() -> dict[str, Schema]:
     """The three paths that need no token."""
     def get(summary: str, codes: Schema) -> Schema:
-        return {"get": {"summary": summary, "security": [], "responses": codes}}
+        return {"get": {"summary": summary, "security": [], "responses": codes,
+                        "x-roles": sorted(roles.EVERY_ROLE)}}
     health = {"type": "object", "properties": {
         "mongo": {"type": "string"}, "redis": {"type": "string"},
         "workers": {"type": ["integer", "null"]}, "queued": {"type": ["integer", "null"]}}}

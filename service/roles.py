@@ -54,3 +54,18 @@ def declared(view: Callable[..., Any]) -> list[str] | None:
     """The roles a custom route declared with `required`, if it did."""
     roles: list[str] | None = getattr(view, "allowed_roles", None)
     return roles
+
+
+READS = ("GET", "HEAD", "OPTIONS")
+
+
+def eve_roles(resource: dict[str, Any], item: bool, method: str) -> list[str]:
+    """The roles Eve's requires_auth lets call `method` on a resource (settings.py, as Eve
+    completed it) or on one of its items: the resource's own roles, or all of them."""
+    prefix = "allowed_item_" if item else "allowed_"
+    kind = "read" if method in READS else "write"
+    roles = [*resource.get(f"{prefix}roles", []), *resource.get(f"{prefix}{kind}_roles", [])]
+    return sorted(set(roles)) if roles else sorted(EVERY_ROLE)
+
+
+EVERY_ROLE = (ADMIN, CLIENT, REVIEWER, ANALYST)

@@ -15,7 +15,7 @@ from pymongo.database import Database
 
 from . import context
 
-ROLES = ("client", "admin")
+ROLES = ("admin", "client", "reviewer", "analyst")  # settings.ROLES, what each may do
 LAST_USED_RESOLUTION = timedelta(minutes=1)  # at most one write per token per minute
 
 

@@ -150,8 +150,8 @@ def test_clients_see_only_their_own_documents_and_admin_sees_all(as_user):
 
 def test_clients_never_write_predictions_and_models(as_user):
     assert as_user("alice").post("/api/v1/predictions", json={}).status_code == 405
-    assert as_user("alice").delete("/api/v1/predictions").status_code == 401
-    assert as_user("alice").post("/api/v1/models", json={}).status_code == 401
+    assert as_user("alice").delete("/api/v1/predictions").status_code == 403
+    assert as_user("alice").post("/api/v1/models", json={}).status_code == 403
     assert as_user("admin").delete("/api/v1/predictions").status_code == 204
 
 

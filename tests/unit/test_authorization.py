@@ -1,5 +1,8 @@
 """Who may do what: anonymous, client A, client B and admin against every endpoint and
-method. A's documents are the targets, so B must see 404 where A sees 200."""
+method. A's documents are the targets, so B must see 404 where A sees 200; a valid token
+of a role that may not: 403 (401 without a valid token). The metrics and the dashboard
+answer 401 to all but an admin, so that a browser asks for the admin token. Every role
+against every operation of the OpenAPI document: tests/unit/test_roles.py."""
 import base64
 import io
 import json
@@ -35,17 +38,17 @@ MATRIX = [
     ("GET", "/api/v1/predictions/{prediction}", None, (401, 200, 404, 200)),
     ("PATCH", "/api/v1/predictions/{prediction}", {"status": "done"}, (405, 405, 405, 405)),
     ("PUT", "/api/v1/predictions/{prediction}", {}, (405, 405, 405, 405)),
-    ("DELETE", "/api/v1/predictions/{prediction}", None, (401, 401, 401, 204)),
-    ("DELETE", "/api/v1/predictions", None, (401, 401, 401, 204)),
+    ("DELETE", "/api/v1/predictions/{prediction}", None, (401, 403, 403, 204)),
+    ("DELETE", "/api/v1/predictions", None, (401, 403, 403, 204)),
     ("GET", "/api/v1/models", None, (401, 200, 200, 200)),
     ("GET", "/api/v1/models/{model}", None, (401, 200, 200, 200)),
-    ("POST", "/api/v1/models", new_model, (401, 401, 401, 201)),
-    ("PATCH", "/api/v1/models/{model}", {"aliases": ["staging"]}, (401, 401, 401, 200)),
-    ("DELETE", "/api/v1/models/{model}", None, (401, 401, 401, 204)),
-    ("GET", "/api/v1/tokens", None, (401, 401, 401, 200)),
-    ("POST", "/api/v1/tokens", {"name": "n", "role": "client"}, (401, 401, 401, 201)),
-    ("GET", "/api/v1/tokens/{token}", None, (401, 401, 401, 200)),
-    ("DELETE", "/api/v1/tokens/{token}", None, (401, 401, 401, 204)),
+    ("POST", "/api/v1/models", new_model, (401, 403, 403, 201)),
+    ("PATCH", "/api/v1/models/{model}", {"aliases": ["staging"]}, (401, 403, 403, 200)),
+    ("DELETE", "/api/v1/models/{model}", None, (401, 403, 403, 204)),
+    ("GET", "/api/v1/tokens", None, (401, 403, 403, 200)),
+    ("POST", "/api/v1/tokens", {"name": "n", "role": "client"}, (401, 403, 403, 201)),
+    ("GET", "/api/v1/tokens/{token}", None, (401, 403, 403, 200)),
+    ("DELETE", "/api/v1/tokens/{token}", None, (401, 403, 403, 204)),
     ("PATCH", "/api/v1/tokens/{token}", {"name": "n"}, (405, 405, 405, 405)),
     ("GET", "/metrics", None, (401, 401, 401, 200)),
     ("GET", "/rq/", None, (401, 401, 401, 200)),
