@@ -8,7 +8,7 @@ from typing import Any
 from bson import ObjectId
 from pymongo.database import Database
 
-from core import quality
+from core import compare, quality
 from core.documents import now
 from core.types import ModelDocument
 
@@ -32,7 +32,8 @@ def overview(db: Database[Any]) -> dict[str, list[dict[str, Any]]]:
     since = quality.hour_of(now() - OVERVIEW_WINDOW)
     by_model: dict[ObjectId, list[dict[str, Any]]] = {}
     for bucket in db[quality.COLLECTION].find(
-            {"model_id": {"$in": [m["_id"] for m in models]}, "hour": {"$gte": since}}):
+            {"model_id": {"$in": [m["_id"] for m in models]}, "hour": {"$gte": since}},
+            quality.NOT_COUNTS):
         by_model.setdefault(bucket["model_id"], []).append(bucket)
     names: dict[str, list[dict[str, Any]]] = {}
     for model in models:
@@ -100,9 +101,67 @@ def version_page(db: Database[Any], model: ModelDocument, window: str) -> dict[s
                               "drift": [chart_of(name, figures) for name, figures in features]}
     if drift["prediction"]:
         charts["drift"].append(chart_of("prediction", drift["prediction"]))
+    shadowing = comparison(db, model, window, buckets)
+    if shadowing is not None:
+        charts["comparison"] = shadowing["series"]
     return {"quality": figures, "drift": drift, "features": features, "key": key,
             "live": live, "held_out": held_out, "charts": charts,
-            "served": sum(points["predictions"])}
+            "served": sum(points["predictions"]), "comparison": shadowing,
+            "cache": cache_rate(model, totals)}
+
+
+def cache_rate(model: ModelDocument, totals: Mapping[str, float]) -> dict[str, Any] | None:
+    """The result cache's hits and misses in the window, for a version that caches."""
+    hits, misses = int(totals.get("ch", 0)), int(totals.get("cm", 0))
+    if not (model.get("cache_seconds") or hits or misses):
+        return None
+    return {"hits": hits, "misses": misses, "rate": ratio(hits, hits + misses)}
+
+
+def comparison(db: Database[Any], model: ModelDocument, window: str,
+               buckets: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """With a shadow: the paired figures of this version and its shadow on the labelled
+    rows both answered (core/compare.py), and per hour each one's accuracy (MAE for a
+    regressor) on those rows."""
+    version = model.get("shadow")
+    shadow = db.models.find_one({"name": model["name"], "version": version}) if version else None
+    if shadow is None:
+        return None
+    span = WINDOWS[window]
+    other = quality.buckets(db, shadow["_id"], now() - span if span else None)
+    counts = compare.combined(model, shadow, quality.totals(buckets), quality.totals(other))
+    hours = series(model, buckets, window)["hours"]
+    by_hour = {f"{b['hour']:%m-%d %H:00}": compare.oriented(b, compare.prefix(shadow["version"]),
+                                                            True) for b in buckets}
+    this, that = [], []
+    for hour in hours:
+        pairs = by_hour.get(hour, {})
+        if model["task"] == "classification":
+            rows = sum(pairs.get(k, 0) for k in ("rr", "rw", "wr", "ww"))
+            this.append(ratio(pairs.get("rr", 0) + pairs.get("rw", 0), rows))
+            that.append(ratio(pairs.get("rr", 0) + pairs.get("wr", 0), rows))
+        else:
+            this.append(ratio(pairs.get("ae", 0), pairs.get("n", 0)))
+            that.append(ratio(pairs.get("sae", 0), pairs.get("n", 0)))
+    return {"shadow": shadow, "figures": compare.figures(model["task"], counts),
+            "series": {"hours": hours, "this": this, "other": that,
+                       "key": "accuracy" if model["task"] == "classification" else "MAE",
+                       "this_version": model["version"], "other_version": shadow["version"]}}
+
+
+def trainings(db: Database[Any], limit: int = 20) -> list[dict[str, Any]]:
+    """The latest trainings, newest first, with each side's main holdout figure."""
+    found = list(db.trainings.find({}, {"name": 1, "source_version": 1, "status": 1,
+                                        "version": 1, "metrics": 1, "error": 1, "rows": 1,
+                                        "_created": 1, "finished_at": 1})
+                 .sort([("_created", -1)]).limit(limit))
+    for training in found:
+        metrics = training.get("metrics") or {}
+        challenger, champion = metrics.get("challenger") or {}, metrics.get("champion") or {}
+        key = "accuracy" if "accuracy" in challenger else "mae"
+        training["key"] = key
+        training["challenger"], training["champion"] = challenger.get(key), champion.get(key)
+    return found
 
 
 def bin_labels(figures: Mapping[str, Any]) -> list[str]:
@@ -115,4 +174,5 @@ def bin_labels(figures: Mapping[str, Any]) -> list[str]:
 
 def chart_of(name: str, figures: Mapping[str, Any]) -> dict[str, Any]:
     return {"name": name, "labels": bin_labels(figures), "reference": figures["reference"],
-            "live": figures["live"], "psi": figures["psi"], "drifted": figures["drifted"]}
+            "live": figures["live"], "psi": figures["psi"], "p_value": figures["p_value"],
+            "drifted": figures["drifted"]}

@@ -6,7 +6,7 @@ from wtforms.validators import InputRequired, NumberRange, Optional
 
 
 class LoginForm(FlaskForm):
-    token = PasswordField("Admin token", validators=[InputRequired()])
+    token = PasswordField("Token (admin, reviewer or analyst)", validators=[InputRequired()])
 
 
 class LogoutForm(FlaskForm):
@@ -18,6 +18,11 @@ class FeedbackForm(FlaskForm):
     preselected, so confirming it is one click)."""
     prediction = HiddenField(validators=[InputRequired()])
     actual = StringField("Right label", validators=[InputRequired()])
+
+
+class PromoteForm(FlaskForm):
+    """Give the `production` alias to this version (the version page's shadow)."""
+    version = HiddenField(validators=[InputRequired()])
 
 
 class ThresholdsForm(FlaskForm):

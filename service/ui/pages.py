@@ -1,5 +1,6 @@
-"""The /ui/ pages, for admins: log in and out, the models, one version's charts and
-thresholds, the review queue. Server-rendered (templates/ui/), the charts drawn in the
+"""The /ui/ pages: log in and out, the models and one version's charts (admins and
+analysts; an admin also changes thresholds and promotes a shadow), the review queue
+(admins and reviewers). Server-rendered (templates/ui/), the charts drawn in the
 browser by Chart.js served from static/vendor/ (tools/ui_assets.py installs it)."""
 from typing import Any
 
@@ -24,9 +25,18 @@ from werkzeug.wrappers import Response
 from core.types import ModelDocument
 
 from .. import context
+from ..models.catalog import PRODUCTION
 from ..models.quality import DEFAULT_DRIFT_THRESHOLD, WINDOWS
+from ..roles import ADMIN, ANALYST, REVIEWER
 from . import figures, review, session
-from .forms import FeedbackForm, LoginForm, LogoutForm, ThresholdsForm, refusal_of
+from .forms import (
+    FeedbackForm,
+    LoginForm,
+    LogoutForm,
+    PromoteForm,
+    ThresholdsForm,
+    refusal_of,
+)
 
 blueprint = Blueprint("ui", __name__, template_folder="templates", static_folder="static",
                       static_url_path="/static")
@@ -45,7 +55,8 @@ def chrome() -> dict[str, Any]:
 
 @blueprint.get("/")
 def home() -> Response:
-    return redirect(url_for("ui.models"))
+    account = session.signed_in()
+    return redirect(session.home_of(account) if account else url_for("ui.login"))
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
@@ -73,14 +84,15 @@ def logout() -> ResponseReturnValue:
             return render_template("ui/logout.html", form=form, error=refusal_of(form)), 400
         session.log_out()
         return redirect(url_for("ui.login"))
-    g.account = session.admin()
+    g.account = session.signed_in()
     return render_template("ui/logout.html", form=form)
 
 
 @blueprint.get("/models")
-@session.admin_required
+@session.page_for(ADMIN, ANALYST)
 def models() -> str:
-    return render_template("ui/models.html", names=figures.overview(db()))
+    return render_template("ui/models.html", names=figures.overview(db()),
+                           trainings=figures.trainings(db()))
 
 
 def version_of(name: str, version: int) -> ModelDocument:
@@ -91,9 +103,11 @@ def version_of(name: str, version: int) -> ModelDocument:
 
 
 @blueprint.get("/models/<name>/<int:version>")
-@session.admin_required
+@session.page_for(ADMIN, ANALYST)
 def version_page(name: str, version: int, form: ThresholdsForm | None = None,
                  status: int = 200) -> tuple[str, int]:
+    """The version's charts; an admin also gets the forms that change it (thresholds,
+    promoting its shadow), an analyst the figures alone."""
     model = version_of(name, version)
     window = request.args.get("window", VERSION_WINDOW)
     if window not in WINDOWS:
@@ -102,11 +116,12 @@ def version_page(name: str, version: int, form: ThresholdsForm | None = None,
         "drift_threshold": model.get("drift_threshold") or DEFAULT_DRIFT_THRESHOLD,
         "review_threshold": model.get("review_threshold")})
     return render_template("ui/version.html", model=model, window=window, windows=list(WINDOWS),
-                           page=figures.version_page(db(), model, window), form=form), status
+                           page=figures.version_page(db(), model, window), form=form,
+                           promote=PromoteForm(), writes=session.may(ADMIN)), status
 
 
 @blueprint.post("/models/<name>/<int:version>/thresholds")
-@session.admin_required
+@session.page_for(ADMIN)
 def thresholds(name: str, version: int) -> ResponseReturnValue:
     """PATCH /models/{id} with the thresholds, through Eve (its validation and hooks)."""
     model = version_of(name, version)
@@ -124,8 +139,29 @@ def thresholds(name: str, version: int) -> ResponseReturnValue:
     return redirect(url_for("ui.version_page", name=name, version=version))
 
 
+@blueprint.post("/models/<name>/<int:version>/promote")
+@session.page_for(ADMIN)
+def promote(name: str, version: int) -> ResponseReturnValue:
+    """Give the `production` alias to a version (the page's shadow), through Eve's own
+    PATCH of /models/{id} (its validation, and the hook that takes the alias from the
+    version that had it)."""
+    form = PromoteForm()
+    if not form.validate_on_submit():
+        flash(refusal_of(form), "error")
+        return version_page(name, version, status=400)
+    target = version_of(name, int(form.version.data or 0))
+    aliases = sorted({*target.get("aliases", []), PRODUCTION})
+    body, _, _, status = patch_internal("models", {"aliases": aliases},
+                                        _id=ObjectId(target["_id"]))
+    if status != 200:
+        flash(f"not promoted: {body.get('_issues') or body.get('_error')}", "error")
+        return version_page(name, version, status=status)
+    flash(f"v{target['version']} is now {PRODUCTION}", "ok")
+    return redirect(url_for("ui.version_page", name=name, version=target["version"]))
+
+
 @blueprint.get("/review")
-@session.admin_required
+@session.page_for(ADMIN, REVIEWER)
 def review_queue(status: int = 200) -> tuple[str, int]:
     rows, total = review.pending(db(), current_app.config["UI_REVIEW_PAGE_ROWS"])
     for row in rows:
@@ -136,7 +172,7 @@ def review_queue(status: int = 200) -> tuple[str, int]:
 
 
 @blueprint.post("/review")
-@session.admin_required
+@session.page_for(ADMIN, REVIEWER)
 def review_post() -> ResponseReturnValue:
     form = FeedbackForm()
     if not form.validate_on_submit():

@@ -1,4 +1,5 @@
-"""Who is looking at the /ui/ pages: an admin who typed their token into the login form.
+"""Who is looking at the /ui/ pages: an admin, a reviewer or an analyst who typed their
+token into the login form; each page says which roles may see it (page_for).
 
 The session is Flask's signed cookie (settings.py: SESSION_COOKIE_*), opened only on
 /ui/ (the API's own requests carry no cookie and cost nothing here). It keeps the
@@ -11,7 +12,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
-from flask import Flask, Request, g, redirect, request, session, url_for
+from flask import Flask, Request, abort, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from redis import Redis
 from werkzeug.wrappers import Response
@@ -56,13 +57,17 @@ class Refusal(Exception):
         self.reason, self.status = reason, status
 
 
+PAGE_ROLES = ("admin", "reviewer", "analyst")  # who may log in; each page says who may see it
+
+
 def log_in(token: str) -> Account:
-    """Start an admin's session, or raise Refusal."""
+    """Start a session for an admin, reviewer or analyst token, or raise Refusal."""
     account = account_for(token.strip())
     if account is None:
         raise Refusal("unknown token: it was mistyped or has been revoked", 401)
-    if account["role"] != "admin":
-        raise Refusal(f"{account['name']!r} is a client token: the pages are for admins", 403)
+    if account["role"] not in PAGE_ROLES:
+        raise Refusal(f"{account['name']!r} is a {account['role']} token: the pages are for "
+                      "admins, reviewers and analysts", 403)
     session.clear()
     session.permanent = True
     session["token"] = account["_id"]
@@ -73,31 +78,50 @@ def log_out() -> None:
     session.clear()
 
 
-def admin() -> Account | None:
-    """The signed-in admin's account, or None (no session, or its token revoked or no
-    longer an admin's)."""
+def signed_in() -> Account | None:
+    """The signed-in account, or None (no session, or its token revoked, or no longer of
+    a role the pages are for)."""
     digest = session.get("token")
     account = account_by_digest(digest) if digest else None
-    return account if account and account["role"] == "admin" else None
+    return account if account and account["role"] in PAGE_ROLES else None
 
 
-def admin_required(view: Callable[P, R]) -> Callable[P, R | Response]:
-    """A page for admins: others are sent to the login form, and back after it."""
-    @wraps(view)
-    def page(*args: P.args, **kwargs: P.kwargs) -> R | Response:
-        account = admin()
-        if account is None:
-            return redirect(url_for("ui.login", next=request.full_path.rstrip("?")))
-        g.account = account
-        return view(*args, **kwargs)
-    return page
+def home_of(account: Account) -> str:
+    """The page a role starts on: a reviewer's is the review queue."""
+    return url_for("ui.review_queue") if account["role"] == "reviewer" else url_for("ui.models")
+
+
+def page_for(*roles: str) -> Callable[[Callable[P, R]], Callable[P, R | Response]]:
+    """A page for these roles: no session is sent to the login form (and back after
+    it); a signed-in account of another role gets 403."""
+    def decorate(view: Callable[P, R]) -> Callable[P, R | Response]:
+        @wraps(view)
+        def page(*args: P.args, **kwargs: P.kwargs) -> R | Response:
+            account = signed_in()
+            if account is None:
+                return redirect(url_for("ui.login", next=request.full_path.rstrip("?")))
+            g.account = account
+            if account["role"] not in roles:
+                abort(403, description=f"this page is not for a {account['role']} "
+                                       f"(it is for: {', '.join(roles)})")
+            return view(*args, **kwargs)
+        return page
+    return decorate
+
+
+def may(*roles: str) -> bool:
+    """Whether the signed-in account (g.account) is of one of these roles: what a page
+    shows of the forms that write."""
+    account = g.get("account")
+    return bool(account) and account["role"] in roles
 
 
 def safe_next(target: str | None) -> str:
     """Where to go after the login: a page of /ui/, never another site."""
     if target and target.startswith(UI_PREFIX + "/") and not target.startswith("//"):
         return target
-    return url_for("ui.models")
+    account = signed_in()
+    return home_of(account) if account else url_for("ui.models")
 
 
 def attach(app: Flask) -> None:

@@ -41,6 +41,18 @@
       { x: { ticks: { maxTicksLimit: 8, autoSkip: true } } }, unit) }), data: { labels: points.hours,
     datasets: quality } });
 
+  const paired = data.comparison;
+  if (paired) {
+    const lower = paired.key === "accuracy" ? { y: { min: 0, max: 1 } } : { y: { beginAtZero: true } };
+    draw("chart-comparison", { type: "line", options: options({ spanGaps: true, scales:
+        Object.assign({ x: { ticks: { maxTicksLimit: 8, autoSkip: true } } }, lower) }),
+      data: { labels: paired.hours, datasets: [
+        { label: "v" + paired.this_version + " (this)", data: paired.this, borderColor: "#2b8a3e",
+          pointRadius: 3 },
+        { label: "v" + paired.other_version + " (shadow)", data: paired.other,
+          borderColor: "#ae3ec9", pointRadius: 3 }] } });
+  }
+
   data.drift.forEach((feature, index) => {
     draw("chart-drift-" + index, { type: "bar", options: options({
         scales: { x: { ticks: { maxTicksLimit: 11, autoSkip: true } },
