@@ -19,6 +19,7 @@ from sklearn.utils import Bunch
 
 from core import profiles
 from core.inference import compute
+from core.training import as_csv
 from core.types import Task
 from service.models.catalog import ARTIFACTS_DIR, MANIFEST, load_model, read_manifest, sha256_of
 
@@ -79,6 +80,18 @@ def write_reference(entry: dict[str, Any], estimator: Any, X_train: np.ndarray,
     entry["reference"] = relative
 
 
+def write_training(entry: dict[str, Any], dataset: Bunch, X_train: np.ndarray,
+                   y_train: np.ndarray, artifacts_dir: StrPath) -> None:
+    """The version's training rows as its training file (core/training.py: the feature
+    columns and `target`, a class by its name), next to its artifact; the manifest names
+    it, and a retraining of the version starts from it."""
+    targets = [str(dataset.target_names[y]) for y in y_train] \
+        if entry["task"] == "classification" else [float(y) for y in y_train]
+    relative = f"{entry['name']}/{entry['version']}/training.csv"
+    (Path(artifacts_dir) / relative).write_bytes(as_csv(entry, X_train.tolist(), targets))
+    entry["training"] = relative
+
+
 def train_one(name: str, artifacts_dir: StrPath) -> dict[str, Any]:
     _, task, make_estimator = SPECS[name]
     dataset, (X_train, X_test, y_train, y_test) = split(name)
@@ -99,6 +112,7 @@ def train_one(name: str, artifacts_dir: StrPath) -> dict[str, Any]:
     if task == "classification":
         entry["classes"] = [str(c) for c in dataset.target_names[estimator.classes_]]
     write_reference(entry, estimator, X_train, artifacts_dir)
+    write_training(entry, dataset, X_train, y_train, artifacts_dir)
     return entry
 
 
@@ -115,13 +129,14 @@ def train_all(artifacts_dir: StrPath = ARTIFACTS_DIR) -> list[dict[str, Any]]:
 
 
 def references_all(artifacts_dir: StrPath = ARTIFACTS_DIR) -> list[dict[str, Any]]:
-    """The shipped models' reference profiles from their training rows, for artifacts
-    trained before profiles existed (the models themselves are not touched)."""
+    """The shipped models' reference profiles and training files from their training
+    rows, for artifacts trained before either existed (the models are not touched)."""
     entries: list[dict[str, Any]] = read_manifest(artifacts_dir)
     for entry in entries:
-        _, (X_train, *_) = split(entry["name"])
+        dataset, (X_train, _, y_train, _) = split(entry["name"])
         estimator = load_model(entry["name"], entry["version"], artifacts_dir)[1]
         write_reference({**entry, "feature_types": None}, estimator, X_train, artifacts_dir)
         entry["reference"] = f"{entry['name']}/{entry['version']}/reference.json"
+        write_training(entry, dataset, X_train, y_train, artifacts_dir)
     write_manifest(entries, artifacts_dir)
     return entries

@@ -101,3 +101,13 @@ def figures(task: str, counts: dict[str, float]) -> dict[str, Any]:
             "rmse": {"this": root("se"), "other": root("sse")},
             "this_closer": closer, "other_closer": other_closer,
             "p_value": p_value(closer, closer + other_closer)}
+
+
+def relabel_pair_terms(task: str, champion: Result, shadow: Result, shadow_version: int,
+                       old: Any, new: Any) -> dict[str, float]:
+    """What changing a paired row's label from `old` (None: none yet) to `new` adds."""
+    terms = pair_terms(task, champion, shadow, shadow_version, new)
+    if old is not None:
+        for key, value in pair_terms(task, champion, shadow, shadow_version, old).items():
+            terms[key] = terms.get(key, 0) - value
+    return {key: value for key, value in terms.items() if value != 0}

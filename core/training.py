@@ -9,7 +9,7 @@ figures of `quality` (core/figures.py: quality_of). jobs/training.py runs this a
 job; service/trainings.py checks at the request what can be known there."""
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -153,7 +153,7 @@ def training_file(db: Database[Any], entry: ModelDocument) -> tuple[list[Feature
     return read_table(io.StringIO(data.decode("utf-8-sig"), newline=""), entry)
 
 
-def as_csv(entry: ModelDocument, rows: list[Features], targets: list[Any]) -> bytes:
+def as_csv(entry: Mapping[str, Any], rows: list[Features], targets: list[Any]) -> bytes:
     """Rows and targets as a training file (the new version keeps what it learnt from)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")

@@ -26,7 +26,8 @@ from core.documents import etag_for, now
 
 log = logging.getLogger(__name__)
 
-HIDDEN = ("owner", "counted", "rows", "stored", "cancel_requested")  # nor does the API
+HIDDEN = ("owner", "counted", "rows", "stored", "cancel_requested",  # nor does the API
+          "shadow")  # a shadow's answer is never the prediction's
 
 
 class DeliveryFailed(Exception):

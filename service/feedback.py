@@ -18,7 +18,7 @@ from flask import g
 from pymongo import ReturnDocument
 from pymongo.database import Database
 
-from core import quality
+from core import compare, quality
 from core.documents import DONE, etag_for, now
 from core.logs import audit
 from core.types import ModelDocument
@@ -146,13 +146,36 @@ def apply(db: Database[Any], labels: list[tuple[ObjectId, Any, ModelDocument]],
     """labels: [(prediction id, actual, model), ...] already checked. Each prediction
     shows its latest label, and its bucket moves by the change."""
     stamp = now()
+    shadows: dict[tuple[str, int], ModelDocument | None] = {}
     for prediction_id, actual, model in labels:
         before = label(db, prediction_id, actual, by, stamp)
         if before is None:
             continue
-        terms = quality.relabel_terms(model, before["result"], before.get("actual"), actual)
+        old = before.get("actual")
+        terms = quality.relabel_terms(model, before["result"], old, actual)
+        shadow = before.get("shadow")
+        if shadow:
+            terms = {**terms, **compare.relabel_pair_terms(
+                model["task"], before["result"], shadow["result"], shadow["version"], old,
+                actual)}
+            label_shadow(db, shadows, model, shadow, before["finished_at"], old, actual)
         quality.add(db, model, before["finished_at"], terms)
     metrics.FEEDBACK.inc(len(labels))
+
+
+def label_shadow(db: Database[Any], shadows: dict[tuple[str, int], ModelDocument | None],
+                 model: ModelDocument, shadow: dict[str, Any], finished_at: Any, old: Any,
+                 new: Any) -> None:
+    """A row a shadow answered counts in the shadow's quality with the same label."""
+    key = (model["name"], shadow["version"])
+    if key not in shadows:
+        shadows[key] = db.models.find_one({"name": key[0], "version": key[1]})
+    version = shadows[key]
+    if version is None or (version["task"] == "classification" and any(
+            label is not None and label not in version["classes"] for label in (old, new))):
+        return  # a version deleted since, or a label it cannot answer
+    quality.add(db, version, finished_at,
+                quality.relabel_terms(version, shadow["result"], old, new))
 
 
 def on_inserted_feedback(items: list[dict[str, Any]]) -> None:

@@ -200,7 +200,11 @@ def model_upload() -> Schema:
                 "alias": {"type": "string", "pattern": current_app.config["ALIAS"]["regex"]},
                 "reference": {"type": "string", "contentMediaType": "text/csv",
                               "description": "reference rows for drift: a CSV with the "
-                                             "model's feature columns, at most 100,000 rows"}}}
+                                             "model's feature columns, at most 100,000 rows"},
+                "training": {"type": "string", "contentMediaType": "text/csv",
+                             "description": "training rows kept for retraining: a CSV with "
+                                            "the feature columns and `target`, at most "
+                                            "1,000,000 rows"}}}
     return {"summary": "register a new version of a model from its file (admin)",
             "requestBody": {"required": True, "content": {"multipart/form-data": {
                 "schema": form, "encoding": {"artifact": {

@@ -10,7 +10,7 @@ import io
 import json
 import logging
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime, timezone
 from os import PathLike
 from pathlib import Path
@@ -24,10 +24,11 @@ from pymongo.errors import DuplicateKeyError
 from sklearn.exceptions import InconsistentVersionWarning
 
 import settings
-from core import artifacts, profiles
+from core import artifacts, profiles, registry
 from core.artifacts import ArtifactError
 from core.describe import ModelRefused, describe
 from core.inference import compute
+from core.training import TrainingRefused, read_table, store_file
 from core.types import Features, ModelDocument, Profile
 
 ARTIFACTS_DIR = Path(settings.ARTIFACTS_DIR)
@@ -124,42 +125,38 @@ def describe_upload(db: Database[Any], data: bytes, filename: str | None = None,
     return fields
 
 
-def etag_of(document: Mapping[str, Any]) -> str:
-    """A new _etag for a changed document (Eve's If-Match and If-None-Match compare it)."""
-    content = {k: v for k, v in document.items() if k != "_etag"}
-    return sha256_of(json.dumps(content, sort_keys=True, default=str).encode())[:40]
 
 
-def with_meta(document: dict[str, Any], now: datetime) -> dict[str, Any]:
-    document.update(_created=now, _updated=now)
-    document["_etag"] = etag_of(document)
-    return document
 
 
-def latest_version(db: Database[Any], name: str) -> int:
-    found = list(db.models.find({"name": name}, {"version": 1}).sort("version", -1).limit(1))
-    return found[0]["version"] if found else 0
 
 
 def register_upload(db: Database[Any], name: str, data: bytes, filename: str | None = None,
                     features: list[str] | None = None, alias: str | None = None,
-                    reference: Reference | None = None) -> dict[str, Any]:
+                    reference: Reference | None = None,
+                    training: bytes | None = None) -> ModelDocument:
     """A new version of `name` (its latest + 1) from the file's bytes, with `alias` if
-    given (taken from the version that had it first)."""
+    given (taken from the version that had it first), and the training file kept with
+    it (core/training.py) if given."""
     fields = describe_upload(db, data, filename, features, reference)
+    if training is not None:
+        fields["training"] = training_file(db, fields, training)
     model_id = ObjectId()
     if alias:
         take_alias(db, name, alias, model_id)
-    while True:
-        document = with_meta({"_id": model_id, "name": name,
-                              "version": latest_version(db, name) + 1, **fields,
-                              "aliases": [alias] if alias else [], "retired": False},
-                             datetime.now(timezone.utc))
-        try:
-            db.models.insert_one(document)
-            return document
-        except DuplicateKeyError:
-            continue  # a concurrent upload took that version: take the next
+    return registry.insert_next_version(
+        db, name, {**fields, "aliases": [alias] if alias else [], "retired": False},
+        datetime.now(timezone.utc), model_id)
+
+
+def training_file(db: Database[Any], fields: ModelDocument, data: bytes) -> dict[str, Any]:
+    """A training file's rows checked against the version's features and classes, and
+    its bytes kept; raises TrainingRefused saying why not."""
+    try:
+        rows, _ = read_table(io.StringIO(data.decode("utf-8-sig"), newline=""), fields)
+    except UnicodeDecodeError as exc:
+        raise TrainingRefused(f"not UTF-8 text: {exc}") from None
+    return store_file(db, data, len(rows))
 
 
 def take_alias(db: Database[Any], name: str, alias: str, keep_id: ObjectId) -> None:
@@ -169,7 +166,7 @@ def take_alias(db: Database[Any], name: str, alias: str, keep_id: ObjectId) -> N
         aliases = [a for a in other["aliases"] if a != alias]
         db.models.update_one({"_id": other["_id"]}, {"$set": {
             "aliases": aliases, "_updated": now,
-            "_etag": etag_of({**other, "aliases": aliases, "_updated": now})}})
+            "_etag": registry.etag_of({**other, "aliases": aliases, "_updated": now})}})
 
 
 def shipped_reference(entry: ManifestEntry,
@@ -180,16 +177,29 @@ def shipped_reference(entry: ManifestEntry,
     return json.loads((Path(artifacts_dir) / entry["reference"]).read_text())
 
 
+def shipped_training(db: Database[Any], entry: ManifestEntry,
+                     artifacts_dir: str | PathLike[str] = ARTIFACTS_DIR) -> dict[str, Any]:
+    """A shipped version's training file (its training split), kept as an upload's is."""
+    data = (Path(artifacts_dir) / entry["training"]).read_bytes()
+    described: ModelDocument = {"features": entry["features"], "task": entry["task"],
+                                "classes": entry.get("classes", [])}
+    return training_file(db, described, data)
+
+
 def register_shipped(db: Database[Any], entry: ManifestEntry,
                      artifacts_dir: str | PathLike[str] = ARTIFACTS_DIR) -> None:
     """A shipped model, through the upload's path, at its manifest version (once); one
-    registered before reference profiles existed gets its profile."""
+    registered before reference profiles or training files existed gets them."""
     found = db.models.find_one({"name": entry["name"], "version": entry["version"],
-                                "artifact.size": {"$exists": True}}, {"reference": 1})
+                                "artifact.size": {"$exists": True}},
+                               {"reference": 1, "training": 1})
     if found:
         if found.get("reference") is None and entry.get("reference"):
             db.models.update_one({"_id": found["_id"], "reference": None},
                                  {"$set": {"reference": shipped_reference(entry, artifacts_dir)}})
+        if found.get("training") is None and entry.get("training"):
+            db.models.update_one({"_id": found["_id"]}, {"$set": {
+                "training": shipped_training(db, entry, artifacts_dir)}})
         return
     data = read_verified(entry, artifacts_dir)
     fields = describe_upload(db, data, entry["artifact"]["path"], entry["features"])
@@ -199,7 +209,9 @@ def register_shipped(db: Database[Any], entry: ManifestEntry,
         fields["classes"] = entry["classes"]
     fields["trained_at"] = datetime.fromisoformat(entry["trained_at"])
     fields["reference"] = shipped_reference(entry, artifacts_dir)
-    document = with_meta({"name": entry["name"], "version": entry["version"], **fields},
+    if entry.get("training"):
+        fields["training"] = shipped_training(db, entry, artifacts_dir)
+    document = registry.with_meta({"name": entry["name"], "version": entry["version"], **fields},
                          datetime.now(timezone.utc))
     db.models.update_one(
         {"name": entry["name"], "version": entry["version"]},

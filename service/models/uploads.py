@@ -3,8 +3,10 @@ registered model document back; PATCH of a model moves its aliases (Eve's own PA
 with the hook below).
 
 Form fields: `name` (required), `artifact` (required, the file), `features` (a JSON list
-of names, for an estimator fitted without them), `alias` (optional). A refused upload
-is a 422 naming the field and why, and stores nothing."""
+of names, for an estimator fitted without them), `alias` (optional), `reference` (rows
+for drift), `training` (a CSV of the feature columns and `target`, kept with the version
+for retraining: core/training.py). A refused upload is a 422 naming the field and why,
+and stores nothing."""
 import io
 import json
 import re
@@ -17,6 +19,7 @@ from flask import Blueprint, current_app, request
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.wrappers import Response
 
+from core.training import TrainingRefused
 from core.types import Features, ModelDocument
 
 from .. import context
@@ -50,7 +53,7 @@ def form_issues(form: MultiDict[str, str], files: MultiDict[str, FileStorage]) -
     if form.get("features") is not None and features_of(form) is None:
         issues["features"] = "must be a JSON list of feature names (strings)"
     unknown = sorted((set(form) | set(files)) - {"name", "artifact", "features", "alias",
-                                                 "reference"})
+                                                 "reference", "training"})
     for field in unknown:
         issues[field] = "unknown field"
     return issues
@@ -103,17 +106,19 @@ def register(resource: str) -> Response:
         return refused(issues)
     features = features_of(form) if form.get("features") is not None else None
     reference = reference_rows(files["reference"]) if "reference" in files else None
+    training = files["training"].read() if "training" in files else None
     try:
         document = catalog.register_upload(
             context.db(), form["name"], files["artifact"].read(),
-            files["artifact"].filename, features, form.get("alias"), reference)
+            files["artifact"].filename, features, form.get("alias"), reference, training)
     except catalog.ModelRefused as exc:
         return refused({"artifact": str(exc)})
     except catalog.ReferenceRefused as exc:
         return refused({"reference": str(exc)})
+    except TrainingRefused as exc:
+        return refused({"training": str(exc)})
     models_changed(context.redis())
-    document["_status"] = "OK"
-    return send_response("models", (document, None, document["_etag"], 201))
+    return send_response("models", ({**document, "_status": "OK"}, None, document["_etag"], 201))
 
 
 blueprint.add_url_rule("/models", view_func=upload, methods=["POST"])
