@@ -1,6 +1,10 @@
-"""Command line: python -m service create-token | train | sync-models | submit | wait |
-export | register-model. The last four talk to a running API (--url, --token or
-PREDICTION_API_URL, PREDICTION_API_TOKEN) through cli.client.Client.
+"""Command line: `python -m service COMMAND`.
+
+Against the database (as `make run` left it): create-token, sync-models.
+Without a server: train, references (the shipped models, artifacts/).
+Against a running API (--url, --token or PREDICTION_API_URL, PREDICTION_API_TOKEN),
+through cli.client.Client: submit, wait, export, register-model, feedback, quality,
+drift, retrain, compare, shadow, cache.
 
 Servers are found as cli/endpoints.py says (environment, else what `make run`
 wrote). An expected failure (a server that does not answer, a refused token, a bad
@@ -133,6 +137,42 @@ def cmd_figures(args: argparse.Namespace) -> None:
                                                     args.window), indent=2))
 
 
+def cmd_retrain(args: argparse.Namespace) -> None:
+    """Queue a training; with --wait, a progress line until it ends, then its figures."""
+    api = api_client(args)
+    training = api.retrain(args.model, args.version, args.window, args.holdout)
+    print(training["_id"], flush=True)
+    if not args.wait:
+        return
+
+    def progress(current: dict[str, Any]) -> None:
+        print(f"\rtraining {current['_id']}: {current['status']}", end="", file=sys.stderr,
+              flush=True)
+    training = api.wait_training(training["_id"], timeout=args.timeout, progress=progress)
+    print(file=sys.stderr)
+    if training["status"] == "failed":
+        raise CommandError(f"training failed: {training['error']['message']}")
+    print(json.dumps({key: training.get(key) for key in (
+        "version", "rows", "holdout_rows", "metrics")}, indent=2))
+
+
+def cmd_compare(args: argparse.Namespace) -> None:
+    print(json.dumps(api_client(args).compare(args.model, args.version, args.with_version,
+                                              args.window), indent=2))
+
+
+def cmd_shadow(args: argparse.Namespace) -> None:
+    shadow = None if args.shadow == "none" else int(args.shadow)
+    model = api_client(args).patch_model(args.model, args.version, {"shadow": shadow})
+    print(f"{model['name']} v{model['version']}: shadow {model.get('shadow') or 'none'}")
+
+
+def cmd_cache(args: argparse.Namespace) -> None:
+    model = api_client(args).patch_model(args.model, args.version,
+                                         {"cache_seconds": args.seconds})
+    print(f"{model['name']} v{model['version']}: answers kept {model.get('cache_seconds')} s")
+
+
 def cmd_references(args: argparse.Namespace) -> None:
     from .train import references_all
     for entry in references_all():
@@ -180,7 +220,8 @@ def run(args: argparse.Namespace) -> str | None:
     return None
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """Every command, its arguments, and what it runs."""
     parser = argparse.ArgumentParser(prog="python -m service")
     commands = parser.add_subparsers(dest="command", required=True)
     token = commands.add_parser("create-token", help="create an API token, print it")
@@ -235,9 +276,42 @@ def main(argv: Sequence[str] | None = None) -> None:
         command.add_argument("--window", default="24h", choices=["1h", "24h", "7d", "all"])
         command.set_defaults(run=cmd_figures, what=what)
         figures.append(command)
-    for command in (submit, wait, export, register, feedback, *figures):
+    retrain = commands.add_parser("retrain", help="retrain a version from its labels "
+                                                  "(admin token): a new, unaliased version")
+    retrain.add_argument("model")
+    retrain.add_argument("--version", type=int, required=True)
+    retrain.add_argument("--window", default="all", choices=["1h", "24h", "7d", "all"])
+    retrain.add_argument("--holdout", type=float, default=0.2)
+    retrain.add_argument("--wait", action="store_true", help="until it ends, then its figures")
+    retrain.add_argument("--timeout", type=float)
+    retrain.set_defaults(run=cmd_retrain)
+    compare = commands.add_parser("compare", help="two versions on the rows both answered "
+                                                  "(one the other's shadow)")
+    compare.add_argument("model")
+    compare.add_argument("--version", type=int, required=True)
+    compare.add_argument("--with", dest="with_version", type=int, required=True)
+    compare.add_argument("--window", default="24h", choices=["1h", "24h", "7d", "all"])
+    compare.set_defaults(run=cmd_compare)
+    shadow = commands.add_parser("shadow", help="have another version answer every row "
+                                                "of this one beside it (admin token)")
+    shadow.add_argument("model")
+    shadow.add_argument("--version", type=int, required=True)
+    shadow.add_argument("--shadow", required=True, help="the other version, or none")
+    shadow.set_defaults(run=cmd_shadow)
+    cache = commands.add_parser("cache", help="keep a version's answers for rows sent again "
+                                              "(admin token; 0: off)")
+    cache.add_argument("model")
+    cache.add_argument("--version", type=int, required=True)
+    cache.add_argument("--seconds", type=int, required=True)
+    cache.set_defaults(run=cmd_cache)
+    for command in (submit, wait, export, register, feedback, *figures, retrain, compare,
+                    shadow, cache):
         add_api_arguments(command)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     failure = run(args)
     if failure:
         print("error: " + " ".join(failure.split()), file=sys.stderr)

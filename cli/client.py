@@ -217,6 +217,45 @@ class Client:
         model = self.model_document(name, version)
         return self.request("GET", f"/models/{model['_id']}/{what}", params={"window": window})
 
+    def retrain(self, name: str, version: int | None = None, window: str = "all",
+                holdout: float = 0.2) -> dict[str, Any]:
+        """POST /models/{id}/retrain: the training document, queued (admin token)."""
+        model = self.model_document(name, version)
+        return self.request("POST", f"/models/{model['_id']}/retrain",
+                            json={"window": window, "holdout": holdout})
+
+    def training(self, training_id: str, wait: int | None = None) -> dict[str, Any]:
+        """The training document; with wait (seconds), held until it is finished."""
+        headers = {"Prefer": f"wait={wait}"} if wait else {}
+        return self.request("GET", f"/trainings/{training_id}", headers=headers)
+
+    def wait_training(self, training_id: str, timeout: float | None = None,
+                      progress: Callable[[dict[str, Any]], object] | None = None
+                      ) -> dict[str, Any]:
+        """Until the training is done or failed, long-polling 5 s at a time."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            training = self.training(training_id, wait=5)
+            if progress:
+                progress(training)
+            if training["status"] in ("done", "failed"):
+                return training
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"training {training_id} is still {training['status']}")
+
+    def compare(self, name: str, version: int, other: int,
+                window: str = "24h") -> dict[str, Any]:
+        """GET /models/{id}/compare?with=...: two versions on the rows both answered."""
+        this, that = self.model_document(name, version), self.model_document(name, other)
+        return self.request("GET", f"/models/{this['_id']}/compare",
+                            params={"with": that["_id"], "window": window})
+
+    def patch_model(self, name: str, version: int, changes: dict[str, Any]) -> dict[str, Any]:
+        """PATCH /models/{id} (admin token): a shadow, cache_seconds, thresholds, aliases."""
+        model = self.model_document(name, version)
+        self.request("PATCH", f"/models/{model['_id']}", json=changes)
+        return self.model_document(name, version)
+
     def batch_feedback(self, batch_id: str, path: StrPath) -> dict[str, Any]:
         """Label a batch's rows from a CSV file of `ref,actual`: {"labelled": n}."""
         with open(path, "rb") as f:
