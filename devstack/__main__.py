@@ -23,6 +23,8 @@ def run(interrupts: Interrupts) -> None:
         interactive_workers=interactive,
         mongo_uri=os.environ.get("MONGO_URI"),
         redis_url=os.environ.get("REDIS_URL"),
+        cache_url=os.environ.get("CACHE_URL"),
+        cache_max_mb=int(os.environ.get("CACHE_MAX_MB", "256")),
         listen_host=os.environ.get("LISTEN_HOST") or "127.0.0.1",
     )
     interrupts.supervised = stack
@@ -41,6 +43,7 @@ def run(interrupts: Interrupts) -> None:
   Metrics    {stack.url}/metrics
   MongoDB    {stack.mongo_uri}
   Redis      {stack.redis_url}
+  Cache      {stack.cache_url}    (the result cache's own Redis)
   Workers    {workers}, {interactive} for small submissions only, one for callbacks
              logs: {stack.log_dir}/
   CLI        finds these in {endpoints.stack_file(stack.data_dir)}
@@ -60,7 +63,8 @@ def join_hint(stack):
     return f"""
   More workers on another host (a checkout of this repository there):
   MONGO_URI='{stack.mongo_uri}' \\
-  REDIS_URL='{stack.redis_url}' make worker
+  REDIS_URL='{stack.redis_url}' \\
+  CACHE_URL='{stack.cache_url}' make worker
 """
 
 
@@ -73,7 +77,8 @@ def worker(interrupts: Interrupts) -> None:
         sys.exit("make worker needs MONGO_URI and REDIS_URL (the banner of `make run` on "
                  "the API's host prints them; they are in its DATA_DIR/stack.json)")
     count = int(os.environ.get("WORKERS", "1"))
-    workers = Workers(os.environ.get("DATA_DIR", "data"), count, mongo_uri, redis_url)
+    workers = Workers(os.environ.get("DATA_DIR", "data"), count, mongo_uri, redis_url,
+                      os.environ.get("CACHE_URL"))
     interrupts.supervised = workers
     workers.start()
     interrupts.supervising = True

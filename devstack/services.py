@@ -180,6 +180,20 @@ def redis_server(port, data_dir, log_dir, host="127.0.0.1", password=None):
     return Service("redis", argv, log_dir, port=port, host=host)
 
 
+def cache_server(port, data_dir, log_dir, max_mb, host="127.0.0.1", password=None):
+    """The result cache's Redis (core/cache.py): apart from the queue's, nothing kept on
+    disk, at most max_mb of answers, the least recently used evicted first."""
+    directory = Path(data_dir) / "cache"
+    directory.mkdir(parents=True, exist_ok=True)
+    argv = [shutil.which("redis-server") or "redis-server"]
+    if password:
+        argv.append(str(write_private(directory / "redis.conf", f"requirepass {password}\n")))
+    argv += ["--port", str(port), "--bind", host, "--dir", str(directory),
+             "--appendonly", "no", "--save", "", "--daemonize", "no",
+             "--maxmemory", f"{max_mb}mb", "--maxmemory-policy", "allkeys-lru"]
+    return Service("cache", argv, log_dir, port=port, host=host)
+
+
 def mongo_server(port, data_dir, log_dir, host="127.0.0.1", user=None, password=None):
     """A mongod on PATH when there is one, else FerretDB (SQLite backend). With a user,
     the server accepts no command but the handshake before it logs in."""

@@ -48,9 +48,11 @@ class Workers(Supervised):
     """`make worker`: prediction workers only, on any host, against the Redis and the
     database of the URIs given (models come from the database)."""
 
-    def __init__(self, data_dir, workers, mongo_uri, redis_url):
+    def __init__(self, data_dir, workers, mongo_uri, redis_url, cache_url=None):
         self.log_dir = Path(data_dir).resolve() / "logs"
         env = {"MONGO_URI": mongo_uri, "REDIS_URL": redis_url}
+        if cache_url:  # else these workers keep no answers for the cache (rows miss)
+            env["CACHE_URL"] = cache_url
         # named apart from make run's, whose logs may share DATA_DIR/logs on one host
         self.services = [services.worker(i + 1, env, self.log_dir, name="joined-worker")
                          for i in range(workers)]
@@ -63,9 +65,11 @@ class Workers(Supervised):
 
 class Stack(Supervised):
     def __init__(self, data_dir, port=5000, workers=1, mongo_uri=None, redis_url=None,
-                 extra_env=None, interactive_workers=0, listen_host="127.0.0.1"):
+                 extra_env=None, interactive_workers=0, listen_host="127.0.0.1",
+                 cache_url=None, cache_max_mb=256):
         """listen_host: the address the API, Redis and the database listen on; off
-        loopback, Redis and the database take the credentials of DATA_DIR."""
+        loopback, Redis and the database take the credentials of DATA_DIR. Without
+        cache_url, a Redis of its own is started for the result cache (cache_max_mb)."""
         self.data_dir = Path(data_dir).resolve()
         self.log_dir = self.data_dir / "logs"
         self.port, self.listen_host = port, listen_host
@@ -90,9 +94,18 @@ class Stack(Supervised):
             self.services.append(self.database)
             login, options = (f"{user}:{password}@", "?authSource=admin") if user else ("", "")
             mongo_uri = f"mongodb://{login}{address}:{mongo_port}/predictions{options}"
-        self.mongo_uri, self.redis_url = mongo_uri, redis_url
+        self.cache = None
+        if not cache_url:
+            cache_port = services.free_port()
+            password = secret.get("redis_password")
+            self.cache = services.cache_server(cache_port, self.data_dir, self.log_dir,
+                                               cache_max_mb, listen_host, password)
+            self.services.append(self.cache)
+            login = f":{password}@" if password else ""
+            cache_url = f"redis://{login}{address}:{cache_port}/0"
+        self.mongo_uri, self.redis_url, self.cache_url = mongo_uri, redis_url, cache_url
         self.metrics_dir = self.data_dir / "metrics"
-        self.env = {"MONGO_URI": mongo_uri, "REDIS_URL": redis_url,
+        self.env = {"MONGO_URI": mongo_uri, "REDIS_URL": redis_url, "CACHE_URL": cache_url,
                     "PROMETHEUS_MULTIPROC_DIR": str(self.metrics_dir), **(extra_env or {})}
         self.api = services.api_server(port, self.env, self.log_dir, listen_host)
         self.workers = [services.worker(i + 1, self.env, self.log_dir) for i in range(workers)]
@@ -151,7 +164,8 @@ class Stack(Supervised):
         endpoints.remove_stack_file(self.data_dir)
         self.stopping = True
         services.stop_all([self.callback_worker, *reversed(self.workers), self.api], timeout)
-        services.stop_all([s for s in (self.database, self.redis) if s is not None], timeout)
+        services.stop_all([s for s in (self.database, self.redis, self.cache) if s is not None],
+                          timeout)
 
     def cli(self, *args):
         """Run `python -m service ...` against this stack; returns its stdout."""

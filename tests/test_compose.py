@@ -20,7 +20,18 @@ def compose(*args):
 
 def test_compose_file_is_valid_and_has_every_service():
     assert set(compose("config", "--services").split()) == {
-        "mongo", "redis", "api", "worker", "interactive-worker", "callback-worker", "dashboard"}
+        "mongo", "redis", "cache", "api", "worker", "interactive-worker", "callback-worker",
+        "dashboard"}
+
+
+def test_the_result_cache_is_a_redis_of_its_own_bounded_with_lru_eviction():
+    services = yaml.safe_load(compose("config"))["services"]
+    command = services["cache"]["command"]
+    assert services["cache"]["image"] == "redis:7.2"
+    assert command[command.index("--maxmemory-policy") + 1] == "allkeys-lru"
+    assert command[command.index("--maxmemory") + 1] == "256mb"
+    for name in ("api", "worker"):
+        assert services[name]["environment"]["CACHE_URL"] == "redis://cache:6379/0"
 
 
 def test_compose_uses_official_images_and_workers_can_scale():
