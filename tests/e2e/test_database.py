@@ -35,7 +35,7 @@ def scratch(stack):
     client.close()
 
 
-# Patch 0001 (tools/ferretdb/patches/0001-atomic-read-modify-write.patch): a write to one
+# Patch 0001 (tools/ferretdb/patches/0001-updates-atomic-per-document.patch): a write to one
 # document is atomic, as in MongoDB. Each test runs the writers at once on the server, and
 # one after the other on mongomock (MongoDB's answer: no write lost), and compares.
 
@@ -114,8 +114,8 @@ def test_patch_0001_conditional_writes_racing_a_cancel_leave_each_row_in_one_sta
     assert _on_server_and_mongomock(collection, test) == [(400, {1}, True)] * 2
 
 
-def test_patch_0003_many_iterators_answer_as_mongodb_does(scratch):
-    """Patch 0003 profiles query iterators in debug builds only: 300 lookups and an
+def test_patch_0013_many_iterators_answer_as_mongodb_does(scratch):
+    """Patch 0013 profiles query iterators in debug builds only: 300 lookups and an
     update command of 300 statements (an iterator each) answer as mongomock does."""
     collection, ids = scratch
     reference = mongomock.MongoClient().db.scratch
@@ -137,8 +137,8 @@ STORED_TYPES = [
 ]
 
 
-def test_patch_0004_every_stored_type_reads_back_as_mongodb_does(scratch):
-    """Patch 0004 decodes stored documents without copying their bytes (and keeps the
+def test_patch_0014_every_stored_type_reads_back_as_mongodb_does(scratch):
+    """Patch 0014 decodes stored documents without copying their bytes (and keeps the
     decoded schemas of the last 1,024 shapes): every type, read back, and read again
     after an update, as mongomock gives them."""
     collection, _ = scratch
@@ -220,9 +220,9 @@ def _collections_on_server_and_mongomock(stack, names):
         client.close()
 
 
-def test_patch_0005_concurrent_writers_of_one_database_answer_as_mongodb_does(stack):
-    """Patch 0005 makes the write transactions of one database wait their turn on a Go
-    mutex instead of SQLite's polling: bulk inserts, updates by _id and deletes into
+def test_patch_0015_concurrent_writers_of_one_database_answer_as_mongodb_does(stack):
+    """Patch 0015 makes the write transactions of one database wait their turn in Go
+    instead of SQLite's polling: bulk inserts, updates by _id and deletes into
     three collections of one database, from 12 threads at once, leave what mongomock
     leaves with the same writes one after the other, and every writer finishes."""
     names = ["scratch_turns_a", "scratch_turns_b", "scratch_turns_c"]
@@ -240,8 +240,8 @@ def test_patch_0005_concurrent_writers_of_one_database_answer_as_mongodb_does(st
         _in_turn(12, lambda n: writes(reference, n))
 
 
-def test_patch_0006_updates_by_id_beside_updates_by_filter_answer_as_mongodb_does(scratch):
-    """Patch 0006 locks the documents an update or findAndModify names by _id, and the
+def test_patch_0001_updates_by_id_beside_updates_by_filter_answer_as_mongodb_does(scratch):
+    """Patch 0001 locks the documents an update or findAndModify names by _id, and the
     whole collection for any other: 8 writers at once (bulk writes by _id over the same
     documents in different orders, update_many by a filter, find_one_and_update by _id,
     upserts by _id of documents not there yet) leave what the same
@@ -277,7 +277,7 @@ def test_patch_0006_updates_by_id_beside_updates_by_filter_answer_as_mongodb_doe
     assert {d["by_id"] for d in documents if isinstance(d["_id"], ObjectId)} == {12}
 
 
-def test_patch_0006_upserts_of_one_new_id_at_once_make_one_document(scratch):
+def test_patch_0001_upserts_of_one_new_id_at_once_make_one_document(scratch):
     """Two writers upserting the same new _ids at once: one document each, both counts."""
     collection, _ = scratch
 
@@ -290,7 +290,7 @@ def test_patch_0006_upserts_of_one_new_id_at_once_make_one_document(scratch):
     assert [d["n"] for d in server] == [2] * 30
 
 
-def test_patch_0006_updates_by_id_in_beside_updates_by_id_answer_as_mongodb_does(scratch):
+def test_patch_0001_updates_by_id_in_beside_updates_by_id_answer_as_mongodb_does(scratch):
     """An update_many by _id $in (the workers mark a chunk's rows running so) locks the
     documents it names, as updates by one _id do: 6 writers at once, $in updates over
     overlapping slices of the same documents (string and ObjectID _ids mixed in one $in
@@ -330,8 +330,8 @@ def test_patch_0006_updates_by_id_in_beside_updates_by_id_answer_as_mongodb_does
     assert sum(dict(d).get("by_in", 0) for d in documents) == 3 * 5 * 200
 
 
-def test_patch_0007_small_writes_beside_bulk_writes_answer_as_mongodb_does(stack):
-    """Patch 0007 hands one-document writes the database before larger writes waiting:
+def test_patch_0015_small_writes_beside_bulk_writes_answer_as_mongodb_does(stack):
+    """Patch 0015 hands one-document writes the database before larger writes waiting:
     6 writers of one document at a time and 2 of 1,000-document inserts, updates and
     deletes at once in one database leave what mongomock leaves with the same writes in
     turn, and the bulk writers end while the one-document writers are still writing
@@ -370,8 +370,8 @@ def test_patch_0007_small_writes_beside_bulk_writes_answer_as_mongodb_does(stack
                 small(reference, n, k)
 
 
-def test_patch_0008_updates_of_many_documents_in_batches_answer_as_mongodb_does(scratch):
-    """Patch 0008 writes an update of many documents 100 at a time, each batch its own
+def test_patch_0016_updates_of_many_documents_in_batches_answer_as_mongodb_does(scratch):
+    """Patch 0016 writes an update of many documents 100 at a time, each batch its own
     transaction: an update_many of 1,050 documents (11 batches) and a bulk write of 450
     statements by distinct _ids (5 batches) give mongomock's counts and documents."""
     collection, ids = scratch
@@ -409,7 +409,7 @@ def _sjson(value):
 
 
 def _stored_as_text_by_an_earlier_build(database_file, collection, documents):
-    """Makes a collection's table what builds before patch 0009 made (documents as JSON
+    """Makes a collection's table what builds before patch 0017 made (documents as JSON
     text in a STRICT TEXT column), holding `documents`, its indexes as they were."""
     with closing(sqlite3.connect(database_file)) as sql, sql:
         (table,) = sql.execute("SELECT table_name FROM _ferretdb_collections WHERE name = ?",
@@ -428,9 +428,9 @@ def _stored_as_text_by_an_earlier_build(database_file, collection, documents):
     return table
 
 
-def test_patch_0009_tables_of_json_text_made_by_earlier_builds_answer_as_mongodb_does(
+def test_patch_0017_tables_of_json_text_made_by_earlier_builds_answer_as_mongodb_does(
         tmp_path):
-    """Patch 0009 stores documents as SQLite's binary JSON (JSONB) in the tables it
+    """Patch 0017 stores documents as SQLite's binary JSON (JSONB) in the tables it
     creates; the tables of a database made by an earlier build (JSON text) are read and
     written as they are. A collection whose table is made the earlier way, then served:
     reads through its index, sorts, inserts, updates and deletes answer as mongomock's,
@@ -480,7 +480,10 @@ def test_patch_0009_tables_of_json_text_made_by_earlier_builds_answer_as_mongodb
     assert kinds == {"rows": "TEXT", "fresh": "BLOB"}
 
 
-def test_an_update_command_of_300_statements_completes(scratch):
+def test_patch_0002_an_update_command_of_300_statements_completes(scratch):
+    """The workers' write-back, 300 statements by distinct _ids. Since patches 0010 and
+    0012 these are read by one query and written together, so the test by filter below
+    is the one that hangs without patch 0002."""
     collection, ids = scratch
     result = collection.bulk_write([UpdateOne({"_id": i}, {"$set": {"done": True}})
                                     for i in ids], ordered=False)
@@ -488,7 +491,7 @@ def test_an_update_command_of_300_statements_completes(scratch):
     assert collection.count_documents({"done": True}) == 300
 
 
-def test_update_many_by_id_in_touches_exactly_those(scratch):
+def test_patch_0009_update_many_by_id_in_touches_exactly_those(scratch):
     collection, ids = scratch
     result = collection.update_many({"_id": {"$in": ids[:120]}},
                                     {"$set": {"status": "running"}, "$inc": {"attempts": 1}})
@@ -514,8 +517,21 @@ def _same_bulk_on_both(collection, ids, updates, ordered):
     return outcomes, documents
 
 
-def test_updates_by_distinct_ids_in_one_command_apply_as_mongodb_does(scratch):
-    """Statements on distinct _ids are written in one transaction (patch item 8): each
+def test_patch_0002_an_update_command_of_300_statements_by_filter_answers_as_mongodb_does(scratch):
+    """Patch 0002 closes each statement's query when the statement ends: a bulk write of
+    300 statements whose filters name no _id (each statement reads by a query of its own;
+    unpatched, the 100th waited for a pooled SQLite connection for ever) gives mongomock's
+    counts and documents."""
+    collection, ids = scratch
+    updates = [UpdateOne({"n": n}, {"$set": {"done": True}, "$inc": {"n": 1000}})
+               for n in range(300)]
+    outcomes, documents = _same_bulk_on_both(collection, ids, updates, ordered=True)
+    assert outcomes[0] == outcomes[1] == ("ok", 300, 300)
+    assert documents[0] == documents[1]
+
+
+def test_patch_0010_updates_by_distinct_ids_in_one_command_apply_as_mongodb_does(scratch):
+    """Statements on distinct _ids are written in one transaction (patch 0010): each
     operator, a no-op statement and a missing _id still give MongoDB's counts and docs."""
     collection, ids = scratch
     updates = [UpdateOne({"_id": i}, [{"$set": {"done": True}}, {"$inc": {"n": 10}},
@@ -528,10 +544,10 @@ def test_updates_by_distinct_ids_in_one_command_apply_as_mongodb_does(scratch):
     assert documents[0] == documents[1]
 
 
-def test_a_failing_statement_leaves_the_ones_before_it_applied_as_mongodb_does(scratch):
+def test_patch_0004_a_failing_statement_leaves_the_ones_before_it_applied_as_mongodb_does(scratch):
     """An ordered bulk whose statement 101 fails (it would change an _id): MongoDB keeps
     the first 100 and stops; the batched write must not lose them nor apply the rest,
-    and reports the error at index 100 with the counts before it (patch item 8)."""
+    and reports the error at index 100 with the counts before it (patch 0004)."""
     collection, ids = scratch
     updates = [UpdateOne({"_id": i}, {"$set": {"_id": ObjectId()}} if n == 100 else {"$inc": {"n": 1}})
                for n, i in enumerate(ids[:200])]
@@ -542,9 +558,9 @@ def test_a_failing_statement_leaves_the_ones_before_it_applied_as_mongodb_does(s
     assert collection.find_one({"_id": ids[101]})["n"] == 101
 
 
-def test_updates_by_id_that_also_test_other_fields_apply_as_mongodb_does(scratch):
+def test_patch_0010_updates_by_id_that_also_test_other_fields_apply_as_mongodb_does(scratch):
     """The workers' write-back skips a cancelled row: {_id: X, status: {$ne: ...}}. Such
-    statements are written together too (patch item 8), and must still match only the
+    statements are written together too (patch 0010), and must still match only the
     documents whose other fields pass, in either order of the bulk."""
     collection, ids = scratch
     collection.update_many({"_id": {"$in": ids[:200:3]}}, {"$set": {"status": "cancelled"}})
@@ -559,8 +575,8 @@ def test_updates_by_id_that_also_test_other_fields_apply_as_mongodb_does(scratch
     assert collection.count_documents({"status": "cancelled"}) == len(ids[:200:3])
 
 
-def test_updates_by_string_and_objectid_ids_read_together_apply_as_mongodb_does(scratch):
-    """A command by distinct _ids reads all its documents by one query (patch item 11):
+def test_patch_0012_updates_by_string_and_objectid_ids_read_together_apply_as_mongodb_does(scratch):
+    """A command by distinct _ids reads all its documents by one query (patch 0012):
     string _ids beside ObjectIDs, a missing one matches nothing, a statement whose other
     field fails matches nothing, in either order of the statements. (A string that spells
     an ObjectID's hex is refused as a duplicate _id by FerretDB v1 itself, unpatched.)"""
@@ -582,7 +598,7 @@ def test_updates_by_string_and_objectid_ids_read_together_apply_as_mongodb_does(
     assert collection.find_one({"_id": ids[0]})["n"] == 2000
 
 
-def test_the_same_id_twice_in_one_command_sees_the_first_write(scratch):
+def test_patch_0010_the_same_id_twice_in_one_command_sees_the_first_write(scratch):
     collection, ids = scratch
     updates = [UpdateOne({"_id": ids[0]}, {"$inc": {"n": 5}}),
                UpdateOne({"_id": ids[1]}, {"$set": {"done": True}}),
@@ -593,9 +609,28 @@ def test_the_same_id_twice_in_one_command_sees_the_first_write(scratch):
     assert collection.find_one({"_id": ids[0]})["n"] == 10
 
 
-def test_a_delete_of_more_documents_than_sqlite_takes_variables_applies_as_mongodb_does(
+def test_patch_0011_updates_of_100_documents_per_statement_answer_as_mongodb_does(scratch):
+    """Patch 0011 writes up to 100 documents per UPDATE statement, each bound beside its
+    _id in one VALUES list: an update_many of 150 documents (two statements) and a bulk
+    write giving each of 250 documents values of its own (three statements) leave every
+    document with its own values, as mongomock does."""
+    collection, ids = scratch
+    reference = mongomock.MongoClient().db.scratch
+    reference.insert_many(list(collection.find()))
+    answers = []
+    for target in (collection, reference):
+        many = target.update_many({"owner": "a"}, {"$inc": {"n": 1000}, "$set": {"odd": True}})
+        bulk = target.bulk_write([UpdateOne({"_id": i}, {"$set": {"tag": f"t{n}", "nested": {"k": n}}})
+                                  for n, i in enumerate(ids[::-1][:250])], ordered=True)
+        answers.append((many.modified_count, bulk.modified_count,
+                        sorted(target.find(), key=lambda d: ids.index(d["_id"]))))
+    assert answers[0][:2] == answers[1][:2] == (150, 250)
+    assert answers[0][2] == answers[1][2]
+
+
+def test_patch_0003_a_delete_of_more_documents_than_sqlite_takes_variables_applies_as_mongodb_does(
         scratch):
-    """Patch item 13: one DELETE named every matching document, and SQLite refuses
+    """Patch 0003: one DELETE named every matching document, and SQLite refuses
     more than 32,766 variables: a delete of 40,000 documents failed."""
     collection = scratch[0].database["scratch_delete"]
     collection.drop()
@@ -614,7 +649,7 @@ def test_a_delete_of_more_documents_than_sqlite_takes_variables_applies_as_mongo
     assert answers[0][0] == 36_000
 
 
-def test_find_by_id_and_other_field_still_filters_on_both(scratch):
+def test_patch_0006_find_by_id_and_other_field_still_filters_on_both(scratch):
     collection, ids = scratch
     owner = collection.find_one({"_id": ids[1]})["owner"]
     other = "b" if owner == "a" else "a"
@@ -717,14 +752,14 @@ def tricky(stack):
 
 
 @pytest.mark.parametrize("query", FILTERS, ids=[repr(f) for f in FILTERS])
-def test_pushed_down_filters_answer_as_mongodb_does(tricky, query):
+def test_patch_0006_pushed_down_filters_answer_as_mongodb_does(tricky, query):
     collection, reference = tricky
     assert sorted(d["n"] for d in collection.find(query)) == \
         sorted(d["n"] for d in reference.find(query))
     assert collection.count_documents(query) == reference.count_documents(query)
 
 
-def test_pushed_down_updates_and_deletes_touch_what_mongodb_touches(tricky):
+def test_patch_0006_pushed_down_updates_and_deletes_touch_what_mongodb_touches(tricky):
     collection, reference = tricky
     for target in (collection, reference):
         target.update_many({"owner": "a"}, {"$set": {"seen": True}})
@@ -739,15 +774,15 @@ def plan(collection, query):
     return " | ".join(explained["queryPlanner"]["Plan"])
 
 
-def test_equality_on_an_indexed_field_is_served_by_its_index(tricky):
+def test_patch_0006_equality_on_an_indexed_field_is_served_by_its_index(tricky):
     collection, _ = tricky
     assert "USING INDEX" in plan(collection, {"owner": "a"})
     assert "SCAN" not in plan(collection, {"owner": "a"})
     assert "SCAN" in plan(collection, {"n": 3})  # no index on n: the test can tell
 
 
-def test_a_lookup_by_id_is_served_by_the_id_index(tricky):
-    """Patch 0002 item 1: lookups by _id filter on the very expression the unique _id
+def test_patch_0005_a_lookup_by_id_is_served_by_the_id_index(tricky):
+    """Patch 0005: lookups by _id filter on the very expression the unique _id
     index is built on (unpatched, SQLite scanned the table)."""
     collection, _ = tricky
     document = collection.find_one()
@@ -825,7 +860,7 @@ def sort_pushed_down(collection, query, field, direction):
 
 @pytest.mark.parametrize("query,field,direction", SORTED + NOT_SORTED_IN_SQL,
                          ids=[repr(s) for s in SORTED + NOT_SORTED_IN_SQL])
-def test_sorts_answer_as_mongodb_does(dated, query, field, direction):
+def test_patch_0007_sorts_answer_as_mongodb_does(dated, query, field, direction):
     kind, collection, reference = dated
     arrays_in_field = kind == "arrays" and field != "_id"
     in_sql = (query, field, direction) in SORTED and not arrays_in_field
@@ -840,7 +875,7 @@ def test_sorts_answer_as_mongodb_does(dated, query, field, direction):
 
 
 @pytest.mark.parametrize("query", COUNTED, ids=[repr(q) for q in COUNTED])
-def test_counts_answer_as_mongodb_does(dated, query):
+def test_patch_0008_counts_answer_as_mongodb_does(dated, query):
     _, collection, reference = dated
     assert collection.count_documents(query) == reference.count_documents(query)
     assert collection.database.command("count", collection.name, query=query)["n"] == \
