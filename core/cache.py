@@ -25,8 +25,9 @@ from .types import Features, Result
 log = logging.getLogger(__name__)
 
 KEY_PREFIX = "answer:"
-TIMEOUT_SECONDS = 0.25
+TIMEOUT_SECONDS = 1.0
 RETRY_SECONDS = 5.0
+WRITE_SLICE = 100
 
 
 def row_key(model_id: Any, features: Features) -> str:
@@ -62,21 +63,28 @@ class ResultCache:
         assert self.connection is not None
         try:
             found = self.connection.mget([row_key(model_id, row) for row in rows])
-        except redis.RedisError as exc:
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
             self.rest(exc)
+            return [None] * len(rows)
+        except redis.RedisError:
             return [None] * len(rows)
         return [None if value is None else json.loads(value) for value in found]
 
     def put_many(self, model_id: Any, rows: list[Features], results: list[Result],
                  seconds: int) -> None:
-        """Keep the answers for `seconds`; best effort."""
+        """Keep the answers for `seconds`, WRITE_SLICE at a time (a long pipeline's buffer
+        counts against a small cache's memory); best effort: a cache that refuses a write
+        (full past what it can evict) keeps fewer answers, one that does not answer is
+        left alone for a while."""
         if not rows or seconds <= 0 or not self.usable():
             return
         assert self.connection is not None
         try:
-            with self.connection.pipeline(transaction=False) as pipeline:
-                for row, result in zip(rows, results):
-                    pipeline.set(row_key(model_id, row), json.dumps(result), ex=seconds)
-                pipeline.execute()
-        except redis.RedisError as exc:
+            for start in range(0, len(rows), WRITE_SLICE):
+                with self.connection.pipeline(transaction=False) as pipeline:
+                    for row, result in zip(rows[start:start + WRITE_SLICE],
+                                           results[start:start + WRITE_SLICE]):
+                        pipeline.set(row_key(model_id, row), json.dumps(result), ex=seconds)
+                    pipeline.execute(raise_on_error=False)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
             self.rest(exc)

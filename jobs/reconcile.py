@@ -55,10 +55,27 @@ def waiting_in_queue(connection: redis.Redis, job: Job) -> bool:
 
 def resume(connection: redis.Redis, job: Job) -> None:
     """Put an abandoned job back on its queue (same id), and out of the intermediate
-    queue, so that RQ's cleanup does not fail it later."""
+    queue and of the started registry (its dead worker's execution), so that RQ's cleanup
+    does not fail or retry it later."""
     queue = worker_queues(connection).origin(job)
     connection.lrem(queue.intermediate_queue_key, 0, job.id)
+    queue.started_job_registry.remove_executions(job)
     queue.enqueue_job(job)
+
+
+def resume_started_on_dead_workers(connection: redis.Redis) -> int:
+    """Jobs that a worker started and died with, whatever their rows say: one that had
+    written its rows and not counted them yet has no stale row for `orphaned` to find,
+    and RQ's own cleanup would see it only once its heartbeat expires (the job's whole
+    timeout later). Put back now, its rerun counts that write (jobs/monitoring.py)."""
+    resumed = 0
+    for queue in worker_queues(connection).both():
+        for job_id in queue.started_job_registry.get_job_ids(cleanup=False):
+            state, job = job_state(job_id, connection)
+            if state == "abandoned" and job is not None:
+                resume(connection, job)
+                resumed += 1
+    return resumed
 
 
 def job_state(job_id: str, connection: redis.Redis) -> tuple[JobState, Job | None]:
@@ -150,6 +167,7 @@ def reconcile(db: Database[Any], connection: redis.Redis, now: datetime | None =
     give_up: list[str] = []
     never_stored: list[ObjectId] = []
     predictions, resumed = orphaned(db, connection, now)
+    resumed += resume_started_on_dead_workers(connection)
     for prediction in predictions:
         source = db.inputs.find_one({"_id": prediction["input"]}, {"features": 1})
         if source is None:

@@ -6,7 +6,12 @@ the field is held to dates by a range bounded on both sides: there such a range 
 the field to dates that sort as their stored texts do. So on FerretDB, and only there,
 every list query also asks for `_created` in [2001-09-09, 2286-11-20) (core/store.py):
 true of every document (Eve stamps `_created` with the time of the request). On MongoDB
-the queries are Eve's own."""
+the queries are Eve's own.
+
+Eve's data layer also "serializes" each field of a JSON body by its type before the
+schema validates it, with int() for an integer and json.loads for a number: a body's
+1.5 became 1 and "60" 60, both then valid. A JSON body's numbers and booleans are typed
+already, so here they are left as sent, for the schema's type rule to judge."""
 from typing import Any
 
 from eve.utils import ParsedRequest
@@ -28,7 +33,14 @@ def is_ferretdb(db: Database[Any]) -> bool:
         return False
 
 
+def as_sent(value: Any) -> Any:
+    return value
+
+
 class Mongo(SeamsMongo):
+    serializers = {**SeamsMongo.serializers, "integer": as_sent, "number": as_sent,
+                   "float": as_sent, "boolean": as_sent}
+
     def list_bounds(self, resource: str) -> dict[str, Any]:
         """What the store adds to every list query of `resource`: CREATED_RANGE on
         FerretDB, nothing elsewhere. Asked of the server once per process."""

@@ -162,3 +162,38 @@ def test_a_file_of_rows_is_labelled_by_ref(as_user, db, run_workers):
     assert db.feedback.count_documents({"owner": "alice"}) == 15
     other = as_user("bob").post(url, data=labels_file(truth), headers={"Content-Type": "text/csv"})
     assert other.status_code == 404
+
+
+def test_each_p_value_equals_scipys_chisquare_on_the_bins(as_user, db, run_workers):
+    from scipy.stats import chisquare
+    serve(as_user, run_workers, "iris", IRIS.data[::3])
+    answer = drift(as_user, db, "iris")
+    rows = answer["predictions"]
+    for figures in [*answer["features"].values(), answer["prediction"]]:
+        floored = [max(share, FLOOR) for share in figures["reference"]]
+        expected = [share / sum(floored) * rows for share in floored]
+        counts = [round(share * rows) for share in figures["live"]]
+        assert figures["p_value"] == pytest.approx(chisquare(counts, expected).pvalue,
+                                                   rel=1e-9, abs=1e-300)
+
+
+def test_21_rows_drawn_from_the_reference_flag_nothing_and_shifted_flag_their_feature(
+        as_user, db, run_workers):
+    """PSI alone flags most features of a handful of rows (its expected value with no
+    drift at all is about (bins - 1)(1/n_live + 1/n_ref)); with the chi-square test as
+    well, only a feature that moved is drifted."""
+    import numpy as np
+    _, (train, *_) = split("iris")
+    rows = train[np.random.default_rng(7).choice(len(train), 21, replace=False)]
+    serve(as_user, run_workers, "iris", rows)
+    calm = drift(as_user, db, "iris")
+    assert calm["predictions"] == 21 and calm["drifted"] == []
+    assert any(f["psi"] >= calm["drift_threshold"] for f in calm["features"].values()), \
+        "PSI alone would have flagged these rows"
+    db.quality.delete_many({})
+    shifted = rows.copy()
+    shifted[:, 2] += 2  # petal_length
+    serve(as_user, run_workers, "iris", shifted)
+    moved = drift(as_user, db, "iris")
+    assert moved["drifted"] == ["petal_length"]
+    assert moved["features"]["petal_length"]["p_value"] < 1e-6

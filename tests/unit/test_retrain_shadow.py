@@ -15,9 +15,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from core.queue import prediction_queue, worker_queues
-from jobs import callbacks, training, worker
+from jobs import callbacks, predict, training, worker
 from jobs import models as worker_models
-from jobs import predict
 
 IRIS, DIABETES = load_iris(), load_diabetes()
 NAMES = ["sl", "sw", "pl", "pw"]

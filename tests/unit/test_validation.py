@@ -189,3 +189,22 @@ def test_null_features_get_a_field_issue_not_an_exception(as_user):
     response = as_user("alice").post("/api/v1/inputs", json={"model": "iris", "features": None})
     assert response.status_code == 422
     assert response.json["_issues"] == {"features": "null value not allowed"}
+
+
+@pytest.mark.parametrize("field,value", [("cache_seconds", 1.5), ("cache_seconds", "60"),
+                                         ("shadow", 1.0), ("drift_threshold", "0.3"),
+                                         ("retired", "true")])
+def test_a_patch_takes_numbers_and_booleans_as_sent_not_coerced(as_user, db, field, value):
+    """Eve's data layer turned 1.5 into 1 and "60" into 60 before validating them."""
+    model = db.models.find_one({"name": "iris"})
+    answer = as_user("admin").patch(f"/api/v1/models/{model['_id']}", json={field: value})
+    assert answer.status_code == 422, answer.json
+    assert field in answer.json["_issues"]
+
+
+@pytest.mark.parametrize("version", [1.9, "1"])
+def test_an_input_version_that_is_not_a_whole_number_is_refused(as_user, db, version):
+    answer = as_user("alice").post("/api/v1/inputs", json={
+        "model": "iris", "version": version, "features": [5.1, 3.5, 1.4, 0.2]})
+    assert answer.status_code == 422 and "version" in answer.json["_issues"]
+    assert db.inputs.count_documents({}) == 0
