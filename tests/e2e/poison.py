@@ -1,6 +1,7 @@
 """A model that raises for any row with a negative value: the poison input of the
 fault tests. Importable by the workers, which unpickle it from the test's artifacts."""
 import numpy as np
+from sklearn.linear_model import LogisticRegression
 
 from bench.slow_model import Delayed
 
@@ -43,3 +44,17 @@ class Paced(Delayed):
     def wait(self, rows):
         import time
         time.sleep(self.seconds)
+
+
+class SlowToFit(LogisticRegression):
+    """A classifier whose every fit takes FIT_SECONDS more (its clone's too): a worker
+    killed while it retrains is surely mid-fit."""
+
+    def __init__(self, max_iter=300, fit_seconds=0.0):
+        super().__init__(max_iter=max_iter)
+        self.fit_seconds = fit_seconds
+
+    def fit(self, X, y, sample_weight=None):
+        import time
+        time.sleep(self.fit_seconds)
+        return super().fit(X, y, sample_weight)
