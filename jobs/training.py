@@ -23,7 +23,7 @@ from pymongo.database import Database
 from redis import Redis
 from rq.job import Job
 
-from core import artifacts, finished, profiles, registry
+from core import artifacts, finished, profiles, registry, store
 from core.connections import mongo_db
 from core.describe import describe
 from core.documents import now
@@ -94,7 +94,8 @@ def train_version(training_id: str) -> dict[str, Any]:
     except TrainingRefused as exc:
         end(db, connection, the_id, {"status": FAILED, "error": error_of(exc)})
         return {"status": FAILED, "reason": str(exc)}
-    end(db, connection, the_id, {"status": DONE, **fields})
+    end(db, connection, the_id, {"status": DONE, **fields,
+                                 "metrics": store.without_nested_arrays(fields["metrics"])})
     return {"status": DONE, "version": fields["version"]}
 
 

@@ -20,7 +20,6 @@ from typing import Any
 
 from bson import ObjectId
 from flask import Request, Response, after_this_request, current_app, g
-from prometheus_client import Counter
 from werkzeug.wrappers import Response as BaseResponse
 
 from core import finished, quality
@@ -28,12 +27,8 @@ from core.cache import ResultCache
 from core.documents import DONE, FINISHED
 from core.types import InputItem, ModelDocument, Result
 
-from . import context
+from . import context, metrics
 from .waiting import Wait, Waiters, requested_wait
-
-HITS = Counter("cache_hits", "rows answered from the result cache", ["model", "version"])
-MISSES = Counter("cache_misses", "rows of a caching version not in the cache",
-                 ["model", "version"])
 
 
 def answer_cache() -> ResultCache:
@@ -54,8 +49,8 @@ def kept_answers(items: list[InputItem], models: list[ModelDocument]) -> list[Re
         for index, answer in zip(indices, found):
             answers[index] = answer
         hits = sum(answer is not None for answer in found)
-        HITS.labels(model["name"], str(model["version"])).inc(hits)
-        MISSES.labels(model["name"], str(model["version"])).inc(len(found) - hits)
+        metrics.CACHE_HITS.labels(model["name"], str(model["version"])).inc(hits)
+        metrics.CACHE_MISSES.labels(model["name"], str(model["version"])).inc(len(found) - hits)
     return answers
 
 

@@ -36,6 +36,10 @@ from .queues import queues
 REQUESTS = Counter("http_requests_total", "HTTP requests by endpoint, method and status",
                    ["endpoint", "method", "status"])
 FEEDBACK = Counter("feedback", "labels given (POST /feedback, a batch's feedback file)")
+CACHE_HITS = Counter("cache_hits", "rows answered from the result cache (service/answers.py)",
+                     ["model", "version"])
+CACHE_MISSES = Counter("cache_misses", "rows of a version with cache_seconds not in the cache",
+                       ["model", "version"])
 REQUEST_SECONDS = Histogram("http_request_duration_seconds", "HTTP request latency",
                             ["endpoint", "method"])
 
@@ -137,6 +141,8 @@ def registry_for(app: Flask) -> CollectorRegistry:
         registry.register(REQUESTS)
         registry.register(REQUEST_SECONDS)
         registry.register(FEEDBACK)
+        registry.register(CACHE_HITS)
+        registry.register(CACHE_MISSES)
     registry.register(StoreCollector(app))
     return registry
 

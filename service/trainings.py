@@ -21,6 +21,7 @@ from werkzeug.wrappers import Response
 from core.documents import DONE, now
 from core.logs import audit
 from core.registry import etag_of
+from core.store import with_nested_arrays
 from core.training import MIN_LABELLED
 from core.types import ModelDocument
 
@@ -127,5 +128,18 @@ def retrain(model_id: str) -> Response:
     return response
 
 
+def on_fetched_item(training: dict[str, Any]) -> None:
+    """The metrics as `quality` gives them (stored without nested arrays: core/store.py)."""
+    if training.get("metrics"):
+        training["metrics"] = with_nested_arrays(training["metrics"])
+
+
+def on_fetched_resource(response: dict[str, Any]) -> None:
+    for training in response.get("_items", []):
+        on_fetched_item(training)
+
+
 def attach(app: Any) -> None:
     app.register_blueprint(blueprint, url_prefix=api_prefix(app.config))
+    app.on_fetched_item_trainings += on_fetched_item
+    app.on_fetched_resource_trainings += on_fetched_resource

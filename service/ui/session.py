@@ -102,8 +102,8 @@ def page_for(*roles: str) -> Callable[[Callable[P, R]], Callable[P, R | Response
                 return redirect(url_for("ui.login", next=request.full_path.rstrip("?")))
             g.account = account
             if account["role"] not in roles:
-                abort(403, description=f"this page is not for a {account['role']} "
-                                       f"(it is for: {', '.join(roles)})")
+                abort(403, description=f"this page is for: {', '.join(roles)}; signed in "
+                                       f"as {account['name']} ({account['role']})")
             return view(*args, **kwargs)
         return page
     return decorate

@@ -218,3 +218,100 @@ def test_a_version_without_reference_or_rows_says_no_data_yet(stack, admin, brow
         (By.ID, "no-traffic"))).text
     assert "No data yet" in browser.find_element(By.ID, "no-reference").text
     assert browser.find_elements(By.TAG_NAME, "canvas") == []
+
+
+PHONE = {"width": 390, "height": 844, "deviceScaleFactor": 3, "mobile": True}
+
+
+def fits_a_phone(browser, wait, url):
+    """The page at `url`, on a 390 px phone (Chromium's device emulation): laid out at
+    390 px (a page wider than the screen would make the phone zoom out) with nothing
+    wider than the screen."""
+    browser.get(url)
+    wait.until(ready.presence_of_element_located((By.TAG_NAME, "h1")))
+    return browser.execute_script(
+        "return [window.innerWidth, document.documentElement.scrollWidth]")
+
+
+def shadowed_pair(admin):
+    """A model of two versions, v1 with v2 as its shadow, on labelled rows."""
+    import io
+    import uuid
+
+    import joblib
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+    iris = load_iris()
+    names = iris.target_names[iris.target]
+    name = f"pair-{uuid.uuid4().hex[:8]}"
+    wrong = {"setosa": "versicolor", "versicolor": "virginica", "virginica": "setosa"}
+    ids = []
+    for labels in ([wrong[n] for n in names], names):
+        artifact = io.BytesIO()
+        joblib.dump(LogisticRegression(max_iter=300).fit(iris.data, labels), artifact)
+        answer = admin.session.post(f"{admin.base}/models", timeout=60,
+                                    files={"artifact": ("m.joblib", artifact.getvalue())},
+                                    data={"name": name, "features": '["sl", "sw", "pl", "pw"]'})
+        assert answer.status_code == 201, answer.text
+        ids.append(answer.json()["_id"])
+    assert admin.patch(f"/models/{ids[0]}", json={"shadow": 2}).status_code == 200
+    posted = admin.post("/inputs", json=[{"model": name, "version": 1, "features": row}
+                                         for row in iris.data[::3].tolist()],
+                        headers={"Prefer": "wait=60"}, timeout=90).json()["_items"]
+    assert all(item["status"] == "done" for item in posted)
+    assert admin.post("/feedback", json=[
+        {"prediction": item["prediction"], "actual": actual}
+        for item, actual in zip(posted, names[::3].tolist())]).status_code == 201
+    return name, ids
+
+
+def test_each_role_sees_its_pages_and_every_page_fits_a_phone(stack, admin, browser):
+    name, ids = shadowed_pair(admin)
+    wait = WebDriverWait(browser, 30)
+    log_in(browser, wait, stack.url, stack.create_token("reviewer", "pages-reviewer"))
+    assert browser.current_url.endswith("/ui/review")
+    assert not browser.find_elements(By.LINK_TEXT, "Models")
+    browser.get(f"{stack.url}/ui/models")
+    assert "signed in as pages-reviewer (reviewer)" in browser.page_source
+    click(wait, "#logout")
+
+    log_in(browser, wait, stack.url, stack.create_token("analyst", "pages-analyst"))
+    wait.until(ready.presence_of_element_located((By.ID, "models")))
+    browser.get(f"{stack.url}/ui/models/{name}/1")
+    wait.until(ready.presence_of_element_located((By.ID, "paired")))
+    assert not browser.find_elements(By.ID, "thresholds")  # an analyst writes nothing
+    assert not browser.find_elements(By.ID, "promote")
+    browser.get(f"{stack.url}/ui/review")
+    assert "signed in as pages-analyst (analyst)" in browser.page_source
+    click(wait, "#logout")
+
+    log_in(browser, wait, stack.url, stack.create_token("admin", "pages-promoter"))
+    browser.get(f"{stack.url}/ui/models/{name}/1")
+    paired = wait.until(ready.presence_of_element_located((By.ID, "paired")))
+    assert "v2 (shadow)" in paired.text and browser.find_element(By.ID, "p-value").text
+    drawn = browser.execute_script(
+        "return Chart.getChart(document.getElementById('chart-comparison'))"
+        ".data.datasets.map(d => d.data.filter(v => v !== null).length)")
+    assert drawn == [1, 1]  # this hour, both versions
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", PHONE)
+    try:
+        for page in ("/ui/models", f"/ui/models/{name}/1", "/ui/review", "/ui/logout"):
+            width, content = fits_a_phone(browser, wait, stack.url + page)
+            assert width == 390 and content <= 390, (page, width, content)
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    browser.get(f"{stack.url}/ui/models/{name}/1")
+    click(wait, "#promote button[type=submit]")  # the form carries its CSRF token
+    wait.until(ready.text_to_be_present_in_element((By.CSS_SELECTOR, ".flash.ok"),
+                                                   "production"))
+    assert admin.get(f"/models/{ids[1]}").json()["aliases"] == ["production"]
+
+
+def test_the_login_page_fits_a_phone(stack, browser):
+    wait = WebDriverWait(browser, 30)
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", PHONE)
+    browser.get(f"{stack.url}/ui/login")
+    wait.until(ready.presence_of_element_located((By.ID, "token")))
+    width, content = browser.execute_script(
+        "return [window.innerWidth, document.documentElement.scrollWidth]")
+    assert width == 390 and content <= 390

@@ -87,6 +87,13 @@ def test_upload_serve_label_retrain_shadow_compare_promote(stack):
     assert "training" in retrained.stderr  # the progress line
     shadowed = cli(stack, admin_token, "shadow", "loop-iris", "--version", "1", "--shadow", "2")
     assert "shadow 2" in shadowed.stdout
+    deadline = time.monotonic() + 30  # the workers see a version's settings within 5 s
+    while time.monotonic() < deadline:
+        probe = api.post("/inputs", json={"model": "loop-iris", "features": [5.0, 3.0, 1.5, 0.2]},
+                         headers={"Prefer": "wait=30"}).json()
+        if "shadow" in api.get(f"/predictions/{probe['prediction']}").json():
+            break
+        time.sleep(1)
     items = serve_and_label(api, "loop-iris", IRIS.data[::3].tolist(), names[::3].tolist())
     stored = [api.get(f"/predictions/{item['prediction']}").json() for item in items]
     assert all(p["version"] == 1 and p["shadow"]["version"] == 2 for p in stored)

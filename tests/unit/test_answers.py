@@ -156,6 +156,12 @@ def test_a_row_sent_again_is_answered_at_submission_from_the_cache(stack, redis)
     quality = client.get(f"/api/v1/models/{model['_id']}/quality", headers=admin).json
     drift = client.get(f"/api/v1/models/{model['_id']}/drift", headers=admin).json
     assert quality["predictions"] == 2 and drift["predictions"] == 2  # each row once
+    exposed = client.get("/metrics", headers=admin).get_data(as_text=True)
+    hits = [line for line in exposed.splitlines()
+            if line.startswith('cache_hits_total{model="iris",version="1"}')]
+    misses = [line for line in exposed.splitlines()
+              if line.startswith('cache_misses_total{model="iris",version="1"}')]
+    assert hits and float(hits[0].split()[-1]) >= 1 and misses
 
 
 def test_an_answer_is_never_served_for_another_version(stack, redis):

@@ -1,0 +1,76 @@
+"""Retention keeps pace on the real stack: a backlog of 100,000 finished rows past
+RETENTION_DAYS is deleted within a minute while a client keeps sending rows, no input is
+left without its prediction, and the rows inside the window are untouched."""
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+
+import pymongo
+import pytest
+from bson import ObjectId
+
+from .conftest import Api, running_stack
+from .test_faults import FAST
+
+BACKLOG = 100_000
+RESULT = {"label": "setosa", "probabilities": {"setosa": 1.0, "versicolor": 0.0,
+                                               "virginica": 0.0}}
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    with running_stack(tmp_path_factory, workers=1,
+                       extra_env={**FAST, "RETENTION_DAYS": "1"}) as stack:
+        yield stack
+
+
+def store_backlog(db, rows, finished_at):
+    """Rows as the service stores them, finished `finished_at` (bulk inserts, as a file's)."""
+    for start in range(0, rows, 5000):
+        inputs, predictions = [], []
+        for _ in range(min(5000, rows - start)):
+            input_id, prediction_id = ObjectId(), ObjectId()
+            inputs.append({"_id": input_id, "prediction": prediction_id, "model": "iris",
+                           "version": 1, "features": [5.1, 3.5, 1.4, 0.2], "owner": "old",
+                           "status": "queued", "_created": finished_at,
+                           "_updated": finished_at, "_etag": "e"})
+            predictions.append({"_id": prediction_id, "input": input_id, "model": "iris",
+                                "version": 1, "status": "done", "owner": "old",
+                                "result": RESULT, "attempts": 1, "worker": "h:1",
+                                "queued_at": finished_at, "finished_at": finished_at,
+                                "_created": finished_at, "_updated": finished_at,
+                                "_etag": "e"})
+        db.inputs.insert_many(inputs, ordered=False)
+        db.predictions.insert_many(predictions, ordered=False)
+
+
+def test_a_backlog_of_100000_expired_rows_is_gone_within_a_minute_while_rows_arrive(stack):
+    db = pymongo.MongoClient(stack.mongo_uri, tz_aware=True).get_default_database()
+    api = Api(stack.url, stack.create_token("client", "keeps-sending"))
+    store_backlog(db, BACKLOG, datetime.now(timezone.utc) - timedelta(days=2))
+    expired = {"status": "done", "finished_at": {"$lt": datetime.now(timezone.utc)
+                                                 - timedelta(days=1)}}
+    started, sent, stop = time.monotonic(), [], threading.Event()
+
+    def keep_sending():
+        while not stop.is_set():
+            answer = api.post("/inputs", json={"model": "iris", "features": [6.1, 2.8, 4.7, 1.2]},
+                              headers={"Prefer": "wait=10"})
+            assert answer.status_code == 201, answer.text
+            sent.append(answer.json()["prediction"])
+            time.sleep(0.2)
+    sender = threading.Thread(target=keep_sending, daemon=True)
+    sender.start()
+    try:
+        while db.predictions.count_documents(expired) and time.monotonic() - started < 60:
+            time.sleep(1)
+        took = time.monotonic() - started
+    finally:
+        stop.set()
+        sender.join(15)
+    print(f"backlog of {BACKLOG:,} expired rows deleted in {took:.1f} s; {len(sent)} rows sent")
+    assert db.predictions.count_documents(expired) == 0, f"still there after {took:.0f} s"
+    assert db.inputs.count_documents({"owner": "old"}) == 0  # no input without its prediction
+    kept = db.predictions.count_documents({"_id": {"$in": [ObjectId(p) for p in sent]},
+                                           "status": "done"})
+    assert sent and kept == len(sent)  # the rows inside the window are all there, done
