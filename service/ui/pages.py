@@ -20,6 +20,7 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from pymongo.database import Database
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from core.types import ModelDocument
@@ -184,6 +185,18 @@ def review_post() -> ResponseReturnValue:
         return review_queue(status=422)
     flash(f"prediction {form.prediction.data} labelled {form.actual.data!r}", "ok")
     return redirect(url_for("ui.review_queue"))
+
+
+def refused_page(exc: HTTPException) -> tuple[str, int]:
+    """A page's refusal (403 for another role, 404, 400) as a page, with the frame to
+    go back or log out."""
+    g.account = g.get("account") or session.signed_in()
+    return render_template("ui/error.html", code=exc.code, name=exc.name,
+                           message=exc.description), exc.code or 500
+
+
+for code in (400, 403, 404):  # by code: Eve's own handlers of these codes come first else
+    blueprint.register_error_handler(code, refused_page)
 
 
 def attach(app: Flask) -> None:

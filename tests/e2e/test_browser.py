@@ -272,8 +272,9 @@ def test_each_role_sees_its_pages_and_every_page_fits_a_phone(stack, admin, brow
     assert browser.current_url.endswith("/ui/review")
     assert not browser.find_elements(By.LINK_TEXT, "Models")
     browser.get(f"{stack.url}/ui/models")
-    assert "signed in as pages-reviewer (reviewer)" in browser.page_source
-    click(wait, "#logout")
+    assert "signed in as pages-reviewer (reviewer)" in wait.until(
+        ready.presence_of_element_located((By.ID, "refusal"))).text
+    click(wait, "#logout")  # the refusal is a page, with the way out
 
     log_in(browser, wait, stack.url, stack.create_token("analyst", "pages-analyst"))
     wait.until(ready.presence_of_element_located((By.ID, "models")))
@@ -282,7 +283,8 @@ def test_each_role_sees_its_pages_and_every_page_fits_a_phone(stack, admin, brow
     assert not browser.find_elements(By.ID, "thresholds")  # an analyst writes nothing
     assert not browser.find_elements(By.ID, "promote")
     browser.get(f"{stack.url}/ui/review")
-    assert "signed in as pages-analyst (analyst)" in browser.page_source
+    assert "signed in as pages-analyst (analyst)" in wait.until(
+        ready.presence_of_element_located((By.ID, "refusal"))).text
     click(wait, "#logout")
 
     log_in(browser, wait, stack.url, stack.create_token("admin", "pages-promoter"))

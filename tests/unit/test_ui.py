@@ -170,3 +170,30 @@ def test_a_label_given_in_the_review_queue_is_feedback(admin_page, as_user, db, 
     iris = db.models.find_one({"name": "iris", "version": 1})
     figures = as_user("admin").get(f"/api/v1/models/{iris['_id']}/quality").json
     assert figures["labelled"] == 1 and figures["accuracy"] == 0.0
+
+
+def test_each_role_gets_its_pages_and_no_form_that_writes_beyond_its_role(client, db):
+    from service.tokens import create_token
+    model = db.models.find_one({"name": "iris", "version": 1})
+    version = f"/ui/models/iris/{model['version']}"
+    reviewer, analyst = create_token(db, "reviewer", "rita"), create_token(db, "analyst", "ann")
+    assert log_in(client, reviewer).location.endswith("/ui/review")
+    assert client.get("/ui/review").status_code == 200
+    refused = client.get("/ui/models")
+    assert refused.status_code == 403 and "signed in as rita (reviewer)" in refused.text
+    assert 'id="logout"' in refused.text  # a page, with the way out
+    client.post("/ui/logout", data={"csrf_token": csrf_of(client.get("/ui/review"))})
+
+    assert log_in(client, analyst).location.endswith("/ui/models")
+    page = client.get(version)
+    assert page.status_code == 200 and 'id="thresholds"' not in page.text
+    assert client.get("/ui/review").status_code == 403
+    saved = client.post(f"{version}/thresholds", data={"csrf_token": csrf_of(page),
+                                                       "drift_threshold": "0.5"})
+    assert saved.status_code == 403
+    assert db.models.find_one({"_id": model["_id"]}).get("drift_threshold") is None
+
+
+def test_a_client_token_cannot_open_the_pages(client, tokens):
+    refused = log_in(client, tokens["alice"])
+    assert refused.status_code == 403 and "is a client token" in refused.text
