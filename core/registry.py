@@ -10,8 +10,34 @@ from typing import Any
 from bson import ObjectId
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
+from redis import Redis
 
 from .types import ModelDocument
+
+GENERATION_KEY = "models:generation"
+PRODUCTION = "production"
+
+
+def models_changed(redis: Redis) -> None:
+    """Every API process forgets the model versions it remembers
+    (service/models/lookup.py): called by whatever registers, aliases, retires or
+    deletes a version."""
+    redis.incr(GENERATION_KEY)
+
+
+def keep_default(db: Database[Any], name: str, serving: ModelDocument) -> bool:
+    """Before a version is added to a name without a `production` alias, whose inputs
+    naming no version go to its latest version: give `serving`, if it is that latest,
+    the alias, so that those inputs keep going to it. Whether it did."""
+    if db.models.find_one({"name": name, "aliases": PRODUCTION}, {"_id": 1}) is not None:
+        return False
+    latest = list(db.models.find({"name": name, "retired": {"$ne": True}}, {"version": 1})
+                  .sort("version", -1).limit(1))
+    if not latest or latest[0]["version"] != serving["version"]:
+        return False
+    return bool(db.models.update_one(
+        {"_id": serving["_id"], "aliases": {"$ne": PRODUCTION}},
+        {"$push": {"aliases": PRODUCTION}}).modified_count)
 
 
 def etag_of(document: dict[str, Any]) -> str:

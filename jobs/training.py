@@ -96,6 +96,8 @@ def train_version(training_id: str) -> dict[str, Any]:
         return {"status": FAILED, "reason": str(exc)}
     end(db, connection, the_id, {"status": DONE, **fields,
                                  "metrics": store.without_nested_arrays(fields["metrics"])})
+    if connection is not None:
+        registry.models_changed(connection)
     return {"status": DONE, "version": fields["version"]}
 
 
@@ -135,7 +137,10 @@ def registered(db: Database[Any], training: dict[str, Any], source: ModelDocumen
                challenger: Any, entry: ModelDocument, metrics: dict[str, Any],
                rows: list[Any], targets: list[Any]) -> int:
     """The challenger as the name's next version (not aliased), with what it came from;
-    the version a rerun of the training had registered already, if any."""
+    the version a rerun of the training had registered already, if any. A name without
+    a `production` alias serves its latest version to inputs that name none: the source
+    version, if it is that latest, gets the alias first, so that they stay with it until
+    the challenger is promoted."""
     done = db.models.find_one({"trained_from.training": training["_id"]}, {"version": 1})
     if done is not None:
         return int(done["version"])
@@ -156,6 +161,7 @@ def registered(db: Database[Any], training: dict[str, Any], source: ModelDocumen
         "aliases": [], "retired": False}
     if entry["task"] == "classification":
         fields["classes"] = entry["classes"]
+    registry.keep_default(db, source["name"], source)
     document = registry.insert_next_version(db, source["name"], fields, now())
     return int(document["version"])
 

@@ -15,6 +15,7 @@ from redis import Redis
 import settings
 from core import quality
 from core.connections import redis_from_url
+from core.registry import models_changed
 
 from . import (
     answers,
@@ -43,7 +44,6 @@ from .models import compare as model_compare
 from .models import quality as model_quality
 from .models import uploads
 from .models.catalog import sync_manifest
-from .models.lookup import models_changed
 from .openapi import blueprint as openapi_blueprint
 from .validation import Validator
 

@@ -33,7 +33,7 @@ from core.types import Features, ModelDocument, Profile
 
 ARTIFACTS_DIR = Path(settings.ARTIFACTS_DIR)
 MANIFEST = "manifest.json"
-PRODUCTION = "production"
+PRODUCTION = registry.PRODUCTION
 log = logging.getLogger(__name__)
 ManifestEntry = dict[str, Any]  # a model of artifacts/manifest.json
 Reference = Callable[[ModelDocument], list[Features]]  # the reference rows of a described upload

@@ -9,22 +9,16 @@ import time
 from typing import Any
 
 from flask import current_app, g
-from redis import Redis
 
+from core.registry import GENERATION_KEY
 from core.types import ModelDocument
 
 from .. import context
 from .catalog import find_model
 
-GENERATION_KEY = "models:generation"
 REMEMBER_SECONDS = 60
 REMEMBERED_MAX = 1000
 BOTH_NAMED = "give a version or an alias, not both"
-
-
-def models_changed(redis: Redis) -> None:
-    """Every API process forgets the model versions it remembers (lookup_model)."""
-    redis.incr(GENERATION_KEY)
 
 
 def lookup_model(name: str, version: int | None = None,

@@ -19,6 +19,7 @@ from flask import Blueprint, current_app, request
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.wrappers import Response
 
+from core.registry import models_changed
 from core.training import TrainingRefused
 from core.types import Features, ModelDocument
 
@@ -26,7 +27,6 @@ from .. import context
 from ..batches import files
 from ..errors import api_prefix, error_document
 from . import catalog
-from .lookup import models_changed
 
 blueprint = Blueprint("uploads", __name__)
 MAX_REFERENCE_ROWS = 100_000

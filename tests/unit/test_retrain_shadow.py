@@ -96,6 +96,10 @@ def test_a_retrained_challenger_beats_a_wrong_champion_on_the_same_holdout(as_us
     assert done["version"] == 2 and new["aliases"] == []
     assert new["trained_from"] == {"training": ObjectId(done["_id"]), "version": 1, "rows": 120}
     assert new["metrics"]["accuracy"] == metrics["challenger"]["accuracy"]
+    # the champion, which served inputs naming no version as the latest, keeps them: it
+    # has the production alias now, until the challenger is promoted
+    assert db.models.find_one({"name": "perm-iris", "version": 1})["aliases"] == ["production"]
+    assert serve(as_user, run, "perm-iris", IRIS.data[:1])[0]["version"] == 1
     # the new version serves, and a second run of the same training registers nothing
     assert serve(as_user, run, "perm-iris", IRIS.data[:1], version=2)[0]["status"] == "done"
     db.trainings.update_one({"_id": ObjectId(done["_id"])}, {"$set": {"status": "running"}})

@@ -4,7 +4,7 @@ import math
 import pytest
 from eve.io.mongo import Validator as MongoValidator
 
-from service.models.lookup import models_changed
+from core.registry import models_changed
 from service.validation import Validator, feature_errors, is_finite_number, ordered_features
 
 IRIS = {"features": ["sepal_length", "sepal_width", "petal_length", "petal_width"]}
