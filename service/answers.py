@@ -15,11 +15,12 @@ its status and, once finished, its result or error. Rows whose answer the channe
 carry (finished by another path, or a listener that restarted) are read once, at the
 end."""
 import json
+import re
 from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
-from flask import Request, Response, after_this_request, current_app, g
+from flask import Request, Response, abort, after_this_request, current_app, g
 from werkzeug.wrappers import Response as BaseResponse
 
 from core import finished, quality
@@ -29,6 +30,8 @@ from core.types import InputItem, ModelDocument, Result
 
 from . import context, metrics
 from .waiting import Wait, Waiters, requested_wait
+
+EXACT_WAIT = re.compile(r"wait=([1-9]|[1-5][0-9]|60)")
 
 
 def answer_cache() -> ResultCache:
@@ -94,7 +97,12 @@ def after_request_unregister(waiters: Waiters, wait: Wait) -> None:
 
 
 def on_pre_post_inputs(request: Request) -> None:
-    """`Prefer: wait=N` checked (400) before anything is read or stored."""
+    """`Prefer: wait=N` checked (400) before anything is read or stored. Here, unlike on
+    a GET, the header holds that preference alone (what the OpenAPI document says): a
+    POST whose Prefer is anything else is refused rather than stored without waiting."""
+    values = request.headers.getlist("Prefer")
+    if values and not all(EXACT_WAIT.fullmatch(value.strip()) for value in values):
+        abort(400, description="`Prefer` on POST /inputs is `wait=N`, N from 1 to 60")
     g.answer_within = requested_wait(request)
 
 

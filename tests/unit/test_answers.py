@@ -109,7 +109,7 @@ def test_one_row_and_a_list_are_answered_with_sklearns_results(stack, monkeypatc
     assert reads == []  # every answer came with its announcement: nothing read again
 
 
-@pytest.mark.parametrize("prefer", ["wait=0", "wait=61", "wait=x"])
+@pytest.mark.parametrize("prefer", ["wait=0", "wait=61", "wait=x", "{}", "respond-async"])
 def test_a_wait_outside_1_to_60_is_refused_and_nothing_is_stored(stack, prefer):
     client, db, headers, _, _ = stack
     response = client.post("/api/v1/inputs", json={"model": "iris", "features": IRIS_ROWS[0]},
