@@ -100,8 +100,8 @@ def on_pre_post_inputs(request: Request) -> None:
     """`Prefer: wait=N` checked (400) before anything is read or stored. Here, unlike on
     a GET, the header holds that preference alone (what the OpenAPI document says): a
     POST whose Prefer is anything else is refused rather than stored without waiting."""
-    values = request.headers.getlist("Prefer")
-    if values and not all(EXACT_WAIT.fullmatch(value.strip()) for value in values):
+    values = [value.strip() for value in request.headers.getlist("Prefer") if value.strip()]
+    if values and not all(EXACT_WAIT.fullmatch(value) for value in values):
         abort(400, description="`Prefer` on POST /inputs is `wait=N`, N from 1 to 60")
     g.answer_within = requested_wait(request)
 

@@ -118,6 +118,13 @@ def test_a_wait_outside_1_to_60_is_refused_and_nothing_is_stored(stack, prefer):
     assert db.inputs.count_documents({}) == 0 and db.predictions.count_documents({}) == 0
 
 
+def test_an_empty_prefer_header_is_no_preference(stack):
+    client, db, headers, _, _ = stack
+    response = client.post("/api/v1/inputs", json={"model": "iris", "features": IRIS_ROWS[0]},
+                           headers={**headers, "Prefer": ""})
+    assert response.status_code == 201 and response.json["status"] == "queued"
+
+
 def test_the_wait_ends_at_n_seconds_with_the_items_as_they_are(stack, redis):
     client, _, headers, _, _ = stack
     started = time.monotonic()
