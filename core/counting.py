@@ -6,13 +6,14 @@ A write is named by its writer (`worker`, host:pid) and its stamp (`finished_at`
 millisecond, strictly increasing per process: jobs/writeback.py), both on every row it
 finished. A worker counts its writes in the order it makes them, so the bucket keeps,
 per writer, only the stamp of the last write counted (`hw`) and, as `m<stamp>` fields,
-the writes before it that are not counted yet (a count that failed, or a writer that
-died before its count while a later write of it was counted by a rerun). A write is
-counted by an update conditional on that state, with the $inc in the same document:
+the writes before it that are not counted (a count that failed, or a writer that died
+before its count while a later write of it was counted by a rerun). A write is counted
+by an update conditional on that state, with the $inc in the same document:
   - the writer's own count expects `hw` to be what its last count left;
-  - a rerun's count (claim) reads the state: a write at or below `hw` and not listed as
+  - otherwise (claim) the state is read: a write at or below `hw` and not listed as
     missed is counted; a missed one is taken off the list with its $inc; a later one
-    moves `hw`, listing the writer's writes in between (read from their rows) as missed.
+    moves `hw`, listing the writer's writes in between (read from their rows: any there
+    is not counted) as missed.
 Any update that finds the state changed reads it again."""
 import hashlib
 import threading
@@ -56,48 +57,34 @@ def state_condition(path: str, hw: int | None) -> dict[str, Any]:
 
 
 class Writer:
-    """This process's counts: per bucket, the `hw` its last count left and the stamps of
-    its writes whose count failed since."""
+    """This process's counts: per bucket, the `hw` its last count left there. After a
+    count that raised (its update may or may not have landed), the bucket's state is read
+    again before the next count into it, so that a write is listed as missed only when
+    it was not counted."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.last: dict[str, int | None] = {}
-        self.missed: dict[str, list[int]] = {}
+        self.last: dict[str, int] = {}
 
     def count(self, db: Database[Any], collection: str, bucket: str, worker: str,
               finished_at: datetime, terms: Terms, on_insert: dict[str, Any],
               writes_between: Callable[[int | None, int], list[int]]) -> bool:
         """Count this process's own write; whether it was counted by this call (False:
-        a rerun counted it already). Raises what the database raises: the write is then
-        listed as missed, for the next count of this bucket or for a rerun."""
+        a rerun counted it already). Raises what the database raises: the rerun of the
+        job then counts the write, or finds it counted."""
         path, stamp = f"{WRITERS}.{writer_key(worker)}", stamp_of(finished_at)
         with self.lock:
-            last, missed = self.last.get(bucket), list(self.missed.get(bucket, []))
-        update = {"$inc": terms, "$set": {f"{path}.hw": stamp,
-                                          **{f"{path}.m{m}": 1 for m in missed}},
-                  "$setOnInsert": on_insert}
-        try:
-            if conditional_update(db, collection, bucket, state_condition(path, last), update):
-                counted = True
-            else:  # a rerun counted one of this process's writes: read the state
-                counted = claim(db, collection, bucket, worker, finished_at, terms, on_insert,
-                                writes_between)
-        except Exception:
-            with self.lock:
-                self.missed.setdefault(bucket, []).append(stamp)
-            raise
+            last = self.last.pop(bucket, None)
+        update = {"$inc": terms, "$set": {f"{path}.hw": stamp}, "$setOnInsert": on_insert}
+        if last is not None and conditional_update(db, collection, bucket,
+                                                   state_condition(path, last), update):
+            counted = True
+        else:  # a first count here, or one after a failure, or a rerun counted for us
+            counted = claim(db, collection, bucket, worker, finished_at, terms, on_insert,
+                            writes_between)
         with self.lock:
-            self.last[bucket] = max(stamp, self.last.get(bucket) or 0) if counted else \
-                self.last.get(bucket)
-            self.missed[bucket] = [m for m in self.missed.get(bucket, []) if m not in missed]
-        if not counted:
-            self.forget(bucket)
+            self.last[bucket] = stamp  # at or below the bucket's hw now: both ways
         return counted
-
-    def forget(self, bucket: str) -> None:
-        """Read the bucket's state again next time (another counted for this writer)."""
-        with self.lock:
-            self.last.pop(bucket, None)
 
 
 def claim(db: Database[Any], collection: str, bucket: str, worker: str, finished_at: datetime,

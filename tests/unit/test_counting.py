@@ -79,8 +79,12 @@ def test_writes_left_uncounted_before_a_later_one_are_still_counted_once(db):
     assert rows_of(db) == 5
 
 
-def test_a_count_that_failed_is_listed_with_the_next_and_its_rerun_counts_it(db, monkeypatch):
+def test_a_count_that_failed_is_listed_as_missed_by_the_next_and_its_rerun_counts_it(
+        db, monkeypatch):
+    """The next count reads the bucket again: the failed write (still among the worker's
+    rows) is listed as missed, and the rerun of its job counts it, once."""
     writer = counting.Writer()
+    writer.count(db, "quality", BUCKET, WORKER, at(0), {"n": 1}, ON_INSERT, no_writes_between)
     original = counting.conditional_update
 
     def down(*args, **kwargs):
@@ -90,11 +94,40 @@ def test_a_count_that_failed_is_listed_with_the_next_and_its_rerun_counts_it(db,
         writer.count(db, "quality", BUCKET, WORKER, at(1), {"n": 4}, ON_INSERT,
                      no_writes_between)
     monkeypatch.setattr(counting, "conditional_update", original)
-    writer.count(db, "quality", BUCKET, WORKER, at(2), {"n": 6}, ON_INSERT, no_writes_between)
-    assert rows_of(db) == 6
+
+    def rows_say(hw, stamp):  # the worker's writes after hw, as its rows show them
+        return [s for s in (counting.stamp_of(at(1)),) if (hw or 0) < s < stamp]
+    writer.count(db, "quality", BUCKET, WORKER, at(2), {"n": 6}, ON_INSERT, rows_say)
+    assert rows_of(db) == 7
     assert counting.claim(db, "quality", BUCKET, WORKER, at(1), {"n": 4}, ON_INSERT,
                           no_writes_between)
-    assert rows_of(db) == 10
+    assert not counting.claim(db, "quality", BUCKET, WORKER, at(1), {"n": 4}, ON_INSERT,
+                              no_writes_between)
+    assert rows_of(db) == 11
+
+
+def test_a_count_that_landed_though_it_raised_is_not_listed_as_missed(db, monkeypatch):
+    """An update the database applied but whose answer was lost: the next count finds
+    hw past it, lists nothing, and a rerun of that job counts nothing."""
+    writer = counting.Writer()
+    writer.count(db, "quality", BUCKET, WORKER, at(0), {"n": 1}, ON_INSERT, no_writes_between)
+    original = counting.conditional_update
+
+    def lost_answer(*args, **kwargs):
+        original(*args, **kwargs)
+        raise ConnectionError("the answer was lost")
+    monkeypatch.setattr(counting, "conditional_update", lost_answer)
+    with pytest.raises(ConnectionError):
+        writer.count(db, "quality", BUCKET, WORKER, at(1), {"n": 4}, ON_INSERT,
+                     no_writes_between)
+    monkeypatch.setattr(counting, "conditional_update", original)
+
+    def rows_say(hw, stamp):
+        return [s for s in (counting.stamp_of(at(1)),) if (hw or 0) < s < stamp]
+    writer.count(db, "quality", BUCKET, WORKER, at(2), {"n": 6}, ON_INSERT, rows_say)
+    assert not counting.claim(db, "quality", BUCKET, WORKER, at(1), {"n": 4}, ON_INSERT,
+                              no_writes_between)
+    assert rows_of(db) == 11
 
 
 def test_writers_do_not_share_their_state(db):
