@@ -167,31 +167,25 @@ def stop_all(group: list[Service], timeout: float = 15.0) -> None:
             time.sleep(0.05)
 
 
-def redis_server(port, data_dir, log_dir, host="127.0.0.1", password=None):
+def redis_server(port, data_dir, log_dir, host="127.0.0.1", password=None, name="redis",
+                 options=("--appendonly", "yes")):
     """With a password, it is in a config file of mode 0600 (not on the command line,
     which every user of the machine can read)."""
-    directory = Path(data_dir) / "redis"
+    directory = Path(data_dir) / name
     directory.mkdir(parents=True, exist_ok=True)
     argv = [shutil.which("redis-server") or "redis-server"]
     if password:
         argv.append(str(write_private(directory / "redis.conf", f"requirepass {password}\n")))
-    argv += ["--port", str(port), "--bind", host, "--dir", str(directory),
-             "--appendonly", "yes", "--save", "", "--daemonize", "no"]
-    return Service("redis", argv, log_dir, port=port, host=host)
+    argv += ["--port", str(port), "--bind", host, "--dir", str(directory), *options,
+             "--save", "", "--daemonize", "no"]
+    return Service(name, argv, log_dir, port=port, host=host)
 
 
 def cache_server(port, data_dir, log_dir, max_mb, host="127.0.0.1", password=None):
     """The result cache's Redis (core/cache.py): apart from the queue's, nothing kept on
     disk, at most max_mb of answers, the least recently used evicted first."""
-    directory = Path(data_dir) / "cache"
-    directory.mkdir(parents=True, exist_ok=True)
-    argv = [shutil.which("redis-server") or "redis-server"]
-    if password:
-        argv.append(str(write_private(directory / "redis.conf", f"requirepass {password}\n")))
-    argv += ["--port", str(port), "--bind", host, "--dir", str(directory),
-             "--appendonly", "no", "--save", "", "--daemonize", "no",
-             "--maxmemory", f"{max_mb}mb", "--maxmemory-policy", "allkeys-lru"]
-    return Service("cache", argv, log_dir, port=port, host=host)
+    return redis_server(port, data_dir, log_dir, host, password, name="cache", options=(
+        "--appendonly", "no", "--maxmemory", f"{max_mb}mb", "--maxmemory-policy", "allkeys-lru"))
 
 
 def mongo_server(port, data_dir, log_dir, host="127.0.0.1", user=None, password=None):

@@ -30,6 +30,11 @@ def no_writes_between(hw, stamp):
     return []
 
 
+def rows_say(hw, stamp):
+    """The worker's writes after hw and before stamp, as its rows show them: at(1)'s."""
+    return [s for s in (counting.stamp_of(at(1)),) if (hw or 0) < s < stamp]
+
+
 def test_a_writer_counts_each_of_its_writes_once(db):
     writer = counting.Writer()
     for second in (1, 2, 3):
@@ -94,9 +99,6 @@ def test_a_count_that_failed_is_listed_as_missed_by_the_next_and_its_rerun_count
         writer.count(db, "quality", BUCKET, WORKER, at(1), {"n": 4}, ON_INSERT,
                      no_writes_between)
     monkeypatch.setattr(counting, "conditional_update", original)
-
-    def rows_say(hw, stamp):  # the worker's writes after hw, as its rows show them
-        return [s for s in (counting.stamp_of(at(1)),) if (hw or 0) < s < stamp]
     writer.count(db, "quality", BUCKET, WORKER, at(2), {"n": 6}, ON_INSERT, rows_say)
     assert rows_of(db) == 7
     assert counting.claim(db, "quality", BUCKET, WORKER, at(1), {"n": 4}, ON_INSERT,
@@ -121,9 +123,6 @@ def test_a_count_that_landed_though_it_raised_is_not_listed_as_missed(db, monkey
         writer.count(db, "quality", BUCKET, WORKER, at(1), {"n": 4}, ON_INSERT,
                      no_writes_between)
     monkeypatch.setattr(counting, "conditional_update", original)
-
-    def rows_say(hw, stamp):
-        return [s for s in (counting.stamp_of(at(1)),) if (hw or 0) < s < stamp]
     writer.count(db, "quality", BUCKET, WORKER, at(2), {"n": 6}, ON_INSERT, rows_say)
     assert not counting.claim(db, "quality", BUCKET, WORKER, at(1), {"n": 4}, ON_INSERT,
                               no_writes_between)
