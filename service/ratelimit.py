@@ -18,10 +18,10 @@ def enforce_rate_limit(token_id: str) -> None:
     now = time.time()
     window_start = int(now // window) * window
     key = f"ratelimit:{token_id}:{window_start}"
-    pipe = context.redis().pipeline()
-    pipe.incr(key)
-    pipe.expire(key, window + 1)
-    count, _ = pipe.execute()
+    with context.redis().pipeline(transaction=False) as pipe:  # one round trip, no MULTI
+        pipe.incr(key)
+        pipe.expire(key, window + 1)
+        count, _ = pipe.execute()
     if count > limit:
         retry_after = max(1, int(window_start + window - now))
         response = make_response(*error_body(
