@@ -84,7 +84,8 @@ def test_upload_serve_label_retrain_shadow_compare_promote(stack):
     assert figures["version"] == 2 and figures["holdout_rows"] == 30
     assert figures["rows"] == 30 + 120  # the training file and the labelled rows kept out
     assert figures["metrics"]["challenger"]["accuracy"] > 0.8
-    assert figures["metrics"]["champion"]["accuracy"] == 0.0
+    # the champion is right on 1 of the 150 rows, which the random holdout may hold
+    assert figures["metrics"]["champion"]["accuracy"] in (0.0, 1 / 30)
     assert "training" in retrained.stderr  # the progress line
     shadowed = cli(stack, admin_token, "shadow", "loop-iris", "--version", "1", "--shadow", "2")
     assert "shadow 2" in shadowed.stdout

@@ -4,6 +4,7 @@ run`), and interrupted twice while stopping, no process of the stack is left aft
 few seconds. `make -o deps run` is the Makefile's `run` with its `deps` taken as made
 (the virtualenv, Redis and the database are installed for the tests already)."""
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -98,8 +99,10 @@ def test_make_run_on_a_port_taken_says_so_in_one_line_and_starts_nothing(
         process, data_dir, _ = launch(MAKE_RUN, port)
         _, stderr = process.communicate(timeout=60)
     assert process.returncode != 0
-    # make's own line about the recipe's failure aside
-    lines = [line for line in stderr.splitlines() if not line.startswith("make: ***")]
+    # make's own line about the recipe's failure aside ("make[1]: ***" when the tests
+    # themselves run under make)
+    lines = [line for line in stderr.splitlines()
+             if not re.match(r"make(\[\d+\])?: \*\*\*", line)]
     assert lines == [f"[devstack] port {port} on 127.0.0.1 is in use (PORT={port}): stop "
                      "what holds it or choose another PORT"], stderr
     assert left_after(data_dir, 0) == []
@@ -132,20 +135,22 @@ def test_devstack_killed_with_sigkill_mid_work_leaves_nothing_running(launch: La
 
 def test_interrupted_twice_while_stopping_it_kills_what_is_left(launch: Launch) -> None:
     """The stop waits for services that do not end on TERM (here stopped with SIGSTOP:
-    a worker, and Redis, which the stop ends after the workers); a second Ctrl-C kills
+    a worker, and the Redis servers, queues' and cache's, which the stop ends after the
+    workers); a second Ctrl-C kills
     them at once, instead of the stop waiting its timeout out for each (or raising out
     of the wait and leaving them running)."""
     process, data_dir, port = launch(DEVSTACK_RUN)
     read_until(process, "Ctrl-C stops everything.", timeout=120)
     direct = psutil.Process(process.pid).children()
     [worker] = [p for p in direct if p.cmdline()[-2:] == ["-m", "jobs.worker"]]
-    [redis] = [p for p in direct if p.name() == "redis-server"]
-    for frozen in (worker, redis):
+    redises = [p for p in direct if p.name() == "redis-server"]
+    assert len(redises) == 2  # the queues' and the cache's
+    for frozen in (worker, *redises):
         frozen.suspend()
     process.send_signal(signal.SIGINT)
     read_until(process, "[devstack] stopping")
     time.sleep(1.5)  # past the second within which a signal counts as the same one again
-    assert worker.is_running() and redis.is_running()  # the stop waits for them
+    assert all(p.is_running() for p in (worker, *redises))  # the stop waits for them
     process.send_signal(signal.SIGINT)
     assert left_after(data_dir, 10) == []
     assert process.wait(timeout=10) == 0

@@ -104,8 +104,8 @@ def test_every_filter_the_service_sends_is_served_from_an_index(stack, recorder)
     for what in ("quality", "drift"):
         assert http.get(f"/api/v1/models/{model['_id']}/{what}", headers=admin,
                         query_string={"window": "7d"}).status_code == 200
-    # the pages: the models and a version's read the buckets and the models, never the
-    # predictions; the review queue reads a page of the pending ones, sorted by the store
+    # the pages: the models and a version's read the buckets, the models and the latest
+    # trainings (newest 20, by their `created` index), never the predictions; the review queue reads a page of the pending ones, sorted by the store
     login = http.get("/ui/login")
     csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', login.text).group(1)
     assert http.post("/ui/login", data={"csrf_token": csrf, "token": admin_token}).status_code == 302
@@ -113,7 +113,7 @@ def test_every_filter_the_service_sends_is_served_from_an_index(stack, recorder)
     for page in ("/ui/models", "/ui/models/iris/1?window=all"):
         assert http.get(page).status_code == 200
     read = {command.get(name) for name, command in recorder.commands[first:]} - {None}
-    assert read and read <= {"models", "quality", "tokens"}, read
+    assert read and read <= {"models", "quality", "tokens", "trainings"}, read
     assert f'id="review-{ids[1]}"' in http.get("/ui/review").text
 
     shapes = [(collection, query) for name, command in recorder.commands

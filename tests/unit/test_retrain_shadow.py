@@ -52,7 +52,8 @@ def upload(as_user, name, estimator, features=None, training_csv=None):
 
 
 def wrong_iris():
-    """A pipeline that learnt iris with its classes permuted: wrong on every real label."""
+    """A pipeline that learnt iris with its classes permuted: right on 1 of the 150 real
+    labels (a row it misfits lands on the true class), wrong on every other."""
     labels = np.array([PERMUTED[name] for name in IRIS.target_names[IRIS.target]])
     return make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(IRIS.data, labels)
 
@@ -90,7 +91,10 @@ def test_a_retrained_challenger_beats_a_wrong_champion_on_the_same_holdout(as_us
     assert done["status"] == "done", done.get("error")
     assert done["holdout_rows"] == 30 and done["rows"] == 120 and done["labelled_rows"] == 150
     metrics = done["metrics"]
-    assert metrics["challenger"]["accuracy"] > 0.85 and metrics["champion"]["accuracy"] == 0.0
+    # the holdout draws its 30 rows at random: the one row the champion gets right may be
+    # among them
+    assert metrics["challenger"]["accuracy"] > 0.85
+    assert metrics["champion"]["accuracy"] in (0.0, 1 / 30)
     assert metrics["challenger"]["labelled"] == metrics["champion"]["labelled"] == 30
     new = db.models.find_one({"name": "perm-iris", "version": done["version"]})
     assert done["version"] == 2 and new["aliases"] == []
