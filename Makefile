@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 FERRETDB := .tools/bin/ferretdb
 UI_CHARTS := service/ui/static/vendor/chart.umd.min.js
 
-.PHONY: run worker test lint soak bench bench-store bench-batches deps venv ui-assets redis-server docker-compose chromium ferretdb mongo-server train clean
+.PHONY: run worker test lint soak bench bench-store bench-batches bench-loop bench-retention deps venv ui-assets redis-server docker-compose chromium ferretdb mongo-server train clean
 
 run: deps
 	$(PY) -m devstack run
@@ -78,15 +78,27 @@ soak: deps
 	$(PY) -m bench.soak --seconds $(or $(SOAK_SECONDS),300)
 
 # the service against its baselines (bench/__main__.py); BENCH_ARGS="--rows 2000" for a
-# quick run, "--profile" to py-spy the API and workers during the largest bulk run
+# quick run, "--profile" to py-spy the API and workers during the largest bulk run;
+# then one request per row, the result cache and the shadow, each beside what it is held
+# against, in turns (bench/answers.py; BENCH_ANSWERS_ARGS="--rounds 1" for less);
 # then bulk rows/s with the workers on a second host (two network namespaces; root)
 bench: deps
 	$(PY) -m bench $(BENCH_ARGS)
+	$(PY) -m bench.answers $(BENCH_ANSWERS_ARGS)
 	$(PY) -m bench.scaleout $(BENCH_SCALEOUT_ARGS)
 
 # one client's reads as the store fills (bench/store.py); BENCH_STORE_ARGS="--levels 0,10000"
 bench-store: deps
 	$(PY) -m bench.store $(BENCH_STORE_ARGS)
+
+# retraining on 10,000 labelled rows beside single rows (bench/loop.py)
+bench-loop: deps
+	$(PY) -m bench.loop $(BENCH_LOOP_ARGS)
+
+# RETENTION_DAYS: 1,000,000 expired rows deleted while single rows arrive
+# (bench/retention.py); BENCH_RETENTION_ARGS="--backlog 200000" for less
+bench-retention: deps
+	$(PY) -m bench.retention $(BENCH_RETENTION_ARGS)
 
 # files of rows: the CLI's 100k-row round trip, a 1M-row file refused (bench/batches.py)
 bench-batches: deps

@@ -97,7 +97,7 @@ RETENTION_PASS_SECONDS = float(os.environ.get("RETENTION_PASS_SECONDS", "20"))
 # the predictions do): a day of each for the dashboard.
 JOB_RESULT_TTL = int(os.environ.get("JOB_RESULT_TTL", "86400"))
 JOB_FAILURE_TTL = int(os.environ.get("JOB_FAILURE_TTL", "86400"))
-WORKER_ALIVE_SECONDS = 10
+WORKER_ALIVE_SECONDS = int(os.environ.get("WORKER_ALIVE_SECONDS", "10"))
 RECONCILE_STALE_SECONDS = int(os.environ.get("RECONCILE_STALE_SECONDS", "60"))
 
 # The /ui/ pages (service/ui/): a signed session cookie, only on /ui/, sent only to

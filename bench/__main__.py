@@ -60,6 +60,8 @@ def parse_args():
     parser.add_argument("--concurrent-rows", type=int, default=1000,
                         help="rows per model in the concurrent-clients run")
     parser.add_argument("--models", default="", help="comma-separated (default: all shipped)")
+    parser.add_argument("--noop-jobs", type=int, default=2000,
+                        help="no-op jobs of the RQ baseline (default 2000)")
     parser.add_argument("--profile", action="store_true",
                         help="py-spy the API and workers during one extra bulk run")
     parser.add_argument("--output", type=Path, default=RESULTS)
@@ -128,7 +130,7 @@ def service_measurements(stack, args, models, rows_by_model, profile_dir):
             print(report.concurrent_line(concurrent[-1]), flush=True)
     pipeline.clear(db)
     return {"bulk": bulk, "latency": latency, "concurrent": concurrent,
-            "rq_noop": baselines.rq_overhead(redis_connection)}
+            "rq_noop": baselines.rq_overhead(redis_connection, args.noop_jobs)}
 
 
 def main():

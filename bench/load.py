@@ -43,3 +43,27 @@ def latency_summary(seconds):
     ms = [s * 1000 for s in seconds]
     return {"p50_ms": round(statistics.median(ms), 2), "p95_ms": round(percentile(ms, 95), 2),
             "p99_ms": round(percentile(ms, 99), 2), "max_ms": round(max(ms), 2)}
+
+
+def run_for(seconds, clients, call, items):
+    """`clients` threads, each calling call(session, item) back to back, over `items` in
+    turn (client i takes items i, i + clients, ...), until `seconds` have passed; each
+    thread has its own keep-alive requests.Session. Returns (per-call latencies in
+    seconds, wall seconds from the first call to the last answer)."""
+    latencies, deadline = [], time.monotonic() + seconds
+
+    def client(index):
+        with requests.Session() as own:
+            position = index
+            while time.monotonic() < deadline:
+                started = time.perf_counter()
+                call(own, items[position % len(items)])
+                latencies.append(time.perf_counter() - started)
+                position += clients
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return latencies, time.perf_counter() - started

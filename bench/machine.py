@@ -20,6 +20,8 @@ def describe(stack):
     database = stack.database.argv[0] if stack.database else "external (MONGO_URI)"
     return {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        # the machine is shared: what else ran, as the run began
+        "load_average": [round(load, 2) for load in os.getloadavg()],
         "cpu": platform.processor() or platform.machine(),
         "cores": os.cpu_count(),
         "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
@@ -85,3 +87,29 @@ def by_part(used):
     """stack_meter's seconds by part of the stack, the workers summed."""
     return {"api": used["api"], "database": used["database"], "redis": used["redis"],
             "workers": sum(seconds for name, seconds in used.items() if "worker" in name)}
+
+
+def stack_processes(stack):
+    """Every process of the stack by name: the API (its gunicorn workers counted with
+    it), the database, Redis, the result cache's Redis, each worker and the callback
+    worker; those it started and that run now."""
+    processes = {"api": stack.api.process.pid}
+    for name in ("database", "redis", "cache"):
+        service = getattr(stack, name, None)
+        if service is not None and service.alive():
+            processes[name] = service.process.pid
+    for worker in [*stack.workers, stack.callback_worker]:
+        if worker.alive():
+            processes[worker.name] = worker.process.pid
+    return processes
+
+
+def ms_per_row(used, rows):
+    """CpuMeter's seconds as ms per row, each worker's summed under `workers`; other
+    names (the database, the naive endpoint, the bench client) as they are."""
+    parts = {}
+    for name, seconds in used.items():
+        part = "workers" if "worker" in name else name
+        parts[part] = parts.get(part, 0.0) + seconds
+    return {part: round(seconds / rows * 1000, 3) for part, seconds in parts.items()} \
+        if rows else {}

@@ -1,7 +1,9 @@
-"""One row per request: `python -m bench.one_row [--seconds 20] [--clients 16]`.
+"""One row per request: `python -m bench.one_row [--seconds 20] [--clients 16]
+[--submissions 200] [--warm-seconds 3]`.
 
-Starts its own stack (2 workers) in a temporary directory, then:
-1. sequential: 200 one-row submissions, each POSTed and long-polled (`Prefer: wait=10`)
+Starts its own stack (2 workers) in a temporary directory, submits rows for
+`--warm-seconds`, then:
+1. sequential: `--submissions` (200) one-row submissions, each POSTed and long-polled (`Prefer: wait=10`)
    to `done`, one at a time: milliseconds per submission, Redis commands per submission
    (the server's `INFO commandstats` before and after) and CPU per submission of each
    process (API, workers, database, Redis; from /proc);
@@ -93,6 +95,10 @@ def main():
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--model", default="iris")
+    parser.add_argument("--submissions", type=int, default=200,
+                        help="one-row submissions of the sequential run (default 200)")
+    parser.add_argument("--warm-seconds", type=float, default=3,
+                        help="seconds of submissions before measuring (default 3)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-one-row-") as data_dir:
         stack = Stack(data_dir, port=services.free_port(), workers=2,
@@ -101,10 +107,11 @@ def main():
         try:
             token = stack.create_token("client", "one-row")
             api_url = f"{stack.url}/api/v1"
-            session, warm_until = client_session(token), time.monotonic() + 3
+            session, warm_until = client_session(token), time.monotonic() + args.warm_seconds
             while time.monotonic() < warm_until:
                 submit_one(session, api_url, args.model)
-            print(json.dumps(sequential(stack, api_url, token, args.model)), flush=True)
+            print(json.dumps(sequential(stack, api_url, token, args.model, args.submissions)),
+                  flush=True)
             print(json.dumps(concurrent(stack, api_url, token, args.model, args.clients,
                                         args.seconds)), flush=True)
         finally:

@@ -44,13 +44,14 @@ def finish_times(db):
 
 
 def bulk_throughput(api_url, token, db, redis_connection, model, rows, rows_per_request,
-                    clients=4, settled=None):
+                    clients=4, settled=None, fields=None):
     """POST all rows in requests of rows_per_request from `clients` threads; the time
     runs from the first POST to the moment the last prediction was written. `settled`
-    is called then, before the predictions are read back."""
+    is called then, before the predictions are read back. `fields`: more fields of each
+    input (e.g. its `version`)."""
     clear(db)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    bodies = [json.dumps([{"model": model, "features": row}
+    bodies = [json.dumps([{"model": model, **(fields or {}), "features": row}
                           for row in rows[i:i + rows_per_request]])
               for i in range(0, len(rows), rows_per_request)]
 

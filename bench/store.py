@@ -10,7 +10,11 @@ at each level (default 0, 10,000 and 100,000 others' predictions):
 - `where` on `status`, `model`, a `_created` range, one page each (p50), and on
   `ref` of `/inputs`;
 - as an admin, the iris version's live quality and drift over 24 h (p50): every row
-  stored is one of its predictions;
+  stored is one of its predictions; and its comparison with iris v2 (a forest of another
+  seed, registered over the API) over 24 h: v2 is v1's shadow while the store fills
+  (`shadow` set, then taken off before each level is measured, so that the single rows'
+  figures stay those of one model), and the client's own rows and one in ten of the
+  others' are labelled with their true class (POST /feedback);
 - as an admin logged in to the pages, `/ui/models`, `/ui/models/iris/1` and
   `/ui/review` (p50, HTML with its chart data); iris answers less sure than 0.9 wait for
   review, so the queue fills with the store;
@@ -19,7 +23,8 @@ at each level (default 0, 10,000 and 100,000 others' predictions):
 - at the last level, the CLI's path (service.client: `submit` in 1,000-row POSTs, then
   `wait`) for 20,000 rows (`--cli-rows`): rows/s, and the requests of each wait round.
 
-Prints a table and writes bench/results/store.{json,md} and docs/bench-store.png."""
+Prints a table and writes bench/results/store.{json,md} and docs/bench-store.png
+(`--output DIR`: DIR/store.{json,md,png})."""
 import argparse
 import json
 import random
@@ -32,16 +37,20 @@ from pathlib import Path
 
 import requests
 from sklearn.datasets import load_iris
+from sklearn.ensemble import RandomForestClassifier
 
 from devstack import services
 from devstack.stack import Stack
 from service.models.catalog import load_model
 
+from .admin import IRIS_FEATURES, Api
 from .load import percentile
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CHART = Path(__file__).resolve().parent.parent / "docs" / "bench-store.png"
-ROWS = load_iris().data.tolist()
+IRIS = load_iris()
+ROWS = IRIS.data.tolist()
+NAMES = IRIS.target_names[IRIS.target].tolist()
 
 
 class Client:
@@ -105,7 +114,7 @@ def single_row_ms(client, rounds, wait=None):
     return timings
 
 
-def measure(client, admin, pages, model_id, own, own_total, rounds):
+def measure(client, admin, pages, model_id, own, own_total, rounds, other_id):
     since = (datetime.now(timezone.utc) - timedelta(hours=1)).strftime(
         "%a, %d %b %Y %H:%M:%S GMT")
     page = client.get("/predictions", sort="-_created", max_results=25)
@@ -125,6 +134,11 @@ def measure(client, admin, pages, model_id, own, own_total, rounds):
     monitoring = {f"{what} p50 (admin)": statistics.median(timed_ms(
         lambda w=what: admin.get(f"/models/{model_id}/{w}", window="24h"), rounds // 4))
         for what in ("quality", "drift")}
+    compared = admin.get(f"/models/{model_id}/compare", window="24h", **{"with": other_id})
+    assert compared["rows"] >= len(own), compared  # the client's own rows, at least
+    monitoring["compare p50 (admin)"] = statistics.median(timed_ms(
+        lambda: admin.get(f"/models/{model_id}/compare", window="24h", **{"with": other_id}),
+        rounds // 4))
     shown = pages_ms(*pages, rounds // 4)
     single = single_row_ms(client, 40)
     long_polled = single_row_ms(client, 40, wait=10)
@@ -162,16 +176,35 @@ def raw_predict_ms():
     return statistics.median(timed_ms(lambda: estimator.predict_proba(row), 200))
 
 
-def fill(admin, target, tokens):
-    """Others' predictions up to `target`, 1,000 rows per POST, round robin over tokens."""
+def fill(admin, target, tokens, labeller):
+    """Others' predictions up to `target`, 1,000 rows per POST, round robin over tokens;
+    then one in ten of them labelled with its true class."""
     stored = admin.get("/predictions", max_results=1)["_meta"]["total"]
-    index = 0
+    index, labels = 0, []
     while stored < target:
         count = min(1000, target - stored)
-        tokens[index % len(tokens)].post_rows(count, start=index)
+        ids = tokens[index % len(tokens)].post_rows(count, start=index)
+        labels += [(pid, NAMES[(index + i) % len(NAMES)]) for i, pid in enumerate(ids)][::10]
         stored += count
         index += 1
     wait_until_done(admin)
+    labeller.label([pid for pid, _ in labels], [actual for _, actual in labels])
+
+
+def add_shadow(admin, model_id):
+    """iris v2 (a forest of another seed) as v1's shadow, v1 kept as what `iris` names
+    (alias `production`); v2's id."""
+    challenger = RandomForestClassifier(random_state=1).fit(IRIS.data, NAMES)
+    other = admin.upload("iris", challenger, IRIS_FEATURES, reference_rows=ROWS)
+    admin.patch_model(model_id, aliases=["production"])
+    shadow(admin, model_id, other["version"])
+    return other["_id"]
+
+
+def shadow(admin, model_id, version):
+    """Set (or, with None, take off) v1's shadow, and wait until the workers see it."""
+    admin.patch_model(model_id, shadow=version)
+    time.sleep(6)  # the workers read a version's settings again within 5 s
 
 
 def cli_round_trip(url, token, rows):
@@ -223,6 +256,9 @@ def main():
     parser.add_argument("--levels", default="0,10000,100000")
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--cli-rows", type=int, default=20_000)
+    parser.add_argument("--others", type=int, default=100, help="other client tokens")
+    parser.add_argument("--output", type=Path, default=RESULTS,
+                        help="where store.json and store.md go (the chart: docs/ unless given)")
     args = parser.parse_args()
     levels = [int(level) for level in args.levels.split(",")]
     with tempfile.TemporaryDirectory() as data_dir:
@@ -231,21 +267,27 @@ def main():
             admin = Client(stack.url, stack.create_token("admin", "bench-admin"))
             client = Client(stack.url, stack.create_token("client", "measured"))
             others = [Client(stack.url, stack.create_token("client", f"other-{n}"))
-                      for n in range(100)]
+                      for n in range(args.others)]
             model_id = admin.get("/models", where=json.dumps({"name": "iris", "version": 1}))[
                 "_items"][0]["_id"]
             iris = admin.get(f"/models/{model_id}")
             admin.session.patch(f"{admin.base}/models/{model_id}", json={"review_threshold": 0.9},
                                 headers={"If-Match": iris["_etag"]}).raise_for_status()
+            labeller = Api(stack.url, stack.create_token("admin", "bench-labels"))
+            other_id = add_shadow(labeller, model_id)
             admin_token = stack.create_token("admin", "bench-pages")
             pages = (ui_session(stack.url, admin_token), stack.url)
             own = client.post_rows(1000)
             wait_until_done(admin)
+            labeller.label(own, [NAMES[i % len(NAMES)] for i in range(len(own))])
             results = []
             own_total = 1000
             for level in levels:
-                fill(admin, level + own_total, others)
-                figures = measure(client, admin, pages, model_id, own, own_total, args.rounds)
+                fill(admin, level + own_total, others, labeller)
+                shadow(labeller, model_id, None)
+                figures = measure(client, admin, pages, model_id, own, own_total, args.rounds,
+                                  other_id)
+                shadow(labeller, model_id, 2)
                 own_total += 80  # measure()'s single rows (polled, long-polled) are the client's
                 results.append((level, figures))
                 print(level, {k: round(v, 1) for k, v in figures.items()}, flush=True)
@@ -260,11 +302,11 @@ def main():
         f"rows/s; {cli['wait_rounds']} wait rounds, at most {cli['requests_per_round']} "
         "request(s) each.")
     print(table)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "store.json").write_text(json.dumps(
+    args.output.mkdir(exist_ok=True)
+    (args.output / "store.json").write_text(json.dumps(
         {"levels": results, "raw_predict_ms": raw_ms, "cli": cli}, indent=2))
-    (RESULTS / "store.md").write_text(table + "\n")
-    chart(results, CHART)
+    (args.output / "store.md").write_text(table + "\n")
+    chart(results, CHART if args.output == RESULTS else args.output / "store.png")
 
 
 if __name__ == "__main__":

@@ -5,19 +5,35 @@ import itertools
 import time
 from contextlib import contextmanager
 
+import pymongo
 import pytest
 import requests
 
 from devstack import services
 from devstack.stack import Stack
+from service.tokens import create_token
 
 _names = itertools.count()
 
 
+class E2eStack(Stack):
+    """The stack as `make run` starts it; its tokens are made in this process, by what
+    `python -m service create-token` runs (service.tokens.create_token, against the
+    stack's database), without a second or more of that command's own start each time.
+    The command itself is tested in test_cli.py, test_make_run.py and test_scale_out.py."""
+
+    def create_token(self, role, name):
+        client = pymongo.MongoClient(self.mongo_uri, serverSelectionTimeoutMS=10000)
+        try:
+            return create_token(client.get_default_database(), role, name)
+        finally:
+            client.close()
+
+
 @contextmanager
 def running_stack(tmp_path_factory, workers, extra_env=None):
-    stack = Stack(tmp_path_factory.mktemp("stack"), port=services.free_port(), workers=workers,
-                  extra_env=extra_env)
+    stack = E2eStack(tmp_path_factory.mktemp("stack"), port=services.free_port(),
+                     workers=workers, extra_env=extra_env)
     stack.start()
     try:
         yield stack

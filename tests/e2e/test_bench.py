@@ -11,7 +11,8 @@ def test_bench_runs_every_measurement_and_writes_its_results(tmp_path):
     out = subprocess.run(
         [sys.executable, "-m", "bench", "--rows", "300", "--sizes", "100", "--workers", "1",
          "--latency-requests", "5", "--naive-requests", "20", "--models", "iris",
-         "--concurrent-clients", "4", "--concurrent-rows", "12", "--output", str(tmp_path)],
+         "--concurrent-clients", "4", "--concurrent-rows", "12", "--noop-jobs", "100",
+         "--output", str(tmp_path)],
         cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     result = json.loads((tmp_path / "latest.json").read_text())
@@ -25,7 +26,7 @@ def test_bench_runs_every_measurement_and_writes_its_results(tmp_path):
     assert all(run["cpu_seconds"]["api"] > 0 for run in result["concurrent"])
     assert {(r["workers"], r["rows_per_request"]) for r in result["naive"]} == {(1, 1), (1, 100)}
     assert set(result["floors"]["iris"]) == {"compute", "write"}
-    assert result["rq_noop"]["jobs"] == 2000
+    assert result["rq_noop"]["jobs"] == 100
     table = (tmp_path / "latest.md").read_text()
     assert "| iris | 100 | 1 |" in table and table in out.stdout
     assert "**Targets**" in table  # but not the bulk ones: breast_cancer, 1,000 rows/request
@@ -75,7 +76,7 @@ def test_mixed_bench_measures_single_rows_beside_a_file_and_a_flood():
 
 def test_turns_bench_times_two_files_each_way():
     out = subprocess.run(
-        [sys.executable, "-m", "bench.turns", "--file-rows", "2000"], cwd=ROOT,
+        [sys.executable, "-m", "bench.turns", "--file-rows", "500"], cwd=ROOT,
         capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     results = [json.loads(line) for line in out.stdout.strip().splitlines()]
@@ -86,11 +87,12 @@ def test_turns_bench_times_two_files_each_way():
 
 def test_one_row_bench_counts_redis_commands_and_cpu_per_submission():
     out = subprocess.run(
-        [sys.executable, "-m", "bench.one_row", "--seconds", "2", "--clients", "2"],
+        [sys.executable, "-m", "bench.one_row", "--seconds", "2", "--clients", "2",
+         "--submissions", "20", "--warm-seconds", "0.5"],
         cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     sequential, concurrent = [json.loads(line) for line in out.stdout.strip().splitlines()]
-    assert sequential["submissions"] == 200 and sequential["redis_commands_per_submission"] > 20
+    assert sequential["submissions"] == 20 and sequential["redis_commands_per_submission"] > 20
     assert set(sequential["cpu_ms_per_submission"]) == {"api", "workers", "database", "redis"}
     assert all(ms > 0 for ms in sequential["cpu_ms_per_submission"].values())
     assert concurrent["clients"] == 2 and concurrent["rows"] > 0 and concurrent["p99_ms"] > 0
@@ -135,3 +137,70 @@ def test_mixed_bench_times_a_file_alone():
     assert out.returncode == 0, out.stderr[-2000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["alone"] is True and result["file_rows_per_s"] > 0 and "singles" not in result
+
+
+def run_bench(module, *args, timeout=300):
+    out = subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True,
+                         text=True, timeout=timeout)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out
+
+
+def test_answers_bench_measures_each_kind_in_turns(tmp_path):
+    """`python -m bench.answers`, one round: one row at a time, concurrent clients and bulk,
+    each kind with its CPU by process, and the targets' table."""
+    run_bench("bench.answers", "--rounds", "1", "--seconds", "1", "--clients", "2",
+              "--sequential", "3", "--bulk-rows", "600", "--bulk-size", "300",
+              "--warm-rows", "200", "--output", str(tmp_path))
+    result = json.loads((tmp_path / "answers.json").read_text())["results"]
+    assert [r["kind"] for r in result["sequential"]] == [
+        "model alone", "naive", "create and wait", "POST + GET long-polled", "cache hit"]
+    assert all(r["rows"] == 3 and 0 < r["p50_ms"] <= r["max_ms"] for r in result["sequential"])
+    concurrent = {r["kind"]: r for r in result["concurrent"]}
+    assert set(concurrent) == {"naive", "create and wait", "POST + GET long-polled",
+                               "cache hit"}
+    assert all(r["rows"] > 0 and r["rows_per_s"] > 0 and r["p99_ms"] >= r["p50_ms"] > 0
+               for r in concurrent.values())
+    assert concurrent["cache hit"]["cached_share"] == 1.0
+    assert concurrent["naive"]["cpu_ms_per_row"]["naive"] > 0
+    for kind in ("create and wait", "POST + GET long-polled"):
+        ms = concurrent[kind]["cpu_ms_per_row"]
+        assert all(ms[part] > 0 for part in ("api", "workers", "redis", "database")), ms
+    bulk = {r["kind"]: r for r in result["bulk"]}
+    assert [bulk[k]["version"] for k in ("cache off, no shadow", "cache on, every row a miss",
+                                         "shadow")] == [1, 3, 4]
+    assert all(r["rows"] == 600 and r["rows_per_s"] > 0 for r in bulk.values())
+    table = (tmp_path / "answers.md").read_text()
+    for what in ("create and wait / naive rows/s", "cache hits / naive rows/s",
+                 "create and wait p50 - model alone p50", "bulk, cache on (all misses) / cache off",
+                 "bulk, shadow / no shadow"):
+        assert what in table
+
+
+def test_loop_bench_times_a_training_beside_single_rows(tmp_path):
+    """`python -m bench.loop`, a small forest on 200 labelled rows, one round."""
+    run_bench("bench.loop", "--labelled", "200", "--rounds", "1", "--idle-seconds", "1",
+              "--trees", "5", "--output", str(tmp_path))
+    result = json.loads((tmp_path / "loop.json").read_text())
+    [run] = result["rounds"]
+    assert run["rows"] + run["holdout_rows"] == 200 and run["holdout_rows"] == 40
+    assert 0 < run["training_seconds"] < 60 and run["version"] == 2
+    assert run["idle"]["rows"] > 0 and run["during"]["rows"] > 0
+    assert run["p50_ratio"] == round(run["during"]["p50_ms"] / run["idle"]["p50_ms"], 2)
+    assert run["cpu_ms_per_training_second"]["workers"] > 0
+    assert "training done within 30 s" in (tmp_path / "loop.md").read_text()
+
+
+def test_retention_bench_deletes_a_backlog_while_rows_arrive(tmp_path):
+    """`python -m bench.retention` with a backlog of 5,000 expired rows."""
+    run_bench("bench.retention", "--backlog", "5000", "--seconds", "1", "--output",
+              str(tmp_path))
+    result = json.loads((tmp_path / "retention.json").read_text())
+    assert [p["phase"] for p in result["phases"]] == ["without, before", "deletion",
+                                                      "without, after"]
+    deletion = result["phases"][1]
+    assert deletion["backlog"] == 5000 and deletion["seconds_to_window"] > 0
+    assert deletion["rows_deleted_per_s"] > 0 and deletion["single_rows"] > 0
+    assert deletion["cores_busy"]["database"] > 0 and result["passes"]
+    assert result["rows_sent"] > 0 and result["stored_rows_per_s"] > 0
+    assert all(p["p50_ms"] > 0 for p in result["phases"])

@@ -18,7 +18,10 @@ from service.models.catalog import ARTIFACTS_DIR, load_model
 from .conftest import Api, running_stack
 from .poison import RaisesOnNegative, Slow
 
-FAST = {"MAINTENANCE_SECONDS": "2", "RECONCILE_STALE_SECONDS": "3", "JOB_TIMEOUT_SECONDS": "20"}
+# A worker killed is known dead once its liveness key has expired (WORKER_ALIVE_SECONDS,
+# 10 by default), and its jobs are queued again by the next maintenance after that.
+FAST = {"MAINTENANCE_SECONDS": "2", "RECONCILE_STALE_SECONDS": "3", "JOB_TIMEOUT_SECONDS": "20",
+        "WORKER_ALIVE_SECONDS": "4"}
 ROWS = load_iris().data.tolist()
 
 
@@ -169,10 +172,11 @@ def test_database_down_for_10_s_api_answers_503_and_all_completes_after(stack, a
 
 
 def test_api_restarted_during_a_run_no_accepted_input_is_without_prediction(stack, api, db):
-    accepted, stop = [], threading.Event()
+    accepted, sent_at, stop = [], [], threading.Event()
 
     def client():
         while not stop.is_set():
+            sent = time.monotonic()
             try:
                 response = api.post("/inputs", json=[{"model": "iris", "features": r}
                                                      for r in ROWS[:20]], timeout=10)
@@ -181,16 +185,19 @@ def test_api_restarted_during_a_run_no_accepted_input_is_without_prediction(stac
                 continue
             if response.status_code == 201:
                 accepted.extend(item["prediction"] for item in response.json()["_items"])
+                sent_at.append(sent)
 
     thread = threading.Thread(target=client)
     thread.start()
     try:
-        time.sleep(2)
+        wait_for(lambda: len(sent_at) >= 5, timeout=60)  # a run under way
         before = len(accepted)
         stack.api.signal(signal.SIGKILL)
         stack.api.process.wait()
         stack.api.start()
-        time.sleep(2)
+        restarted = time.monotonic()
+        # accepted again: a request sent after the restart, answered by the new API
+        wait_for(lambda: max(sent_at) > restarted, timeout=60)
     finally:
         stop.set()
         thread.join()

@@ -73,7 +73,7 @@ def admin_token(output: list[str]) -> str:
     return output[-3].strip()
 
 
-def start_a_file(port: int, token: str, rows: int = 40000) -> str:
+def start_a_file(port: int, token: str, rows: int = 20000) -> str:
     """A CSV file of iris rows, posted as a batch; returns once its first rows are done
     (the workers are then under way through the rest)."""
     base = f"http://127.0.0.1:{port}/api/v1"
