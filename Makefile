@@ -18,8 +18,18 @@ run: deps
 worker: venv
 	$(PY) -m devstack worker
 
+# the tests marked `alone` (they time what the stack does or count what it sends) one
+# after the other, then the rest on two pytest-xdist workers, each module whole on one;
+# both parts run, and either failing fails the target. PYTEST_ARGS="tests/unit -x": those
+# tests only, in this process
 test: lint venv ui-assets redis-server mongo-server docker-compose chromium
+ifdef PYTEST_ARGS
 	$(PY) -m pytest $(PYTEST_ARGS)
+else
+	$(PY) -m pytest -m alone; alone=$$?; \
+	$(PY) -m pytest -m "not alone" -n 2 --dist loadfile; rest=$$?; \
+	test $$alone -eq 0 && test $$rest -eq 0
+endif
 
 # service/ and jobs/ meet only in core/ (the contracts in pyproject.toml); ruff's checks;
 # mypy's over service/ jobs/ core/ cli/ ([tool.mypy] in pyproject.toml)

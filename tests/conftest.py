@@ -111,6 +111,20 @@ def as_user(client, tokens):
     return lambda name: Session(tokens[name])
 
 
+def pytest_sessionfinish(session):
+    """On a pytest-xdist worker: its fuzz counts, for the summary the controller prints."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        from .fuzzing import REQUESTS
+        workeroutput["fuzzing"] = dict(REQUESTS)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    from .fuzzing import REQUESTS
+    REQUESTS.update(getattr(node, "workeroutput", {}).get("fuzzing", {}))
+
+
 def pytest_terminal_summary(terminalreporter):
     from .fuzzing import REQUESTS
     if REQUESTS:

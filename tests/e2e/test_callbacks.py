@@ -11,6 +11,8 @@ from ..callback_receiver import Receiver
 from .conftest import Api, running_stack
 from .test_faults import wait_for
 
+pytestmark = pytest.mark.alone  # 50 rows called back within 2.5 s
+
 SECRET = "e2e-secret"
 IRIS_ROW = [5.1, 3.5, 1.4, 0.2]
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import requests
 from sklearn.datasets import load_iris
 
@@ -14,6 +15,8 @@ from cli import endpoints
 from devstack import services
 from devstack.services import ROOT
 from service.models.catalog import load_model
+
+pytestmark = pytest.mark.alone  # a failure said within 5 s
 
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 

@@ -722,7 +722,9 @@ TRICKY = [{"owner": "a", "status": "done"}, {"owner": "b", "status": "queued"},
           {"owner": "é", "status": "running"}, {"owner": 5}, {"status": "done"},
           {"owner": None}, {"owner": {"a": 1}}, {"owner": "a", "status": ["done", "x"]},
           {"owner": "A"}, {"owner": "a b", "model": "iris"}, {"owner": "", "status": "done"}]
-REF = ObjectId()
+# ObjectIDs of fixed values where they name tests: each of pytest-xdist's workers must
+# collect the same tests
+REF = ObjectId("6b16258e5eed000000000001")
 FILTERS = [
     {"owner": "a"}, {"owner": "b"}, {"owner": "z"}, {"owner": "<a&b>"}, {"owner": 'q"uote\\'},
     {"owner": "é"}, {"owner": ""}, {"owner": "a b"}, {"owner": {"$eq": "a"}},
@@ -796,7 +798,7 @@ def test_patch_0005_a_lookup_by_id_is_served_by_the_id_index(tricky):
 # "arrays" adds arrays in the sorted and the filtered fields: there nothing is sorted
 # or counted in SQL, and the answers are those of the handler.
 START = datetime(2026, 1, 1)
-IDS = sorted(ObjectId() for _ in range(300))
+IDS = [ObjectId(f"6b16258e5eed{n:012x}") for n in range(100, 400)]  # in order
 ALL_TIME = {"_created": {"$gte": datetime(2001, 9, 9, 2), "$lt": datetime(2286, 1, 1)}}
 DATED = [{"_id": IDS[n], "n": n, "owner": "abc"[n % 3], "status": ("done", "queued")[n % 2],
           "_created": START + timedelta(seconds=(n * 7919) % 1000)} for n in range(300)]
@@ -807,7 +809,7 @@ LOOKALIKES = [
     {"n": 306, "owner": "a", "_created": datetime(1990, 1, 1)},
     {"n": 307, "owner": re.compile("a"), "_created": START},
     {"n": 308, "owner": "b", "_created": START, "status": re.compile("done")},
-    {"n": 309, "owner": ObjectId(), "_created": START}]
+    {"n": 309, "owner": ObjectId("6b16258e5eed000000000002"), "_created": START}]
 ARRAYS = [{"n": 310, "owner": "a", "_created": [START, START + timedelta(days=1)]},
           {"n": 311, "owner": ["a"], "_created": START}]
 SORTED = [  # (filter, sort field, direction)

@@ -9,6 +9,8 @@ import requests
 from .conftest import Api
 from .test_faults import post, stack_with_poison
 
+pytestmark = pytest.mark.alone  # the API answers others within a second while 100 requests wait
+
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):

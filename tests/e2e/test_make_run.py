@@ -124,7 +124,7 @@ def test_make_run_serves_supervises_and_stops_cleanly(make_run):
     # the scheduler of the killed worker, which does not watch its parent, went with it
     gone, alive = psutil.wait_procs([scheduler], timeout=10)
     assert alive == []
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90  # it loads and calls each model first
     while requests.get(f"{base}/api/v1/health", timeout=10).json()["workers"] != 2:
         assert time.monotonic() < deadline, "the restarted worker did not register"
         time.sleep(0.3)

@@ -6,6 +6,8 @@ import requests
 
 from .conftest import Api, running_stack
 
+pytestmark = pytest.mark.alone  # a 503 within 6 s of a store going down
+
 
 @pytest.fixture(scope="module")
 def outage_stack(tmp_path_factory):

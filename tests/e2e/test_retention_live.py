@@ -12,6 +12,8 @@ from bson import ObjectId
 from .conftest import Api, running_stack
 from .test_faults import FAST
 
+pytestmark = pytest.mark.alone  # 100,000 rows deleted within a minute
+
 BACKLOG = 100_000
 RESULT = {"label": "setosa", "probabilities": {"setosa": 1.0, "versicolor": 0.0,
                                                "virginica": 0.0}}

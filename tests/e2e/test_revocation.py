@@ -3,9 +3,12 @@ up for up to a second, service/auth.py): refused by all of them within a second 
 DELETE's answer."""
 import time
 
+import pytest
 import requests
 
 from service.auth import PROCESS_ACCOUNT_SECONDS
+
+pytestmark = pytest.mark.alone  # a revoked token refused within a second
 
 
 def fresh_get(url, token):

@@ -23,6 +23,8 @@ from service.models import lookup
 from .conftest import running_stack
 from .test_store_queries import Recorder
 
+pytestmark = pytest.mark.alone  # counts the commands a submission sends
+
 IRIS = [5.1, 3.5, 1.4, 0.2]
 
 # Per one-row submission, today (docs/operations.md, "One row per request"). The database commands are

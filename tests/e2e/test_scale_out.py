@@ -29,7 +29,8 @@ from service.models.catalog import ARTIFACTS_DIR, load_model
 from .poison import Paced
 from .test_faults import add_model
 
-pytestmark = pytest.mark.e2e
+# alone: both of host B's workers are caught inside a model call of 1.5 s
+pytestmark = [pytest.mark.e2e, pytest.mark.alone]
 
 ROWS = 20_000
 IRIS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]

@@ -15,6 +15,8 @@ from pymongo import monitoring
 from jobs import reconcile, writeback
 from service.app import create_app
 
+pytestmark = pytest.mark.alone  # a client's GET against an admin's, in ms
+
 IRIS = [5.1, 3.5, 1.4, 0.2]
 
 
