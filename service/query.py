@@ -6,7 +6,8 @@ by construction.
 - `where`: a JSON object. Field names are plain (letters, digits, `_`, dotted paths);
   a value is a scalar, a list of scalars, or an object of comparison operators; `$and`,
   `$or` and `$nor` combine such objects. Nothing else: no server-side code, no regex.
-- `sort`: `field,-other` or Eve's `[("field", 1), ("other", -1)]`; empty means none.
+- `sort`: `field,-other` or Eve's `[("field", 1), ("other", -1)]`, at most MAX_SORT_KEYS
+  fields (MongoDB refuses more); empty means none.
 - `projection`: a JSON object of top-level field names, all to 1 or all to 0.
 - `max_results` 1..PAGINATION_LIMIT, `page` 1..MAX_PAGE; no parameter given twice;
   at most MAX_QUERY_BYTES in all (gunicorn's own line limit is off, so this is the 400
@@ -44,8 +45,10 @@ WHERE = {
 NAME = "[A-Za-z_][A-Za-z0-9_]*"
 PROJECTION = {"type": "object", "propertyNames": {"pattern": f"^{NAME}$"}, "anyOf": [
     {"additionalProperties": {"const": 1}}, {"additionalProperties": {"const": 0}}]}
-SORT_FIELDS = f"-?{FIELD}(?:,-?{FIELD})*"
-SORT_PAIRS = rf"\[ *(?:\( *(['\"]){FIELD}\1 *, *-?1 *\) *(?:, *(?=\()|(?=\])))*\]"
+MAX_SORT_KEYS = 32  # MongoDB's limit on a sort's fields
+SORT_FIELDS = f"-?{FIELD}(?:,-?{FIELD}){{0,{MAX_SORT_KEYS - 1}}}"
+SORT_PAIRS = (rf"\[ *(?:\( *(['\"]){FIELD}\1 *, *-?1 *\) *(?:, *(?=\()|(?=\]))){{0,{MAX_SORT_KEYS}}}"
+              r"\]")
 SORT = f"^(?:{SORT_FIELDS}|{SORT_PAIRS})?$"
 SORT_RE = re.compile(SORT)
 SORT_FIELDS_RE = re.compile(SORT_FIELDS)
@@ -114,7 +117,8 @@ def check_list_request(args: MultiDict[str, str], limit: int) -> None:
         if not PROJECTION_VALIDATOR.is_valid(projection):
             refuse("`projection` takes a JSON object of field names, all to 1 or all to 0")
     if "sort" in args and not SORT_RE.match(args["sort"]):
-        refuse('`sort` takes field,-other or [("field", 1), ("other", -1)]')
+        refuse('`sort` takes field,-other or [("field", 1), ("other", -1)], at most '
+               f"{MAX_SORT_KEYS} fields")
     if "max_results" in args:
         check_integer("max_results", args["max_results"], limit)
     if "page" in args:

@@ -9,14 +9,14 @@ import pymongo
 import pytest
 from bson import ObjectId
 
+from bench.retention import store_backlog
+
 from .conftest import Api, running_stack
 from .test_faults import FAST
 
 pytestmark = pytest.mark.alone  # 100,000 rows deleted within a minute
 
 BACKLOG = 100_000
-RESULT = {"label": "setosa", "probabilities": {"setosa": 1.0, "versicolor": 0.0,
-                                               "virginica": 0.0}}
 
 
 @pytest.fixture(scope="module")
@@ -24,26 +24,6 @@ def stack(tmp_path_factory):
     with running_stack(tmp_path_factory, workers=1,
                        extra_env={**FAST, "RETENTION_DAYS": "1"}) as stack:
         yield stack
-
-
-def store_backlog(db, rows, finished_at):
-    """Rows as the service stores them, finished `finished_at` (bulk inserts, as a file's)."""
-    for start in range(0, rows, 5000):
-        inputs, predictions = [], []
-        for _ in range(min(5000, rows - start)):
-            input_id, prediction_id = ObjectId(), ObjectId()
-            inputs.append({"_id": input_id, "prediction": prediction_id, "model": "iris",
-                           "version": 1, "features": [5.1, 3.5, 1.4, 0.2], "owner": "old",
-                           "status": "queued", "_created": finished_at,
-                           "_updated": finished_at, "_etag": "e"})
-            predictions.append({"_id": prediction_id, "input": input_id, "model": "iris",
-                                "version": 1, "status": "done", "owner": "old",
-                                "result": RESULT, "attempts": 1, "worker": "h:1",
-                                "queued_at": finished_at, "finished_at": finished_at,
-                                "_created": finished_at, "_updated": finished_at,
-                                "_etag": "e"})
-        db.inputs.insert_many(inputs, ordered=False)
-        db.predictions.insert_many(predictions, ordered=False)
 
 
 def test_a_backlog_of_100000_expired_rows_is_gone_within_a_minute_while_rows_arrive(stack):
@@ -74,7 +54,8 @@ def test_a_backlog_of_100000_expired_rows_is_gone_within_a_minute_while_rows_arr
         sender.join(15)
     print(f"backlog of {BACKLOG:,} expired rows deleted in {took:.1f} s; {len(sent)} rows sent")
     assert db.predictions.count_documents(expired) == 0, f"still there after {took:.0f} s"
-    assert db.inputs.count_documents({"owner": "old"}) == 0  # no input without its prediction
+    # no input without its prediction (store_backlog's rows are the owner `backlog`'s)
+    assert db.inputs.count_documents({"owner": "backlog"}) == 0
     kept = db.predictions.count_documents({"_id": {"$in": [ObjectId(p) for p in sent]},
                                            "status": "done"})
     assert sent and kept == len(sent)  # the rows inside the window are all there, done

@@ -1,5 +1,6 @@
 """The HTTP contract on Eve + mongomock with a real Redis; jobs run in-process."""
 import json
+import re
 import time
 
 import pytest
@@ -182,6 +183,23 @@ def test_list_parameters_the_document_allows_are_accepted(as_user, query):
 def test_list_parameters_the_document_forbids_are_400(as_user, query):
     response = as_user("alice").get(f"/api/v1/predictions?{query}")
     assert response.status_code == 400 and response.json["_status"] == "ERR"
+
+
+def test_a_sort_of_more_fields_than_mongodb_takes_is_400_as_the_document_says(as_user):
+    """MongoDB (and the development database) refuse a sort of more than 32 fields; the
+    document's pattern says so, and the API answers 400 before the database is asked."""
+    document = as_user("alice").get("/api/v1/openapi.json").json
+    [sort] = [p for p in document["paths"]["/feedback"]["get"]["parameters"]
+              if p["name"] == "sort"]
+    pattern = re.compile(sort["schema"]["pattern"])
+    fields = [f"f{n}" for n in range(33)]
+    for form in (",".join, lambda names: "[" + ", ".join(f'("{n}", -1)' for n in names) + "]"):
+        assert pattern.search(form(fields[:32])) and not pattern.search(form(fields))
+        assert as_user("alice").get("/api/v1/feedback", query_string={
+            "sort": form(fields[:32])}).status_code == 200
+        refused = as_user("alice").get("/api/v1/feedback", query_string={"sort": form(fields)})
+        assert refused.status_code == 400
+        assert "at most 32 fields" in refused.json["_error"]["message"]
 
 
 def test_405_names_the_allowed_methods(as_user):
