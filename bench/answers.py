@@ -51,6 +51,7 @@ from .baselines import NaiveEndpoint
 from .load import latency_summary, run_for
 from .machine import CpuMeter, describe, ms_per_row, stack_processes
 from .one_row import redis_commands
+from .report import write_results
 
 RESULTS = Path(__file__).resolve().parent / "results"
 IRIS = load_iris()
@@ -470,9 +471,7 @@ def main(argv=None):
     result = {"machine": machine, "rounds": args.rounds, "clients": args.clients,
               "seconds": args.seconds, "bulk_rows": args.bulk_rows, "results": results}
     table = markdown(result)
-    (args.output / "answers.json").write_text(json.dumps(result, indent=2) + "\n")
-    (args.output / "answers.md").write_text(table)
-    print(table)
+    write_results(args.output, "answers", result, table)
 
 
 if __name__ == "__main__":

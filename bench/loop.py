@@ -37,6 +37,7 @@ from devstack.stack import Stack
 from .admin import IRIS_FEATURES, Api
 from .load import latency_summary
 from .machine import CpuMeter, describe, ms_per_row, stack_processes
+from .report import write_results
 
 RESULTS = Path(__file__).resolve().parent / "results"
 NAME = "iris_pipeline"
@@ -188,9 +189,7 @@ def main(argv=None):
             stack.stop()
     result = {"machine": machine, "labelled": args.labelled, "setup": setup, "rounds": rounds}
     table = markdown(result)
-    (args.output / "loop.json").write_text(json.dumps(result, indent=2) + "\n")
-    (args.output / "loop.md").write_text(table)
-    print(table)
+    write_results(args.output, "loop", result, table)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,14 @@
-"""The benchmark's table (markdown, also printed) and chart (PNG)."""
-import matplotlib
+"""The benchmark's table (markdown, also printed) and chart (PNG); write_results for every
+benchmark that writes bench/results/NAME.{json,md}."""
+import json
+from pathlib import Path
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+
+def write_results(directory: Path, name: str, result: dict, table: str) -> None:
+    """NAME.json (the result) and NAME.md (its table) in `directory`; the table printed."""
+    (directory / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (directory / f"{name}.md").write_text(table)
+    print(table)
 
 
 def bulk_line(run):
@@ -189,6 +195,10 @@ def markdown(result):
 
 
 def chart(result, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     figure, (left, right) = plt.subplots(1, 2, figsize=(14, 5.5))
     for run in result["latency"]:
         ordered = sorted(run["samples_ms"])

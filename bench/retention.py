@@ -43,6 +43,7 @@ from devstack.stack import Stack
 
 from .load import latency_summary
 from .machine import CpuMeter, describe, stack_processes
+from .report import write_results
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ROWS = load_iris().data.tolist()
@@ -290,9 +291,7 @@ def main(argv=None):
               "pass_rates": pass_rates(logged),
               "rows_sent": len(sent)}
     table = markdown(result)
-    (args.output / "retention.json").write_text(json.dumps(result, indent=2) + "\n")
-    (args.output / "retention.md").write_text(table)
-    print(table)
+    write_results(args.output, "retention", result, table)
 
 
 if __name__ == "__main__":

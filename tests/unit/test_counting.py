@@ -84,21 +84,28 @@ def test_writes_left_uncounted_before_a_later_one_are_still_counted_once(db):
     assert rows_of(db) == 5
 
 
-def test_a_count_that_failed_is_listed_as_missed_by_the_next_and_its_rerun_counts_it(
-        db, monkeypatch):
-    """The next count reads the bucket again: the failed write (still among the worker's
-    rows) is listed as missed, and the rerun of its job counts it, once."""
+def second_count_raising(db, monkeypatch, update):
+    """A writer whose first count (n 1, at 0) went in and whose second (n 4, at 1) raised
+    ConnectionError from `update`, standing for the conditional update; the real one
+    back in place."""
     writer = counting.Writer()
     writer.count(db, "quality", BUCKET, WORKER, at(0), {"n": 1}, ON_INSERT, no_writes_between)
     original = counting.conditional_update
-
-    def down(*args, **kwargs):
-        raise ConnectionError("database down")
-    monkeypatch.setattr(counting, "conditional_update", down)
+    monkeypatch.setattr(counting, "conditional_update", update)
     with pytest.raises(ConnectionError):
         writer.count(db, "quality", BUCKET, WORKER, at(1), {"n": 4}, ON_INSERT,
                      no_writes_between)
     monkeypatch.setattr(counting, "conditional_update", original)
+    return writer
+
+
+def test_a_count_that_failed_is_listed_as_missed_by_the_next_and_its_rerun_counts_it(
+        db, monkeypatch):
+    """The next count reads the bucket again: the failed write (still among the worker's
+    rows) is listed as missed, and the rerun of its job counts it, once."""
+    def down(*args, **kwargs):
+        raise ConnectionError("database down")
+    writer = second_count_raising(db, monkeypatch, down)
     writer.count(db, "quality", BUCKET, WORKER, at(2), {"n": 6}, ON_INSERT, rows_say)
     assert rows_of(db) == 7
     assert counting.claim(db, "quality", BUCKET, WORKER, at(1), {"n": 4}, ON_INSERT,
@@ -111,18 +118,12 @@ def test_a_count_that_failed_is_listed_as_missed_by_the_next_and_its_rerun_count
 def test_a_count_that_landed_though_it_raised_is_not_listed_as_missed(db, monkeypatch):
     """An update the database applied but whose answer was lost: the next count finds
     hw past it, lists nothing, and a rerun of that job counts nothing."""
-    writer = counting.Writer()
-    writer.count(db, "quality", BUCKET, WORKER, at(0), {"n": 1}, ON_INSERT, no_writes_between)
     original = counting.conditional_update
 
     def lost_answer(*args, **kwargs):
         original(*args, **kwargs)
         raise ConnectionError("the answer was lost")
-    monkeypatch.setattr(counting, "conditional_update", lost_answer)
-    with pytest.raises(ConnectionError):
-        writer.count(db, "quality", BUCKET, WORKER, at(1), {"n": 4}, ON_INSERT,
-                     no_writes_between)
-    monkeypatch.setattr(counting, "conditional_update", original)
+    writer = second_count_raising(db, monkeypatch, lost_answer)
     writer.count(db, "quality", BUCKET, WORKER, at(2), {"n": 6}, ON_INSERT, rows_say)
     assert not counting.claim(db, "quality", BUCKET, WORKER, at(1), {"n": 4}, ON_INSERT,
                               no_writes_between)
