@@ -28,11 +28,11 @@ import settings
 from core import batches, finished
 from core.documents import QUEUED, RUNNING, UNFINISHED
 from core.job import PredictionJob
+from core.liveness import worker_is_alive
 from core.queue import worker_queues
 from core.types import InputItem
 
 from . import writeback
-from .liveness import worker_is_alive
 
 log = logging.getLogger(__name__)
 

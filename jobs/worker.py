@@ -33,11 +33,11 @@ import settings
 from core import logs, rq_seams
 from core.connections import mongo_db, redis_from_url
 from core.job import PredictionJob
+from core.liveness import keep_alive
 from core.queue import CALLBACK_QUEUE, PREDICT, TRAIN, callback_queue, worker_queues
 from core.types import ModelDocument
 
 from . import coalescing, models, retention
-from .liveness import keep_alive
 from .reconcile import reconcile, repair_batches
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ INTERACTIVE = "interactive"  # `python -m jobs.worker interactive`
 
 class PredictionWorker(rq_seams.RecordsFailure, SimpleWorker):
     """A SimpleWorker that coalesces prediction jobs (jobs/coalescing.py), reconciles, and
-    shows it is alive (jobs/liveness.py); its jobs are PredictionJobs (core/job.py)."""
+    shows it is alive (core/liveness.py); its jobs are PredictionJobs (core/job.py)."""
 
     job_class = PredictionJob
 

@@ -3,8 +3,8 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from flask import Blueprint, Response, jsonify
-from rq import Worker
 
+from core.liveness import live_workers
 from core.queue import Queues
 
 from . import context
@@ -23,8 +23,10 @@ def check(part: str, probe: Callable[[], T]) -> tuple[T | None, str | None]:
 
 
 def prediction_workers(service_queues: Queues) -> int:
-    """Workers of either prediction queue (those of small submissions only included)."""
-    return len(set().union(*(Worker.all_keys(queue=queue) for queue in service_queues.both())))
+    """Live workers of either prediction queue (those of small submissions only
+    included): RQ keeps a worker killed registered for minutes, its liveness key
+    (core/liveness.py) is gone within WORKER_ALIVE_SECONDS."""
+    return live_workers(service_queues.both())
 
 
 @blueprint.get("/health")

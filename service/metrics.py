@@ -23,10 +23,10 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 from pymongo.database import Database
-from rq import Worker
 
 from core import quality
 from core.documents import UNFINISHED, now
+from core.liveness import live_workers
 
 from . import context
 from .auth import refuse_unless_admin
@@ -58,7 +58,7 @@ class StoreCollector:
             workers = GaugeMetricFamily("rq_workers", "live RQ workers by queue",
                                         labels=["queue"])
             for queue in (service_queues.predictions(), service_queues.callbacks()):
-                workers.add_metric([queue.name], Worker.count(queue=queue))
+                workers.add_metric([queue.name], live_workers([queue]))
             by_status = GaugeMetricFamily("predictions", "predictions by model, version, status",
                                           labels=["model", "version", "status"])
             groups = context.db().predictions.aggregate([{"$group": {

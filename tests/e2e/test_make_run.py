@@ -1,6 +1,7 @@
 """`python -m devstack run`, what `make run` starts: it prints a working admin token,
 starts WORKERS workers and one of small submissions, restarts a worker that dies (and
 ends what that worker forked), and leaves no process behind on SIGTERM."""
+import json
 import os
 import signal
 import subprocess
@@ -10,7 +11,9 @@ import time
 import psutil
 import pytest
 import requests
+from redis import Redis
 
+from core.liveness import alive_key
 from devstack import services
 
 
@@ -45,6 +48,11 @@ def stack_processes(data_dir: str) -> list[psutil.Process]:
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             pass
     return found
+
+
+def live_worker_names(redis: Redis) -> set[str]:
+    prefix = alive_key("")
+    return {key.decode().removeprefix(prefix) for key in redis.scan_iter(alive_key("*"))}
 
 
 @pytest.fixture
@@ -119,13 +127,19 @@ def test_make_run_serves_supervises_and_stops_cleanly(make_run):
         assert time.monotonic() < deadline, "the worker started no scheduler"
         time.sleep(0.2)
     [scheduler] = worker.children()
+    with open(stack_file) as opened:
+        redis = Redis.from_url(json.load(opened)["redis_url"])
+    live_before = live_worker_names(redis)
     worker.kill()
     read_until(process, "worker-1 exited; restarted")
     # the scheduler of the killed worker, which does not watch its parent, went with it
     gone, alive = psutil.wait_procs([scheduler], timeout=10)
     assert alive == []
+    # the restarted worker (a new name) is live, and health counts the killed one out
+    # (RQ keeps it registered for minutes)
     deadline = time.monotonic() + 90  # it loads and calls each model first
-    while requests.get(f"{base}/api/v1/health", timeout=10).json()["workers"] != 2:
+    while not (live_worker_names(redis) - live_before and
+               requests.get(f"{base}/api/v1/health", timeout=10).json()["workers"] == 2):
         assert time.monotonic() < deadline, "the restarted worker did not register"
         time.sleep(0.3)
 

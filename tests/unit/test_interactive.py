@@ -5,6 +5,7 @@ import pytest
 from bson import ObjectId
 
 import settings
+from core.liveness import alive_key
 from core.queue import interactive_queue, prediction_queue, prediction_queues
 from jobs import predict, worker
 from tests.unit.test_quality import IRIS
@@ -60,14 +61,21 @@ def test_an_interactive_worker_takes_only_small_submissions(as_user, db, redis, 
     assert prediction_queue(redis).count == 3  # the file's chunks left for the others
 
 
-def test_health_counts_each_prediction_worker_once(client, redis):
+def test_health_counts_each_live_prediction_worker_once(client, redis):
+    """Each worker once, whichever of the two queues it takes; one killed (registered in
+    RQ still, for minutes, but its liveness key gone) not at all."""
     both = worker.PredictionWorker(worker.queues_of("worker", redis), connection=redis)
     small = worker.PredictionWorker(worker.queues_of("interactive-worker", redis),
                                     connection=redis)
-    for registered in (both, small):
+    killed = worker.PredictionWorker(worker.queues_of("worker", redis), connection=redis)
+    for registered in (both, small, killed):
         registered.register_birth()
+    for live in (both, small):
+        redis.set(alive_key(live.name), 1, ex=10)
     try:
         assert client.get("/api/v1/health").json["workers"] == 2
+        redis.delete(alive_key(small.name))
+        assert client.get("/api/v1/health").json["workers"] == 1
     finally:
-        for registered in (both, small):
+        for registered in (both, small, killed):
             registered.register_death()

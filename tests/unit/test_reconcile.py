@@ -5,9 +5,9 @@ import pymongo.errors
 from bson import ObjectId
 from rq import SimpleWorker
 
+from core.liveness import alive_key
 from core.queue import prediction_queue
 from jobs import predict
-from jobs.liveness import alive_key
 from jobs.reconcile import MAX_ATTEMPTS, reconcile
 
 IRIS_ROW = [5.1, 3.5, 1.4, 0.2]

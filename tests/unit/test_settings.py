@@ -15,7 +15,7 @@ def setting_in_a_process(name: str, environment: dict[str, str]) -> str:
 
 
 def test_worker_alive_seconds_is_read_from_the_environment():
-    """How long a silent worker is taken for alive (jobs/liveness.py): 10 s, or
+    """How long a silent worker is taken for alive (core/liveness.py): 10 s, or
     WORKER_ALIVE_SECONDS (the fault tests take 4, to see a killed worker sooner)."""
     path = {"PATH": os.environ["PATH"]}
     assert setting_in_a_process("WORKER_ALIVE_SECONDS", path) == "10"
