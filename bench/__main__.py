@@ -25,6 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pymongo
 from rq import Worker
 
+from bench import NO_RATE_LIMIT
 from core.connections import redis_from_url
 from core.queue import prediction_queue
 from devstack import services
@@ -146,8 +147,7 @@ def main():
         stack = Stack(data_dir, port=services.free_port(), workers=max(worker_counts),
                       mongo_uri=bench_database(mongo_uri) if mongo_uri else None,
                       redis_url=os.environ.get("REDIS_URL"),
-                      # the benchmark measures the pipeline, not the per-token limiter
-                      extra_env={"RATE_LIMIT_REQUESTS": "100000000"})
+                      extra_env=NO_RATE_LIMIT)
         stack.start()
         try:
             machine = describe(stack)

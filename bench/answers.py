@@ -40,6 +40,7 @@ from rq.job import Job
 from sklearn.datasets import load_iris
 from sklearn.ensemble import RandomForestClassifier
 
+from bench import NO_RATE_LIMIT
 from core.connections import redis_from_url
 from devstack import services
 from devstack.stack import Stack
@@ -455,7 +456,7 @@ def main(argv=None):
     args.output.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="bench-answers-") as data_dir:
         stack = Stack(data_dir, port=services.free_port(), workers=2,
-                      extra_env={"RATE_LIMIT_REQUESTS": "100000000"})
+                      extra_env=NO_RATE_LIMIT)
         stack.start()
         try:
             with NaiveEndpoint(2, Path(data_dir) / "logs") as naive:

@@ -31,6 +31,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from bench import NO_RATE_LIMIT
 from devstack import services
 from devstack.stack import Stack
 
@@ -157,7 +158,7 @@ def main(argv=None):
     args.output.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="bench-loop-") as data_dir:
         stack = Stack(data_dir, port=services.free_port(), workers=2,
-                      extra_env={"RATE_LIMIT_REQUESTS": "100000000"}).start()
+                      extra_env=NO_RATE_LIMIT).start()
         try:
             machine = describe(stack)
             admin = Api(stack.url, stack.create_token("admin", "bench-admin"))

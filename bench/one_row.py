@@ -19,6 +19,7 @@ import time
 
 import requests
 
+from bench import NO_RATE_LIMIT
 from core.connections import redis_from_url
 from devstack import services
 from devstack.stack import Stack
@@ -102,7 +103,7 @@ def main():
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-one-row-") as data_dir:
         stack = Stack(data_dir, port=services.free_port(), workers=2,
-                      extra_env={"RATE_LIMIT_REQUESTS": "100000000"})
+                      extra_env=NO_RATE_LIMIT)
         stack.start()
         try:
             token = stack.create_token("client", "one-row")

@@ -36,6 +36,7 @@ from bson import ObjectId
 from rq import Worker
 from sklearn.datasets import load_iris
 
+from bench import NO_RATE_LIMIT
 from core import store
 from core.connections import redis_from_url
 from devstack import services
@@ -253,7 +254,7 @@ def main(argv=None):
     args.output.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="bench-retention-") as data_dir:
         stack = Stack(data_dir, port=services.free_port(), workers=2, interactive_workers=1,
-                      extra_env={"RATE_LIMIT_REQUESTS": "100000000", "RETENTION_DAYS": "1"})
+                      extra_env={**NO_RATE_LIMIT, "RETENTION_DAYS": "1"})
         stack.start()
         try:
             machine = describe(stack)
