@@ -4,7 +4,6 @@ that is running from one whose worker died, and the health endpoint counts live 
 only. (RQ finds a dead worker too, but only minutes later: its worker key outlives the
 worker by worker_ttl + 60 s, and its started-job cleanup carries 60 s margins twice.)"""
 import threading
-from collections.abc import Iterable
 
 import redis
 from rq import Queue, Worker
@@ -22,26 +21,15 @@ def worker_is_alive(connection: redis.Redis, worker_name: str | None) -> bool:
     return connection.exists(alive_key(worker_name)) == 1
 
 
-def alive_workers(connection: redis.Redis, worker_names: Iterable[str]) -> set[str]:
-    """Those of `worker_names` whose liveness key is there."""
-    names = sorted(set(worker_names))
-    if not names:
-        return set()
-    present = connection.mget([alive_key(name) for name in names])
-    return {name for name, value in zip(names, present) if value is not None}
-
-
-def live_workers(queues: Iterable[Queue]) -> int:
+def live_workers(queues: list[Queue]) -> int:
     """Workers registered in RQ on any of `queues`, each once, whose liveness key is there
     (a worker killed stays registered in RQ for minutes)."""
-    connection, keys = None, set()
-    for queue in queues:
-        connection = queue.connection
-        keys.update(Worker.all_keys(queue=queue))
-    if connection is None:
+    names = {key.removeprefix(Worker.redis_worker_namespace_prefix)
+             for queue in queues for key in Worker.all_keys(queue=queue)}
+    if not names:
         return 0
-    names = (key.removeprefix(Worker.redis_worker_namespace_prefix) for key in keys)
-    return len(alive_workers(connection, names))
+    present = queues[0].connection.mget([alive_key(name) for name in names])
+    return sum(value is not None for value in present)
 
 
 def keep_alive(connection: redis.Redis, worker_name: str) -> threading.Event:
